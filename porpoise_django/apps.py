@@ -1,0 +1,9 @@
+"""Django application configuration."""
+
+from django.apps import AppConfig
+
+
+class PorpoiseConfig(AppConfig):
+    name = "porpoise_django"
+    verbose_name = "Porpoise analytics"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,48 @@
+"""The porpoise engine: product analytics in Redis bitmaps, with no Django import.
+
+>>> import redis
+>>> from porpoise_django.engine import Analytics
+>>> pp = Analytics(redis.Redis.from_url("redis://127.0.0.1:6379/0"))  # doctest: +SKIP
+>>> pp.mark("active", 7)                                              # doctest: +SKIP
+>>> len(pp.event("active").day())                                     # doctest: +SKIP
+1
+"""
+
+from .analytics import DEFAULT_GRANULARITIES, Analytics
+from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
+from .errors import (
+    InvalidExpression,
+    InvalidGranularity,
+    InvalidId,
+    InvalidName,
+    InvalidTime,
+    PorpoiseError,
+)
+from .events import Event
+from .keys import KeyScheme
+from .periods import EVENT_GRANULARITIES, GRANULARITIES, Period, PeriodRange, period_of, period_range
+
+__all__ = [
+    "DEFAULT_GRANULARITIES",
+    "EVENT_GRANULARITIES",
+    "GRANULARITIES",
+    "Analytics",
+    "BitOp",
+    "Bitmap",
+    "Difference",
+    "Event",
+    "EventBitmap",
+    "InvalidExpression",
+    "InvalidGranularity",
+    "InvalidId",
+    "InvalidName",
+    "InvalidTime",
+    "KeyScheme",
+    "Period",
+    "PeriodRange",
+    "PorpoiseError",
+    "UniqueBitmap",
+    "UniverseBitmap",
+    "period_of",
+    "period_range",
+]

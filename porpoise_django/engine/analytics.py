@@ -1,0 +1,629 @@
+"""The engine's entry point: mark events and read them back, over any redis-py client.
+
+>>> import redis
+>>> from porpoise_django.engine import Analytics
+>>> pp = Analytics(redis.Redis(), tz="Europe/Paris")          # doctest: +SKIP
+>>> pp.mark("active", 123)                                     # doctest: +SKIP
+>>> 123 in pp.event("active").day()                            # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .bitarrays import bitmap_from_offsets
+from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
+from .errors import InvalidId, InvalidTime
+from .events import Event
+from .ids import ID_MODES, DirectIds, ExternalId, IdCodec, IdMap
+from .keys import KeyScheme
+from .names import validate_name
+from .periods import (
+    EVENT_GRANULARITIES,
+    UTC,
+    Period,
+    PeriodRange,
+    When,
+    bucket_keys,
+    check_granularity,
+    get_timezone,
+    period_of,
+    period_range,
+    require_aware,
+)
+from .scripts import SET_BITS, LuaScript, run_pipeline
+
+#: Granularities tracked when nothing else is configured (bitmapist's defaults).
+DEFAULT_GRANULARITIES = ("day", "week", "month")
+#: Offsets per SET_BITS call: bounds the time one Lua call holds the server.
+_OFFSETS_PER_CALL = 20_000
+#: Keys per pipeline when deleting or bulk importing.
+_KEYS_PER_PIPELINE = 2_000
+
+Row = tuple[str, ExternalId] | tuple[str, ExternalId, Any]
+
+
+class Analytics:
+    """Events (bitmaps) stored in Redis under one key prefix.
+
+    :param client: a ``redis.Redis`` or ``redis.cluster.RedisCluster``.
+    :param prefix: first part of every key (letters, digits, ``_ . : -``).
+    :param chunk_bits: ids per bitmap chunk is ``2**chunk_bits`` (20: 128 KiB chunks).
+    :param granularities: what :meth:`mark` tracks unless told otherwise.
+    :param tz: IANA time zone name or tzinfo in which buckets are cut.
+    :param id_mode: ``"int"`` (ids are bit offsets) or ``"map"`` (any string id).
+    :param retention: seconds to keep each granularity after its period ends,
+        e.g. ``{"hour": 7 * 86400}``; absent means forever.
+    :param temp_ttl: seconds that expression results are kept.
+    :param max_range_buckets: the largest range a query may span.
+    :param clock: returns the current aware datetime (tests freeze time with it).
+    :param chunk_cache_seconds: how long the list of chunks is cached in-process.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "pp",
+        chunk_bits: int = 20,
+        granularities: Sequence[str] = DEFAULT_GRANULARITIES,
+        tz: str | dt.tzinfo = "UTC",
+        id_mode: str = "int",
+        retention: Mapping[str, int] | None = None,
+        temp_ttl: int = 300,
+        max_range_buckets: int = 10_000,
+        clock: Callable[[], dt.datetime] | None = None,
+        chunk_cache_seconds: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.keys = KeyScheme(prefix, chunk_bits)
+        self.granularities = self._check_granularities(granularities)
+        self.tz = get_timezone(tz)
+        if id_mode not in ID_MODES:
+            raise ValueError(f"unknown id_mode {id_mode!r}; allowed: {', '.join(ID_MODES)}")
+        self.id_codec: IdCodec = DirectIds() if id_mode == "int" else IdMap(client, self.keys)
+        self.retention: dict[str, int] = {}
+        for granularity, seconds in (retention or {}).items():
+            check_granularity(granularity, EVENT_GRANULARITIES)
+            if not isinstance(seconds, int) or seconds <= 0:
+                raise ValueError(f"retention for {granularity} must be a positive int of seconds")
+            self.retention[granularity] = seconds
+        if not isinstance(temp_ttl, int) or temp_ttl < 1:
+            raise ValueError("temp_ttl must be a positive number of seconds")
+        self.temp_ttl = temp_ttl
+        self.max_range_buckets = max_range_buckets
+        self.clock = clock or (lambda: dt.datetime.now(UTC))
+        self.chunk_cache_seconds = chunk_cache_seconds
+        self._chunks: set[int] = set()
+        self._chunks_read_at = -float("inf")
+        self._names_seen: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<Analytics prefix={self.keys.prefix!r} tz={self.tz} ids={self.id_codec.mode}>"
+
+    # -- validation helpers ------------------------------------------------------
+    @staticmethod
+    def _check_granularities(granularities: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(granularities, str):
+            granularities = (granularities,)
+        checked = tuple(check_granularity(g, EVENT_GRANULARITIES) for g in granularities)
+        if not checked:
+            raise ValueError(f"track at least one granularity among {', '.join(EVENT_GRANULARITIES)}")
+        return checked
+
+    def _name(self, name: object) -> str:
+        if isinstance(name, str) and name in self._names_seen:
+            return name
+        checked = validate_name(name)
+        self._names_seen.add(checked)
+        return checked
+
+    def now(self) -> dt.datetime:
+        """The current time from the configured clock, in the configured time zone."""
+        return self.clock().astimezone(self.tz)
+
+    def _moment(self, when: object) -> dt.datetime:
+        """An aware datetime for a mark: ``None`` is now, a date its local midnight."""
+        if when is None:
+            return self.now()
+        if isinstance(when, dt.datetime):
+            return require_aware(when).astimezone(self.tz)
+        if isinstance(when, dt.date):
+            return period_of("day", when, self.tz).start
+        raise InvalidTime(f"expected an aware datetime, a date or None, got {type(when).__name__}")
+
+    # -- periods -----------------------------------------------------------------
+    def period(self, granularity: str, when: int | When = None) -> Period:
+        """The bucket holding ``when``: an aware datetime, a date, or an offset (0 = current)."""
+        if isinstance(when, int) and not isinstance(when, bool):
+            return period_range(
+                granularity, when, when, tz=self.tz, now=self.clock(),
+                max_buckets=self.max_range_buckets,
+            ).first
+        return period_of(granularity, when, self.tz, self.clock())
+
+    def range(self, granularity: str, start: int | When, end: int | When = 0) -> PeriodRange:
+        """Buckets from ``start`` to ``end`` inclusive (offsets or absolute times).
+
+        ``pp.range("day", -6)`` is the last seven days including today.
+        """
+        return period_range(
+            granularity, start, end, tz=self.tz, now=self.clock(), max_buckets=self.max_range_buckets
+        )
+
+    # -- pipelines and chunks ------------------------------------------------------
+    def run(self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS,)) -> list[Any]:
+        """Run one pipeline built by ``build`` (one round trip per node)."""
+        return run_pipeline(self.client, build, scripts)
+
+    def chunks(self) -> list[int]:
+        """Chunks holding at least one id, sorted; cached for ``chunk_cache_seconds``."""
+        now = time.monotonic()
+        if now - self._chunks_read_at > self.chunk_cache_seconds:
+            members = self.client.smembers(self.keys.chunks)
+            self._chunks |= {int(m) for m in members}
+            self._chunks_read_at = now
+        return sorted(self._chunks)
+
+    def read_chunks(
+        self,
+        bitmaps: Sequence[Bitmap],
+        chunks: Sequence[int],
+        read: Callable[[Any, str, int], Any],
+    ) -> list[list[Any]]:
+        """For each bitmap and chunk, the reply of ``read(pipe, key, chunk)``; one pipeline."""
+        for bitmap in bitmaps:
+            bitmap._check_bound()
+        positions: list[list[int]] = []
+
+        def build(pipe: Any) -> None:
+            positions.clear()
+            memo: Memo = {}
+            for bitmap in bitmaps:
+                row = []
+                for chunk in chunks:
+                    key = bitmap._compile(chunk, pipe, memo)
+                    row.append(len(pipe))
+                    read(pipe, key, chunk)
+                positions.append(row)
+
+        if not chunks or not bitmaps:
+            return [[] for _ in bitmaps]
+        results = self.run(build)
+        return [[results[i] for i in row] for row in positions]
+
+    def count_many(self, bitmaps: Sequence[Bitmap]) -> list[int]:
+        """Counts of several bitmaps or expressions in one round trip."""
+        rows = self.read_chunks(bitmaps, self.chunks(), lambda pipe, key, _c: pipe.bitcount(key))
+        return [int(sum(row)) for row in rows]
+
+    def contains(self, bitmap: Bitmap, external: object) -> bool:
+        """Whether ``external`` is in ``bitmap``; unknown ids are simply absent."""
+        bitmap._check_bound()
+        try:
+            [index] = self.id_codec.to_indexes([external], create=False)  # type: ignore[list-item]
+        except InvalidId:
+            if self.id_codec.mode == "int":
+                raise
+            return False
+        if index < 0:
+            return False
+        chunk, offset = divmod(index, self.keys.chunk_size)
+        [[bit]] = self.read_chunks([bitmap], [chunk], lambda pipe, key, _c: pipe.getbit(key, offset))
+        return bool(bit)
+
+    def _note_chunks(self, chunks: Iterable[int]) -> None:
+        self._chunks.update(chunks)
+
+    def delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete keys with single-key commands (cluster-safe), pipelined."""
+        for start in range(0, len(keys), _KEYS_PER_PIPELINE):
+            part = keys[start : start + _KEYS_PER_PIPELINE]
+            self.run(lambda pipe, part=part: [pipe.unlink(k) for k in part])  # type: ignore[misc]
+
+    # -- marking -----------------------------------------------------------------
+    def _periods_to_write(self, periods: Iterable[Period], now_ts: float) -> list[tuple[Period, float | None]]:
+        """Periods with their expiry time, dropping those already past their retention."""
+        kept: list[tuple[Period, float | None]] = []
+        for period in periods:
+            seconds = self.retention.get(period.granularity)
+            if seconds is None:
+                kept.append((period, None))
+                continue
+            expire_at = period.period_end().timestamp() + seconds
+            if expire_at > now_ts:
+                kept.append((period, expire_at))
+        return kept
+
+    def _queue_registry(self, pipe: Any, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]) -> None:
+        for name, (first, last) in spans.items():
+            pipe.zadd(self.keys.events_first, {name: first}, lt=True)
+            pipe.zadd(self.keys.events_last, {name: last}, gt=True)
+        chunk_list = sorted(set(chunks))
+        if chunk_list:
+            pipe.sadd(self.keys.chunks, *chunk_list)
+
+    def mark(
+        self,
+        event: str,
+        id: ExternalId,
+        when: When = None,
+        *,
+        granularities: Sequence[str] | None = None,
+        track_unique: bool = False,
+    ) -> None:
+        """Mark that ``id`` did ``event`` at ``when`` (default now), in one round trip.
+
+        >>> pp.mark("song:played", 42)                                  # doctest: +SKIP
+        >>> pp.mark("active", 42, granularities=("hour", "day"))        # doctest: +SKIP
+        """
+        self.mark_many([(event, id, when)], granularities=granularities, track_unique=track_unique)
+
+    def unmark(
+        self, event: str, id: ExternalId, when: When = None, *, granularities: Sequence[str] | None = None
+    ) -> None:
+        """Clear the mark of ``id`` for ``event`` in the periods holding ``when``."""
+        self._write_rows([(event, id, when)], granularities, track_unique=False, value=0)
+
+    def mark_unique(self, event: str, id: ExternalId) -> None:
+        """Mark a time-less event (``premium``, ``signup_form:new``) for ``id``."""
+        self._write_unique(event, id, 1)
+
+    def unmark_unique(self, event: str, id: ExternalId) -> None:
+        """Clear a time-less event for ``id``."""
+        self._write_unique(event, id, 0)
+
+    def _write_unique(self, event: str, id: ExternalId, value: int) -> None:
+        name = self._name(event)
+        [index] = self.id_codec.to_indexes([id], create=bool(value))
+        if index < 0:
+            return
+        chunk, offset = divmod(index, self.keys.chunk_size)
+
+        def build(pipe: Any) -> None:
+            pipe.setbit(self.keys.unique(name, chunk), offset, value)
+            if value:
+                pipe.setbit(self.keys.universe(chunk), offset, 1)
+                pipe.sadd(self.keys.uniques, name)
+                pipe.sadd(self.keys.chunks, chunk)
+
+        self.run(build)
+        if value:
+            self._note_chunks([chunk])
+
+    def mark_many(
+        self,
+        rows: Iterable[Row],
+        *,
+        granularities: Sequence[str] | None = None,
+        track_unique: bool = False,
+    ) -> int:
+        """Mark many ``(event, id)`` or ``(event, id, when)`` rows in one pipeline.
+
+        Every row is validated before anything is written: one bad row raises
+        and nothing is marked. Returns the number of rows.
+
+        >>> pp.mark_many([("active", 1), ("login", 1, some_datetime)])  # doctest: +SKIP
+        2
+        """
+        return self._write_rows(rows, granularities, track_unique=track_unique, value=1)
+
+    def _write_rows(
+        self,
+        rows: Iterable[Row],
+        granularities: Sequence[str] | None,
+        *,
+        track_unique: bool,
+        value: int,
+    ) -> int:
+        grans = self.granularities if granularities is None else self._check_granularities(granularities)
+        names: list[str] = []
+        externals: list[ExternalId] = []
+        stamps: list[float] = []
+        now = self.now()
+        now_ts = now.timestamp()
+        for number, row in enumerate(rows):
+            try:
+                if len(row) == 2:
+                    event, external = row  # type: ignore[misc]
+                    when = None
+                else:
+                    event, external, when = row  # type: ignore[misc]
+            except (TypeError, ValueError):
+                raise ValueError(f"row {number}: expected (event, id) or (event, id, when)") from None
+            try:
+                names.append(self._name(event))
+                externals.append(self.id_codec.check(external))
+                stamps.append(now_ts if when is None else self._moment(when).timestamp())
+            except ValueError as exc:
+                raise type(exc)(f"row {number}: {exc}") from None
+        if not names:
+            return 0
+        indexes = self.id_codec.to_indexes(externals, create=bool(value))
+
+        size = self.keys.chunk_size
+        periods_by_slot: dict[int, tuple[tuple[Period, float | None], ...]] = {}
+        groups: dict[tuple[str, int, tuple[tuple[Period, float | None], ...]], list[int]] = defaultdict(list)
+        spans: dict[str, tuple[float, float]] = {}
+        for name, index, stamp in zip(names, indexes, stamps, strict=True):
+            if index < 0:  # unmark of an id the map never saw: nothing to clear
+                continue
+            # Every real UTC offset is a multiple of 15 minutes, so all instants of
+            # a 15-minute slot share their hour, day, week, month and year.
+            slot = int(stamp // 900)
+            periods = periods_by_slot.get(slot)
+            if periods is None:
+                moment = dt.datetime.fromtimestamp(slot * 900, UTC)
+                periods = tuple(
+                    self._periods_to_write((period_of(g, moment, self.tz) for g in grans), now_ts)
+                )
+                periods_by_slot[slot] = periods
+            chunk, offset = divmod(index, size)
+            groups[(name, chunk, periods)].append(offset)
+            if value:
+                first, last = spans.get(name, (stamp, stamp))
+                spans[name] = (min(first, stamp), max(last, stamp))
+
+        keys = self.keys
+
+        def build(pipe: Any) -> None:
+            for (name, chunk, periods), offsets in groups.items():
+                targets = [keys.event(name, period, chunk) for period, _ in periods]
+                if value:
+                    targets.append(keys.universe(chunk))
+                if track_unique:
+                    targets.append(keys.unique(name, chunk))
+                if len(offsets) == 1 and len(targets) <= 8:
+                    for key in targets:
+                        pipe.setbit(key, offsets[0], value)
+                else:
+                    for start in range(0, len(offsets), _OFFSETS_PER_CALL):
+                        SET_BITS.queue(pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]])
+                for period, expire_at in periods:
+                    if expire_at is not None:
+                        pipe.expireat(keys.event(name, period, chunk), int(expire_at))
+            if value:
+                self._queue_registry(pipe, spans, (chunk for _, chunk, _ in groups))
+                if track_unique:
+                    pipe.sadd(keys.uniques, *sorted(spans))
+
+        self.run(build)
+        if value:
+            self._note_chunks(chunk for _, chunk, _ in groups)
+        return len(names)
+
+    # -- bulk import -------------------------------------------------------------
+    def import_arrays(
+        self,
+        event: str,
+        ids: Sequence[ExternalId] | np.ndarray,
+        timestamps: Sequence[float] | np.ndarray,
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> int:
+        """Bulk import: ``ids[i]`` did ``event`` at ``timestamps[i]`` (epoch seconds or datetime64).
+
+        Bitmaps are built client-side with numpy and OR-ed into the stored ones
+        (``SET`` a temporary key, ``BITOP OR``), so the cost per event is a few
+        numpy operations, not a Redis command. Returns the number of events.
+        """
+        name = self._name(event)
+        grans = self.granularities if granularities is None else self._check_granularities(granularities)
+        stamps = np.asarray(timestamps)
+        if stamps.dtype.kind == "M":
+            stamps = stamps.astype("datetime64[s]").astype(np.int64)
+        elif stamps.dtype.kind not in "iuf":
+            raise InvalidTime("timestamps must be epoch seconds or a datetime64 array")
+        if isinstance(self.id_codec, DirectIds):
+            indexes = self.id_codec.check_array(np.asarray(ids))
+        else:
+            indexes = np.asarray(self.id_codec.to_indexes(list(ids), create=True), dtype=np.int64)
+        if len(indexes) != len(stamps):
+            raise ValueError(f"{len(indexes)} ids but {len(stamps)} timestamps")
+        if len(indexes) == 0:
+            return 0
+        if not np.isfinite(stamps).all():
+            raise InvalidTime("timestamps must be finite")
+        stamps = stamps.astype(np.int64, copy=False)
+        now_ts = self.now().timestamp()
+
+        bits = self.keys.chunk_bits
+        chunk_of = indexes >> bits
+        offsets = indexes & (self.keys.chunk_size - 1)
+        chunk_ids, chunk_index = np.unique(chunk_of, return_inverse=True)
+        writes: list[tuple[str, bytes, float | None]] = []
+        for granularity in grans:
+            periods, period_index = bucket_keys(granularity, stamps, self.tz)
+            expiry = dict(self._periods_to_write(periods, now_ts))
+            group = period_index * len(chunk_ids) + chunk_index
+            for number, group_offsets in self._split_groups(group, offsets):
+                period = periods[number // len(chunk_ids)]
+                if period not in expiry:
+                    continue
+                chunk = int(chunk_ids[number % len(chunk_ids)])
+                writes.append((self.keys.event(name, period, chunk), group_offsets, expiry[period]))
+        for number, group_offsets in self._split_groups(chunk_index, offsets):
+            writes.append((self.keys.universe(int(chunk_ids[number])), group_offsets, None))
+
+        keys = self.keys
+        token = f"{time.time_ns():x}"
+        for start in range(0, len(writes), 64):
+            batch = writes[start : start + 64]
+
+            def build(pipe: Any, batch: list[tuple[str, Any, float | None]] = batch) -> None:
+                for number, (key, group_offsets, expire_at) in enumerate(batch):
+                    # The temporary key shares the chunk's hash tag (single slot).
+                    tag = key.split("}", 1)[0] + "}"
+                    temp = f"{tag}:tmp:import:{token}:{start + number}"
+                    pipe.set(temp, bitmap_from_offsets(group_offsets), ex=self.temp_ttl)
+                    pipe.bitop("OR", key, key, temp)
+                    pipe.unlink(temp)
+                    if expire_at is not None:
+                        pipe.expireat(key, int(expire_at))
+
+            self.run(build, scripts=())
+        spans = {name: (float(stamps.min()), float(stamps.max()))}
+        self.run(lambda pipe: self._queue_registry(pipe, spans, chunk_ids.tolist()), scripts=())
+        self._note_chunks(int(c) for c in chunk_ids)
+        return int(len(indexes))
+
+    @staticmethod
+    def _split_groups(group: np.ndarray, offsets: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
+        """Yield (group number, offsets of that group) without a full sort when possible."""
+        order = np.argsort(group, kind="stable")
+        sorted_groups = group[order]
+        sorted_offsets = offsets[order]
+        bounds = np.flatnonzero(np.diff(sorted_groups)) + 1
+        starts = np.concatenate(([0], bounds))
+        ends = np.concatenate((bounds, [len(sorted_groups)]))
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            yield int(sorted_groups[s]), sorted_offsets[s:e]
+
+    def bulk_import(
+        self,
+        rows: Iterable[Row],
+        *,
+        granularities: Sequence[str] | None = None,
+        batch_size: int = 1_000_000,
+    ) -> int:
+        """Import ``(event, id, when)`` rows in large batches (see :meth:`import_arrays`).
+
+        ``when`` is an aware datetime, a date or epoch seconds. Every row of a
+        batch is validated before the batch is written.
+        """
+        total = 0
+        batch: dict[str, tuple[list[ExternalId], list[float]]] = defaultdict(lambda: ([], []))
+        pending = 0
+
+        def flush() -> int:
+            written = 0
+            for event, (ids, stamps) in batch.items():
+                written += self.import_arrays(event, ids, np.asarray(stamps, dtype=np.float64), granularities=granularities)
+            batch.clear()
+            return written
+
+        for number, row in enumerate(rows):
+            try:
+                event, external, when = row  # type: ignore[misc]
+                name = self._name(event)
+                checked = self.id_codec.check(external)
+                if isinstance(when, (int, float)) and not isinstance(when, bool):
+                    stamp = float(when)
+                else:
+                    stamp = self._moment(when).timestamp()
+            except ValueError as exc:
+                raise type(exc)(f"row {number}: {exc}") from None
+            ids, stamps = batch[name]
+            ids.append(checked)
+            stamps.append(stamp)
+            pending += 1
+            if pending >= batch_size:
+                total += flush()
+                pending = 0
+        return total + flush()
+
+    # -- reading -----------------------------------------------------------------
+    def event(self, name: str) -> Event:
+        """A handle on event ``name``: ``.day()``, ``.week(-1)``, ``.counts(range)``...
+
+        Unbound, it is also an expression template: ``(pp.event("a") & pp.event("b"))``
+        can be bound to any period later.
+        """
+        return Event(self, self._name(name))
+
+    def unique(self, name: str) -> UniqueBitmap:
+        """The ids holding the unique (time-less) event ``name``."""
+        return UniqueBitmap(self, self._name(name))
+
+    def universe(self) -> UniverseBitmap:
+        """Every id ever marked, with any event."""
+        return UniverseBitmap(self)
+
+    def counts(self, expression: Bitmap, periods: Iterable[Period]) -> list[tuple[Period, int]]:
+        """Count of ``expression`` bound to each period, in one round trip."""
+        period_list = list(periods)
+        bound = [expression.bind(p) for p in period_list]
+        return list(zip(period_list, self.count_many(bound), strict=True))
+
+    def event_names(self) -> list[str]:
+        """Names of every event marked under this prefix (from the registry, not KEYS)."""
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in self.client.zrange(self.keys.events_first, 0, -1))
+
+    def unique_names(self) -> list[str]:
+        """Names of every unique event."""
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in self.client.smembers(self.keys.uniques))
+
+    def event_span(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """Times of the earliest and latest mark of ``name``, or None if never marked."""
+        name = self._name(name)
+
+        def build(pipe: Any) -> None:
+            pipe.zscore(self.keys.events_first, name)
+            pipe.zscore(self.keys.events_last, name)
+
+        first, last = self.run(build, scripts=())
+        if first is None or last is None:
+            return None
+        return (
+            dt.datetime.fromtimestamp(first, self.tz),
+            dt.datetime.fromtimestamp(last, self.tz),
+        )
+
+    # -- deleting ----------------------------------------------------------------
+    def delete_event(self, name: str) -> None:
+        """Delete every bitmap of event ``name`` at every granularity, and its registry entry."""
+        name = self._name(name)
+        span = self.event_span(name)
+        if span is not None:
+            chunks = self.chunks()
+            for granularity in EVENT_GRANULARITIES:
+                periods = period_range(
+                    granularity, span[0], span[1], tz=self.tz, max_buckets=10**7
+                )
+                keys = [self.keys.event(name, p, c) for p in periods for c in chunks]
+                self.delete_keys(keys)
+
+        def build(pipe: Any) -> None:
+            pipe.zrem(self.keys.events_first, name)
+            pipe.zrem(self.keys.events_last, name)
+
+        self.run(build, scripts=())
+
+    def delete_unique(self, name: str) -> None:
+        """Delete a unique event and its registry entry."""
+        self.unique(name).delete()
+        self.client.srem(self.keys.uniques, self._name(name))
+
+    def delete_all(self) -> None:
+        """Delete every key of this prefix: events, uniques, universe, id map, registries."""
+        for name in self.event_names():
+            self.delete_event(name)
+        for name in self.unique_names():
+            self.delete_unique(name)
+        chunks = self.chunks()
+        self.delete_keys(
+            [self.keys.universe(c) for c in chunks]
+            + [
+                self.keys.chunks,
+                self.keys.events_first,
+                self.keys.events_last,
+                self.keys.uniques,
+                self.keys.idmap_forward,
+                self.keys.idmap_reverse,
+                self.keys.idmap_sequence,
+            ]
+        )
+        self._chunks.clear()
+        self._chunks_read_at = -float("inf")
+        if isinstance(self.id_codec, IdMap):
+            self.id_codec.forget()
+
+
+__all__ = ["Analytics", "EventBitmap"]

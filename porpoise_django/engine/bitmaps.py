@@ -1,0 +1,326 @@
+"""Bitmaps and lazy bit-operation expressions over them.
+
+A :class:`Bitmap` is a set of ids: the ids that did an event in one period
+(:class:`EventBitmap`), the holders of a unique event (:class:`UniqueBitmap`),
+every id ever seen (:class:`UniverseBitmap`), or an expression combining them
+with ``&``, ``|``, ``^``, ``-`` (difference) and ``~`` (complement within the
+universe). Nothing touches Redis until a result is asked for; then the whole
+expression is evaluated server-side, chunk by chunk, in one pipeline: one
+``BITOP`` per operator into a temporary key that expires by itself, then one
+read per chunk.
+
+>>> # doctest: +SKIP
+>>> active = pp.event("active")
+>>> kept = active.day(-1) & active.day(0)       # nothing sent yet
+>>> len(kept), 123 in kept                      # one round trip each
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .bitarrays import offsets_from_bitmap
+from .errors import InvalidExpression
+from .periods import Period
+
+if TYPE_CHECKING:
+    from .analytics import Analytics
+
+Memo = dict[str, str]
+
+
+class Bitmap:
+    """Base of every set of ids; see the module docstring."""
+
+    def __init__(self, store: Analytics) -> None:
+        self._store = store
+
+    # -- to be provided by subclasses -------------------------------------------
+    @property
+    def signature(self) -> str:
+        """Canonical text of the expression; equal signatures mean equal sets."""
+        raise NotImplementedError
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        """Queue what it takes to have this set for ``chunk`` in a key; return that key."""
+        raise NotImplementedError
+
+    def bind(self, when: Any) -> Bitmap:
+        """A copy with every period-less event bound to ``when`` (a Period or time)."""
+        return self
+
+    @property
+    def is_bound(self) -> bool:
+        """False while an event in the expression has no period yet."""
+        return True
+
+    # -- operators (lazy) -----------------------------------------------------------
+    def __and__(self, other: Bitmap) -> Bitmap:
+        return BitOp.make("AND", self, other)
+
+    def __or__(self, other: Bitmap) -> Bitmap:
+        return BitOp.make("OR", self, other)
+
+    def __xor__(self, other: Bitmap) -> Bitmap:
+        return BitOp.make("XOR", self, other)
+
+    def __sub__(self, other: Bitmap) -> Bitmap:
+        return Difference(self, other)
+
+    def __invert__(self) -> Bitmap:
+        return Difference(UniverseBitmap(self._store), self)
+
+    def __call__(self, when: Any) -> Bitmap:
+        """Porpoise style: ``(events('login') & events('played'))(period)``."""
+        return self.bind(when)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Bitmap):
+            return NotImplemented
+        return self.signature == other.signature and self._store is other._store
+
+    def __hash__(self) -> int:
+        return hash(self.signature)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.signature}>"
+
+    def _check_bound(self) -> None:
+        if not self.is_bound:
+            raise InvalidExpression(
+                f"{self.signature} has an event without a period: call .bind(period) first"
+            )
+
+    # -- evaluation: one pipeline each ------------------------------------------
+    def count(self) -> int:
+        """Number of ids in the set (sum of BITCOUNT over chunks)."""
+        return self._store.count_many([self])[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def has_events_marked(self) -> bool:
+        """Whether any id is in the set."""
+        return self.count() > 0
+
+    def __contains__(self, external: object) -> bool:
+        return self._store.contains(self, external)
+
+    def indexes(self) -> np.ndarray:
+        """Bit indexes of the members as a sorted int64 array (decoded with numpy)."""
+        self._check_bound()
+        store = self._store
+        chunks = store.chunks()
+        size = store.keys.chunk_size
+        [values] = store.read_chunks([self], chunks, lambda pipe, key, chunk: pipe.get(key))
+        parts = [
+            offsets_from_bitmap(raw) + chunk * size
+            for chunk, raw in zip(chunks, values, strict=True)
+            if raw
+        ]
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(parts)
+
+    def ids(self) -> Sequence[Any]:
+        """Members as user ids: an int64 numpy array (int mode) or strings (map mode)."""
+        return self._store.id_codec.to_externals(self.indexes())
+
+    def __iter__(self) -> Iterator[Any]:
+        ids = self.ids()
+        if isinstance(ids, np.ndarray):
+            return iter(ids.tolist())
+        return iter(ids)
+
+
+def _digest(signature: str) -> str:
+    return hashlib.sha1(signature.encode()).hexdigest()[:20]
+
+
+class EventBitmap(Bitmap):
+    """Ids that did event ``name`` in ``period`` (``period`` None: bind later)."""
+
+    def __init__(self, store: Analytics, name: str, period: Period | None) -> None:
+        super().__init__(store)
+        self.name = name
+        self.period = period
+
+    @property
+    def signature(self) -> str:
+        if self.period is None:
+            return f"e:{self.name}:?"
+        return f"e:{self.name}:{self.period.code}:{self.period.key}"
+
+    @property
+    def is_bound(self) -> bool:
+        return self.period is not None
+
+    def bind(self, when: Any) -> Bitmap:
+        if self.period is not None:
+            return self
+        if not isinstance(when, Period):
+            raise InvalidExpression("bind() takes a Period, e.g. pp.period('day', date)")
+        return EventBitmap(self._store, self.name, when)
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        self._check_bound()
+        assert self.period is not None
+        return self._store.keys.event(self.name, self.period, chunk)
+
+    def _bound_period(self) -> Period:
+        self._check_bound()
+        assert self.period is not None
+        return self.period
+
+    # bitmapist-style navigation
+    def delta(self, steps: int) -> EventBitmap:
+        """The same event ``steps`` periods later (negative: earlier)."""
+        return EventBitmap(self._store, self.name, self._bound_period().delta(steps))
+
+    def next(self) -> EventBitmap:
+        return self.delta(1)
+
+    def prev(self) -> EventBitmap:
+        return self.delta(-1)
+
+    def period_start(self) -> Any:
+        return self._bound_period().period_start()
+
+    def period_end(self) -> Any:
+        return self._bound_period().period_end()
+
+    def delete(self) -> None:
+        """Delete this event's bitmap for this period, in every chunk."""
+        period = self._bound_period()
+        self._store.delete_keys(
+            [self._store.keys.event(self.name, period, c) for c in self._store.chunks()]
+        )
+
+
+class UniqueBitmap(Bitmap):
+    """Ids marked with a unique (time-less) event, e.g. ``premium``."""
+
+    def __init__(self, store: Analytics, name: str) -> None:
+        super().__init__(store)
+        self.name = name
+
+    @property
+    def signature(self) -> str:
+        return f"u:{self.name}"
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        return self._store.keys.unique(self.name, chunk)
+
+    def delete(self) -> None:
+        """Delete this unique event in every chunk."""
+        self._store.delete_keys([self._store.keys.unique(self.name, c) for c in self._store.chunks()])
+
+
+class UniverseBitmap(Bitmap):
+    """Every id ever marked with any event: the bound of ``~``."""
+
+    @property
+    def signature(self) -> str:
+        return "all"
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        return self._store.keys.universe(chunk)
+
+
+class _Derived(Bitmap):
+    """An expression whose result is kept in a temporary key per chunk."""
+
+    operands: tuple[Bitmap, ...]
+
+    @property
+    def is_bound(self) -> bool:
+        return all(o.is_bound for o in self.operands)
+
+    def _temp_key(self, chunk: int, pipe: Any, memo: Memo, build: Any) -> str:
+        signature = self.signature
+        cached = memo.get(f"{chunk}:{signature}")
+        if cached is not None:
+            return cached
+        key = self._store.keys.temp(chunk, _digest(signature))
+        build(key)
+        # Results expire by themselves: nothing leaks if this process dies.
+        pipe.expire(key, self._store.temp_ttl)
+        memo[f"{chunk}:{signature}"] = key
+        return key
+
+
+class BitOp(_Derived):
+    """AND / OR / XOR of two or more sets; nested same operators are flattened."""
+
+    def __init__(self, store: Analytics, op: str, operands: Sequence[Bitmap]) -> None:
+        super().__init__(store)
+        self.op = op
+        self.operands = tuple(operands)
+
+    @classmethod
+    def make(cls, op: str, left: Bitmap, right: Bitmap) -> Bitmap:
+        if not isinstance(right, Bitmap) or not isinstance(left, Bitmap):
+            return NotImplemented
+        if left._store is not right._store:
+            raise InvalidExpression("cannot combine bitmaps of two different Analytics")
+        operands: list[Bitmap] = []
+        for side in (left, right):
+            if isinstance(side, BitOp) and side.op == op:
+                operands.extend(side.operands)
+            else:
+                operands.append(side)
+        return cls(left._store, op, operands)
+
+    @property
+    def signature(self) -> str:
+        return f"{self.op.lower()}({','.join(o.signature for o in self.operands)})"
+
+    def bind(self, when: Any) -> Bitmap:
+        return BitOp(self._store, self.op, [o.bind(when) for o in self.operands])
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        sources = [o._compile(chunk, pipe, memo) for o in self.operands]
+        return self._temp_key(chunk, pipe, memo, lambda key: pipe.bitop(self.op, key, *sources))
+
+
+class Difference(_Derived):
+    """Ids in ``left`` but not in ``right``; ``~x`` is ``universe - x``.
+
+    Computed as ``left XOR (left AND right)``, which stays correct when the two
+    bitmaps have different lengths (BITOP NOT would not, and BITOP DIFF needs
+    Redis 8.2).
+    """
+
+    def __init__(self, left: Bitmap, right: Bitmap) -> None:
+        if not isinstance(right, Bitmap):
+            raise InvalidExpression("a difference needs two bitmaps")
+        if left._store is not right._store:
+            raise InvalidExpression("cannot combine bitmaps of two different Analytics")
+        super().__init__(left._store)
+        self.operands = (left, right)
+
+    @property
+    def signature(self) -> str:
+        left, right = self.operands
+        if isinstance(left, UniverseBitmap):
+            return f"not({right.signature})"
+        return f"minus({left.signature},{right.signature})"
+
+    def bind(self, when: Any) -> Bitmap:
+        left, right = self.operands
+        return Difference(left.bind(when), right.bind(when))
+
+    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        left, right = (o._compile(chunk, pipe, memo) for o in self.operands)
+        both = self._store.keys.temp(chunk, _digest("and:" + self.signature))
+
+        def build(key: str) -> None:
+            pipe.bitop("AND", both, left, right)
+            pipe.bitop("XOR", key, left, both)
+            pipe.expire(both, self._store.temp_ttl)
+
+        return self._temp_key(chunk, pipe, memo, build)

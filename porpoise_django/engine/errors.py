@@ -1,0 +1,31 @@
+"""Exceptions raised by the engine.
+
+Every validation error is a ``ValueError`` (so ``except ValueError`` keeps
+working) whose message names what was wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+
+class PorpoiseError(ValueError):
+    """Base class of the engine's input errors."""
+
+
+class InvalidName(PorpoiseError):
+    """An event, counter or prefix name that the key scheme cannot hold."""
+
+
+class InvalidId(PorpoiseError):
+    """An id outside what the configured id mode accepts."""
+
+
+class InvalidGranularity(PorpoiseError):
+    """A granularity that is unknown or not tracked."""
+
+
+class InvalidTime(PorpoiseError):
+    """A naive datetime, an unsupported type, or an inverted or oversized range."""
+
+
+class InvalidExpression(PorpoiseError):
+    """A bit-operation expression that cannot be evaluated (e.g. unbound to a period)."""

@@ -1,0 +1,95 @@
+"""Lua scripts run by the engine, called by SHA with a reload on NOSCRIPT.
+
+redis-py's own ``Script`` objects make a pipeline send ``SCRIPT EXISTS`` before
+every ``execute()``, an extra round trip per unit of work; these scripts are
+sent by ``EVALSHA`` and loaded only when the server answers NOSCRIPT (after a
+restart or ``SCRIPT FLUSH``). Every script here is idempotent, so re-running a
+whole pipeline after loading is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+
+class LuaScript:
+    """A Lua script addressed by its SHA1."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Add an ``EVALSHA`` of this script to a pipeline."""
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+    def load(self, client: Any) -> None:
+        # On Redis Cluster, SCRIPT LOAD goes to every primary.
+        client.script_load(self.source)
+
+    def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.load(client)
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def run_pipeline(client: Any, build: Callable[[Any], None], scripts: Sequence[LuaScript]) -> list[Any]:
+    """Build and run one pipeline; on NOSCRIPT load ``scripts`` and run it again."""
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=False)
+        build(pipe)
+        try:
+            return list(pipe.execute())
+        except NoScriptError:
+            if attempt == 2:
+                raise
+            for script in scripts:
+                script.load(client)
+    raise AssertionError("unreachable")
+
+
+#: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS.
+#: All KEYS share one chunk hash tag, so this is single-slot on a cluster.
+SET_BITS = LuaScript(
+    """
+local value = tonumber(ARGV[1])
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  for i = 2, #ARGV do
+    redis.call('SETBIT', key, ARGV[i], value)
+  end
+end
+return #ARGV - 1
+"""
+)
+
+#: Map external ids (ARGV) to dense indexes, creating the missing ones atomically.
+#: KEYS: forward hash, reverse hash, sequence counter (one slot: {idmap}).
+#: ARGV[1] is 1 to create missing ids, 0 to answer -1 for them.
+ID_MAP = LuaScript(
+    """
+local create = ARGV[1] == '1'
+local out = {}
+for i = 2, #ARGV do
+  local ext = ARGV[i]
+  local index = redis.call('HGET', KEYS[1], ext)
+  if not index then
+    if create then
+      index = redis.call('INCR', KEYS[3]) - 1
+      redis.call('HSET', KEYS[1], ext, index)
+      redis.call('HSET', KEYS[2], index, ext)
+    else
+      index = -1
+    end
+  end
+  out[i - 1] = tonumber(index)
+end
+return out
+"""
+)

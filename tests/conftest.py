@@ -1,0 +1,97 @@
+"""Fixtures over a real Redis-compatible server (embedded valkey-server or $REDIS_URL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from porpoise_django.embedded import ensure_server
+from porpoise_django.engine import Analytics
+
+#: Every key the suite writes starts with this; anything else on the server is
+#: somebody's data, and the suite refuses to touch that server.
+TEST_KEY_PREFIX = "pptest"
+_counter = itertools.count()
+
+
+def _foreign_keys(client: redis.Redis) -> list[bytes]:
+    found = []
+    for key in client.scan_iter(count=1000):
+        if not key.startswith(TEST_KEY_PREFIX.encode()):
+            found.append(key)
+            if len(found) >= 5:
+                break
+    return found
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return ensure_server()
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    foreign = _foreign_keys(client)
+    if foreign:
+        pytest.exit(
+            f"refusing to run: the server at {redis_url} holds keys that are not the "
+            f"suite's (e.g. {foreign[:3]!r}); point REDIS_URL at an empty server",
+            returncode=3,
+        )
+    yield client
+    client.close()
+
+
+def _purge(client: Any, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for key in keys:
+        client.unlink(key)
+
+
+@pytest.fixture
+def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    prefix = f"{TEST_KEY_PREFIX}-{os.getpid()}-{next(_counter)}"
+    yield prefix
+    _purge(redis_client, prefix)
+
+
+class Clock:
+    """A settable clock for Analytics(clock=...)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(dt.datetime(2026, 11, 18, 15, 30, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def make_analytics(
+    redis_client: redis.Redis, key_prefix: str, clock: Clock
+) -> Callable[..., Analytics]:
+    """Build an Analytics on the test server under this test's prefix."""
+
+    def make(**options: Any) -> Analytics:
+        options.setdefault("prefix", key_prefix)
+        options.setdefault("clock", clock)
+        return Analytics(redis_client, **options)
+
+    return make
+
+
+@pytest.fixture
+def pp(make_analytics: Callable[..., Analytics]) -> Analytics:
+    return make_analytics()

@@ -1,0 +1,152 @@
+"""Marking, reading and deleting events on a real server."""
+
+import datetime as dt
+import uuid
+
+import numpy as np
+import pytest
+
+from porpoise_django.engine import Analytics
+
+UTC = dt.UTC
+
+
+def test_mark_tracks_every_configured_granularity_in_one_round_trip(pp, redis_client):
+    when = dt.datetime(2026, 11, 18, 10, tzinfo=UTC)
+    before = redis_client.info("stats")["total_commands_processed"]
+    pp.mark("active", 123, when)
+    after = redis_client.info("stats")["total_commands_processed"]
+    active = pp.event("active")
+    assert 123 in active.day(when)
+    assert 123 in active.week(when)
+    assert 123 in active.month(when)
+    assert 124 not in active.day(when)
+    assert not active.year(when).has_events_marked()  # year is not tracked by default
+    # 3 SETBIT + universe + 2 registry ZADD + chunk SADD, all in one pipeline
+    # (the INFO call itself is one more command).
+    assert after - before == 8
+
+
+def test_mark_granularities_per_call_and_unique(pp):
+    when = dt.datetime(2026, 11, 18, 10, tzinfo=UTC)
+    pp.mark("song:played", 1, when, granularities=("hour", "year"), track_unique=True)
+    ev = pp.event("song:played")
+    assert 1 in ev.hour(when) and 1 in ev.year(when)
+    assert 1 not in ev.day(when)
+    assert 1 in pp.unique("song:played")
+    assert pp.unique_names() == ["song:played"]
+
+
+def test_unmark_and_unique_unmark(pp):
+    pp.mark("active", 5)
+    pp.unmark("active", 5)
+    assert 5 not in pp.event("active").day()
+    pp.mark_unique("premium", 9)
+    assert 9 in pp.unique("premium")
+    pp.unmark_unique("premium", 9)
+    assert 9 not in pp.unique("premium")
+
+
+def test_counts_iteration_and_navigation(pp, clock):
+    ids = [0, 7, 8, 1000, 2**20 - 1, 2**20, 5 * 2**20 + 3]  # several chunks
+    pp.mark_many([("active", i) for i in ids])
+    today = pp.event("active").day()
+    assert len(today) == len(ids)
+    assert list(today) == ids
+    assert isinstance(today.indexes(), np.ndarray)
+    assert today.prev().count() == 0
+    assert today.prev().next() == today
+    assert today.delta(-7).period.label == "2026-11-11"
+    assert today.period_start() == dt.datetime(2026, 11, 18, tzinfo=UTC)
+    assert today.period_end() == dt.datetime(2026, 11, 19, tzinfo=UTC)
+
+
+def test_series_over_a_range_in_one_round_trip(pp, clock, redis_client):
+    for day in range(5):
+        when = clock.now - dt.timedelta(days=day)
+        pp.mark_many([("active", i, when) for i in range(day + 1)])
+    pp.chunks()  # warm the chunk cache
+    before = redis_client.info("stats")["total_commands_processed"]
+    series = pp.event("active").counts(pp.range("day", -4))
+    after = redis_client.info("stats")["total_commands_processed"]
+    assert [c for _, c in series] == [5, 4, 3, 2, 1]
+    assert after - before == 5 + 1  # five BITCOUNTs (one chunk) + INFO
+    assert len(pp.event("active").union(pp.range("day", -4))) == 5
+    assert [len(b) for b in pp.event("active").over(pp.range("day", -1))] == [2, 1]
+
+
+def test_event_names_from_registry_and_delete_event(pp, clock):
+    pp.mark("b", 1)
+    pp.mark("a", 2, clock.now - dt.timedelta(days=40), granularities=("hour", "day", "week", "month", "year"))
+    pp.mark("a", 3)
+    assert pp.event_names() == ["a", "b"]
+    span = pp.event_span("a")
+    assert span is not None and span[0] < span[1]
+    pp.delete_event("a")
+    assert pp.event_names() == ["b"]
+    keys = list(pp.client.scan_iter(match=f"{pp.keys.prefix}:*:e:a:*"))
+    assert keys == []
+    assert 1 in pp.event("b").day()
+
+
+def test_delete_period_and_delete_all(pp, redis_client):
+    pp.mark("active", 1)
+    pp.mark_unique("premium", 1)
+    pp.event("active").day().delete()
+    assert not pp.event("active").day().has_events_marked()
+    assert 1 in pp.event("active").month()
+    pp.delete_all()
+    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+
+
+def test_retention_expires_keys_relative_to_their_period(make_analytics, clock, redis_client):
+    # Redis expires by its own clock: the test clock must be the real time here.
+    clock.now = dt.datetime.now(UTC)
+    pp = make_analytics(granularities=("hour", "day"), retention={"hour": 3600})
+    pp.mark("active", 1)
+    hour = pp.period("hour")
+    key = pp.keys.event("active", hour, 0)
+    expire_at = redis_client.expiretime(key)
+    assert expire_at == int(hour.period_end().timestamp()) + 3600
+    assert redis_client.ttl(pp.keys.event("active", pp.period("day"), 0)) == -1
+    # A mark older than the retention is not written at that granularity.
+    pp.mark("old", 1, clock.now - dt.timedelta(days=2))
+    assert not pp.event("old").hour(clock.now - dt.timedelta(days=2)).has_events_marked()
+    assert pp.event("old").day(clock.now - dt.timedelta(days=2)).has_events_marked()
+
+
+def test_time_zone_buckets(make_analytics):
+    pp = make_analytics(tz="Asia/Tokyo")
+    pp.mark("active", 1, dt.datetime(2026, 11, 18, 16, tzinfo=UTC))  # 01:00 on the 19th in Tokyo
+    assert 1 in pp.event("active").day(dt.date(2026, 11, 19))
+    assert 1 not in pp.event("active").day(dt.date(2026, 11, 18))
+
+
+def test_map_mode_accepts_strings_and_uuids_and_stays_dense(make_analytics, redis_client):
+    pp = make_analytics(id_mode="map")
+    user = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    pp.mark_many([("active", "alice"), ("active", user), ("active", 2**62)])
+    today = pp.event("active").day()
+    assert sorted(today) == sorted(["alice", str(user), str(2**62)])
+    assert "alice" in today and "bob" not in today
+    assert redis_client.strlen(pp.keys.event("active", pp.period("day"), 0)) == 1  # 3 dense bits
+    # A second process (fresh cache) maps the same ids to the same indexes.
+    other = make_analytics(id_mode="map")
+    other.mark("login", "alice")
+    assert len(pp.event("active").day() & pp.event("login").day()) == 1
+    # Unmarking an id the map never saw is a no-op, not an error.
+    pp.unmark("active", "nobody")
+
+
+def test_two_analytics_see_each_others_new_chunks_after_cache_expiry(make_analytics):
+    writer = make_analytics()
+    reader = make_analytics(chunk_cache_seconds=0)
+    writer.mark("active", 3 * 2**20)
+    assert len(reader.event("active").day()) == 1
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "week", "month", "year"])
+def test_each_event_granularity_can_be_tracked(make_analytics, granularity):
+    pp: Analytics = make_analytics(granularities=(granularity,))
+    pp.mark("e", 1)
+    assert 1 in pp.event("e").at(granularity)

@@ -7,7 +7,7 @@ the pip-installed valkey-server, so ``python runtests.py`` needs nothing else.
 from porpoise_django.embedded import ensure_server
 
 REDIS_URL = ensure_server()
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105 - test settings
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"

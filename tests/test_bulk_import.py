@@ -19,7 +19,10 @@ def test_import_arrays_matches_single_marks(make_analytics, clock):
     one = make_analytics(chunk_bits=12, granularities=("hour", "day", "week", "month", "year"))
     assert bulk.import_arrays("active", ids, stamps) == 5000
     one.mark_many(
-        [("active", int(i), dt.datetime.fromtimestamp(int(t), UTC)) for i, t in zip(ids, stamps, strict=True)]
+        [
+            ("active", int(i), dt.datetime.fromtimestamp(int(t), UTC))
+            for i, t in zip(ids, stamps, strict=True)
+        ]
     )
     for granularity in ("hour", "day", "week", "month", "year"):
         for period in bulk.range(granularity, -3 if granularity != "hour" else -48):
@@ -69,6 +72,9 @@ def test_memory_of_sparse_ids(make_analytics, redis_client):
     ids = rng.integers(0, 2**32, 1000)
     mapped = make_analytics(id_mode="map")
     mapped.mark_many([("active", int(i)) for i in ids])
-    used = sum(redis_client.memory_usage(k) or 0 for k in redis_client.scan_iter(match=f"{mapped.keys.prefix}:*"))
+    used = sum(
+        redis_client.memory_usage(k) or 0
+        for k in redis_client.scan_iter(match=f"{mapped.keys.prefix}:*")
+    )
     assert used < 2 * 1024 * 1024
     assert len(mapped.event("active").day()) == len(set(ids.tolist()))

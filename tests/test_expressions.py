@@ -76,7 +76,9 @@ def test_bitmaps_of_two_stores_do_not_mix(make_analytics):
 ids = st.sets(st.integers(min_value=0, max_value=5000), max_size=40)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(a_ids=ids, b_ids=ids, c_ids=ids, op=st.sampled_from(["and", "or", "xor", "minus", "not"]))
 def test_random_expressions_match_python_sets(make_analytics, a_ids, b_ids, c_ids, op):
     pp = make_analytics(chunk_bits=CHUNK_BITS)

@@ -77,7 +77,12 @@ def test_series_over_a_range_in_one_round_trip(pp, clock, redis_client):
 
 def test_event_names_from_registry_and_delete_event(pp, clock):
     pp.mark("b", 1)
-    pp.mark("a", 2, clock.now - dt.timedelta(days=40), granularities=("hour", "day", "week", "month", "year"))
+    pp.mark(
+        "a",
+        2,
+        clock.now - dt.timedelta(days=40),
+        granularities=("hour", "day", "week", "month", "year"),
+    )
     pp.mark("a", 3)
     assert pp.event_names() == ["a", "b"]
     span = pp.event_span("a")

@@ -17,7 +17,9 @@ def _keys(redis_client, pp):
     return list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*"))
 
 
-@pytest.mark.parametrize("name", ["", "a" * 129, "has space", "tag{c1}", "new\nline", "é", None, 12])
+@pytest.mark.parametrize(
+    "name", ["", "a" * 129, "has space", "tag{c1}", "new\nline", "é", None, 12]
+)
 def test_malformed_event_names(pp, redis_client, name):
     with pytest.raises(InvalidName, match="letters, digits"):
         pp.mark(name, 1)

@@ -20,7 +20,14 @@ from .errors import (
 )
 from .events import Event
 from .keys import KeyScheme
-from .periods import EVENT_GRANULARITIES, GRANULARITIES, Period, PeriodRange, period_of, period_range
+from .periods import (
+    EVENT_GRANULARITIES,
+    GRANULARITIES,
+    Period,
+    PeriodRange,
+    period_of,
+    period_range,
+)
 
 __all__ = [
     "DEFAULT_GRANULARITIES",

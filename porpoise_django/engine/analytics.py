@@ -22,7 +22,7 @@ from .bitarrays import bitmap_from_offsets
 from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
 from .errors import InvalidId, InvalidTime
 from .events import Event
-from .ids import ID_MODES, DirectIds, ExternalId, IdCodec, IdMap
+from .ids import ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
 from .names import validate_name
 from .periods import (
@@ -88,7 +88,9 @@ class Analytics:
         self.tz = get_timezone(tz)
         if id_mode not in ID_MODES:
             raise ValueError(f"unknown id_mode {id_mode!r}; allowed: {', '.join(ID_MODES)}")
-        self.id_codec: IdCodec = DirectIds() if id_mode == "int" else IdMap(client, self.keys)
+        self.id_codec: DirectIds | IdMap = (
+            DirectIds() if id_mode == "int" else IdMap(client, self.keys)
+        )
         self.retention: dict[str, int] = {}
         for granularity, seconds in (retention or {}).items():
             check_granularity(granularity, EVENT_GRANULARITIES)
@@ -115,7 +117,9 @@ class Analytics:
             granularities = (granularities,)
         checked = tuple(check_granularity(g, EVENT_GRANULARITIES) for g in granularities)
         if not checked:
-            raise ValueError(f"track at least one granularity among {', '.join(EVENT_GRANULARITIES)}")
+            raise ValueError(
+                f"track at least one granularity among {', '.join(EVENT_GRANULARITIES)}"
+            )
         return checked
 
     def _name(self, name: object) -> str:
@@ -144,9 +148,15 @@ class Analytics:
         """The bucket holding ``when``: an aware datetime, a date, or an offset (0 = current)."""
         if isinstance(when, int) and not isinstance(when, bool):
             return period_range(
-                granularity, when, when, tz=self.tz, now=self.clock(),
+                granularity,
+                when,
+                when,
+                tz=self.tz,
+                now=self.clock(),
                 max_buckets=self.max_range_buckets,
             ).first
+        if isinstance(when, bool):
+            raise InvalidTime("when must be an offset, an aware datetime or a date, not a bool")
         return period_of(granularity, when, self.tz, self.clock())
 
     def range(self, granularity: str, start: int | When, end: int | When = 0) -> PeriodRange:
@@ -155,11 +165,18 @@ class Analytics:
         ``pp.range("day", -6)`` is the last seven days including today.
         """
         return period_range(
-            granularity, start, end, tz=self.tz, now=self.clock(), max_buckets=self.max_range_buckets
+            granularity,
+            start,
+            end,
+            tz=self.tz,
+            now=self.clock(),
+            max_buckets=self.max_range_buckets,
         )
 
     # -- pipelines and chunks ------------------------------------------------------
-    def run(self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS,)) -> list[Any]:
+    def run(
+        self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS,)
+    ) -> list[Any]:
         """Run one pipeline built by ``build`` (one round trip per node)."""
         return run_pipeline(self.client, build, scripts)
 
@@ -208,7 +225,7 @@ class Analytics:
         """Whether ``external`` is in ``bitmap``; unknown ids are simply absent."""
         bitmap._check_bound()
         try:
-            [index] = self.id_codec.to_indexes([external], create=False)  # type: ignore[list-item]
+            [index] = self.id_codec.to_indexes([self.id_codec.check(external)], create=False)
         except InvalidId:
             if self.id_codec.mode == "int":
                 raise
@@ -216,7 +233,9 @@ class Analytics:
         if index < 0:
             return False
         chunk, offset = divmod(index, self.keys.chunk_size)
-        [[bit]] = self.read_chunks([bitmap], [chunk], lambda pipe, key, _c: pipe.getbit(key, offset))
+        [[bit]] = self.read_chunks(
+            [bitmap], [chunk], lambda pipe, key, _c: pipe.getbit(key, offset)
+        )
         return bool(bit)
 
     def _note_chunks(self, chunks: Iterable[int]) -> None:
@@ -226,10 +245,17 @@ class Analytics:
         """Delete keys with single-key commands (cluster-safe), pipelined."""
         for start in range(0, len(keys), _KEYS_PER_PIPELINE):
             part = keys[start : start + _KEYS_PER_PIPELINE]
-            self.run(lambda pipe, part=part: [pipe.unlink(k) for k in part])  # type: ignore[misc]
+
+            def build(pipe: Any, part: Sequence[str] = part) -> None:
+                for key in part:
+                    pipe.unlink(key)
+
+            self.run(build, scripts=())
 
     # -- marking -----------------------------------------------------------------
-    def _periods_to_write(self, periods: Iterable[Period], now_ts: float) -> list[tuple[Period, float | None]]:
+    def _periods_to_write(
+        self, periods: Iterable[Period], now_ts: float
+    ) -> list[tuple[Period, float | None]]:
         """Periods with their expiry time, dropping those already past their retention."""
         kept: list[tuple[Period, float | None]] = []
         for period in periods:
@@ -242,7 +268,9 @@ class Analytics:
                 kept.append((period, expire_at))
         return kept
 
-    def _queue_registry(self, pipe: Any, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]) -> None:
+    def _queue_registry(
+        self, pipe: Any, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]
+    ) -> None:
         for name, (first, last) in spans.items():
             pipe.zadd(self.keys.events_first, {name: first}, lt=True)
             pipe.zadd(self.keys.events_last, {name: last}, gt=True)
@@ -267,7 +295,12 @@ class Analytics:
         self.mark_many([(event, id, when)], granularities=granularities, track_unique=track_unique)
 
     def unmark(
-        self, event: str, id: ExternalId, when: When = None, *, granularities: Sequence[str] | None = None
+        self,
+        event: str,
+        id: ExternalId,
+        when: When = None,
+        *,
+        granularities: Sequence[str] | None = None,
     ) -> None:
         """Clear the mark of ``id`` for ``event`` in the periods holding ``when``."""
         self._write_rows([(event, id, when)], granularities, track_unique=False, value=0)
@@ -323,7 +356,11 @@ class Analytics:
         track_unique: bool,
         value: int,
     ) -> int:
-        grans = self.granularities if granularities is None else self._check_granularities(granularities)
+        grans = (
+            self.granularities
+            if granularities is None
+            else self._check_granularities(granularities)
+        )
         names: list[str] = []
         externals: list[ExternalId] = []
         stamps: list[float] = []
@@ -332,12 +369,14 @@ class Analytics:
         for number, row in enumerate(rows):
             try:
                 if len(row) == 2:
-                    event, external = row  # type: ignore[misc]
+                    event, external = row
                     when = None
                 else:
-                    event, external, when = row  # type: ignore[misc]
+                    event, external, when = row
             except (TypeError, ValueError):
-                raise ValueError(f"row {number}: expected (event, id) or (event, id, when)") from None
+                raise ValueError(
+                    f"row {number}: expected (event, id) or (event, id, when)"
+                ) from None
             try:
                 names.append(self._name(event))
                 externals.append(self.id_codec.check(external))
@@ -350,7 +389,9 @@ class Analytics:
 
         size = self.keys.chunk_size
         periods_by_slot: dict[int, tuple[tuple[Period, float | None], ...]] = {}
-        groups: dict[tuple[str, int, tuple[tuple[Period, float | None], ...]], list[int]] = defaultdict(list)
+        groups: dict[tuple[str, int, tuple[tuple[Period, float | None], ...]], list[int]] = (
+            defaultdict(list)
+        )
         spans: dict[str, tuple[float, float]] = {}
         for name, index, stamp in zip(names, indexes, stamps, strict=True):
             if index < 0:  # unmark of an id the map never saw: nothing to clear
@@ -385,7 +426,9 @@ class Analytics:
                         pipe.setbit(key, offsets[0], value)
                 else:
                     for start in range(0, len(offsets), _OFFSETS_PER_CALL):
-                        SET_BITS.queue(pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]])
+                        SET_BITS.queue(
+                            pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]]
+                        )
                 for period, expire_at in periods:
                     if expire_at is not None:
                         pipe.expireat(keys.event(name, period, chunk), int(expire_at))
@@ -415,7 +458,11 @@ class Analytics:
         numpy operations, not a Redis command. Returns the number of events.
         """
         name = self._name(event)
-        grans = self.granularities if granularities is None else self._check_granularities(granularities)
+        grans = (
+            self.granularities
+            if granularities is None
+            else self._check_granularities(granularities)
+        )
         stamps = np.asarray(timestamps)
         if stamps.dtype.kind == "M":
             stamps = stamps.astype("datetime64[s]").astype(np.int64)
@@ -438,7 +485,7 @@ class Analytics:
         chunk_of = indexes >> bits
         offsets = indexes & (self.keys.chunk_size - 1)
         chunk_ids, chunk_index = np.unique(chunk_of, return_inverse=True)
-        writes: list[tuple[str, bytes, float | None]] = []
+        writes: list[tuple[str, np.ndarray, float | None]] = []
         for granularity in grans:
             periods, period_index = bucket_keys(granularity, stamps, self.tz)
             expiry = dict(self._periods_to_write(periods, now_ts))
@@ -452,12 +499,15 @@ class Analytics:
         for number, group_offsets in self._split_groups(chunk_index, offsets):
             writes.append((self.keys.universe(int(chunk_ids[number])), group_offsets, None))
 
-        keys = self.keys
         token = f"{time.time_ns():x}"
         for start in range(0, len(writes), 64):
             batch = writes[start : start + 64]
 
-            def build(pipe: Any, batch: list[tuple[str, Any, float | None]] = batch) -> None:
+            def build(
+                pipe: Any,
+                batch: list[tuple[str, np.ndarray, float | None]] = batch,
+                start: int = start,
+            ) -> None:
                 for number, (key, group_offsets, expire_at) in enumerate(batch):
                     # The temporary key shares the chunk's hash tag (single slot).
                     tag = key.split("}", 1)[0] + "}"
@@ -472,7 +522,7 @@ class Analytics:
         spans = {name: (float(stamps.min()), float(stamps.max()))}
         self.run(lambda pipe: self._queue_registry(pipe, spans, chunk_ids.tolist()), scripts=())
         self._note_chunks(int(c) for c in chunk_ids)
-        return int(len(indexes))
+        return len(indexes)
 
     @staticmethod
     def _split_groups(group: np.ndarray, offsets: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
@@ -505,7 +555,9 @@ class Analytics:
         def flush() -> int:
             written = 0
             for event, (ids, stamps) in batch.items():
-                written += self.import_arrays(event, ids, np.asarray(stamps, dtype=np.float64), granularities=granularities)
+                written += self.import_arrays(
+                    event, ids, np.asarray(stamps, dtype=np.float64), granularities=granularities
+                )
             batch.clear()
             return written
 
@@ -554,11 +606,17 @@ class Analytics:
 
     def event_names(self) -> list[str]:
         """Names of every event marked under this prefix (from the registry, not KEYS)."""
-        return sorted(m.decode() if isinstance(m, bytes) else m for m in self.client.zrange(self.keys.events_first, 0, -1))
+        return sorted(
+            m.decode() if isinstance(m, bytes) else m
+            for m in self.client.zrange(self.keys.events_first, 0, -1)
+        )
 
     def unique_names(self) -> list[str]:
         """Names of every unique event."""
-        return sorted(m.decode() if isinstance(m, bytes) else m for m in self.client.smembers(self.keys.uniques))
+        return sorted(
+            m.decode() if isinstance(m, bytes) else m
+            for m in self.client.smembers(self.keys.uniques)
+        )
 
     def event_span(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
         """Times of the earliest and latest mark of ``name``, or None if never marked."""
@@ -584,9 +642,7 @@ class Analytics:
         if span is not None:
             chunks = self.chunks()
             for granularity in EVENT_GRANULARITIES:
-                periods = period_range(
-                    granularity, span[0], span[1], tz=self.tz, max_buckets=10**7
-                )
+                periods = period_range(granularity, span[0], span[1], tz=self.tz, max_buckets=10**7)
                 keys = [self.keys.event(name, p, c) for p in periods for c in chunks]
                 self.delete_keys(keys)
 

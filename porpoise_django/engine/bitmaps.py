@@ -126,7 +126,7 @@ class Bitmap:
             return np.empty(0, dtype=np.int64)
         return np.concatenate(parts)
 
-    def ids(self) -> Sequence[Any]:
+    def ids(self) -> np.ndarray | list[str]:
         """Members as user ids: an int64 numpy array (int mode) or strings (map mode)."""
         return self._store.id_codec.to_externals(self.indexes())
 
@@ -217,7 +217,9 @@ class UniqueBitmap(Bitmap):
 
     def delete(self) -> None:
         """Delete this unique event in every chunk."""
-        self._store.delete_keys([self._store.keys.unique(self.name, c) for c in self._store.chunks()])
+        self._store.delete_keys(
+            [self._store.keys.unique(self.name, c) for c in self._store.chunks()]
+        )
 
 
 class UniverseBitmap(Bitmap):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -16,18 +16,6 @@ MAX_EXTERNAL_ID_LENGTH = 256
 ID_MODES = ("int", "map")
 
 ExternalId = int | str
-
-
-class IdCodec(Protocol):
-    """Turns the ids users pass into bit indexes, and back."""
-
-    mode: str
-
-    def check(self, external: object) -> ExternalId: ...
-
-    def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]: ...
-
-    def to_externals(self, indexes: np.ndarray) -> Sequence[ExternalId]: ...
 
 
 class DirectIds:

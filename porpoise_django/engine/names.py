@@ -11,9 +11,7 @@ from .errors import InvalidName
 #: characters because they make keys unreadable in tools.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:/@+\-]+")
 NAME_MAX_LENGTH = 128
-NAME_RULE = (
-    f"1 to {NAME_MAX_LENGTH} characters among letters, digits and _ . : / @ + -"
-)
+NAME_RULE = f"1 to {NAME_MAX_LENGTH} characters among letters, digits and _ . : / @ + -"
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
@@ -33,7 +31,5 @@ def validate_name(name: object, *, what: str = "event name") -> str:
 def validate_prefix(prefix: object) -> str:
     """Return a key prefix if valid (no hash-tag braces), else raise :class:`InvalidName`."""
     if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
-        raise InvalidName(
-            f"invalid key prefix {prefix!r}: use 1 to 64 letters, digits and _ . : -"
-        )
+        raise InvalidName(f"invalid key prefix {prefix!r}: use 1 to 64 letters, digits and _ . : -")
     return prefix

@@ -19,7 +19,6 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import total_ordering
-from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -42,7 +41,7 @@ GRANULARITIES: tuple[str, ...] = tuple(GRANULARITY_CODES)
 EVENT_GRANULARITIES: tuple[str, ...] = ("hour", "day", "week", "month", "year")
 _SUB_DAY = {"minute": 60, "hour": 3600}
 
-When = Union[dt.datetime, dt.date, None]
+When = dt.datetime | dt.date | None
 
 
 def check_granularity(granularity: object, allowed: Sequence[str] = GRANULARITIES) -> str:
@@ -210,7 +209,9 @@ class Period:
         return self.start <= require_aware(when) < self.period_end()
 
 
-def period_of(granularity: str, when: When, tz: dt.tzinfo, now: dt.datetime | None = None) -> Period:
+def period_of(
+    granularity: str, when: When, tz: dt.tzinfo, now: dt.datetime | None = None
+) -> Period:
     """The bucket of ``granularity`` that holds ``when`` (default: now) in ``tz``.
 
     ``when`` is an aware datetime, or a date (its local midnight); a naive
@@ -224,9 +225,7 @@ def period_of(granularity: str, when: When, tz: dt.tzinfo, now: dt.datetime | No
     elif isinstance(when, dt.date):
         local = _local_midnight(when, tz)
     else:
-        raise InvalidTime(
-            f"expected an aware datetime or a date, got {type(when).__name__}"
-        )
+        raise InvalidTime(f"expected an aware datetime or a date, got {type(when).__name__}")
     return Period(granularity, _truncate(granularity, local))
 
 
@@ -308,9 +307,7 @@ def period_range(
     first = resolve(start, "start")
     last = resolve(end, "end")
     if last < first:
-        raise InvalidTime(
-            f"inverted range: start {first.label} is after end {last.label}"
-        )
+        raise InvalidTime(f"inverted range: start {first.label} is after end {last.label}")
     size = _count_between(first, last) + 1
     if size > max_buckets:
         raise InvalidTime(

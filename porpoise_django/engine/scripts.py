@@ -39,7 +39,9 @@ class LuaScript:
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
-def run_pipeline(client: Any, build: Callable[[Any], None], scripts: Sequence[LuaScript]) -> list[Any]:
+def run_pipeline(
+    client: Any, build: Callable[[Any], None], scripts: Sequence[LuaScript]
+) -> list[Any]:
     """Build and run one pipeline; on NOSCRIPT load ``scripts`` and run it again."""
     for attempt in (1, 2):
         pipe = client.pipeline(transaction=False)

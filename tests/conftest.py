@@ -92,6 +92,36 @@ def make_analytics(
     return make
 
 
+class RoundTrips:
+    """Counts what the client sends to the server: one packed send is one round trip."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> "RoundTrips":
+        self.count = 0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
+    """``with round_trips as rt: ...; rt.count`` counts round trips made inside the block."""
+    from redis.connection import AbstractConnection
+
+    counter = RoundTrips()
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        counter.count += 1
+        original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return counter
+
+
 @pytest.fixture
 def pp(make_analytics: Callable[..., Analytics]) -> Analytics:
     return make_analytics()

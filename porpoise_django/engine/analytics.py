@@ -65,6 +65,8 @@ class Analytics:
     :param max_range_buckets: the largest range a query may span.
     :param clock: returns the current aware datetime (tests freeze time with it).
     :param chunk_cache_seconds: how long the list of chunks is cached in-process.
+    :param registry_cache_seconds: how long this process skips registry writes
+        (event names, chunks) it has already made.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Analytics:
         max_range_buckets: int = 10_000,
         clock: Callable[[], dt.datetime] | None = None,
         chunk_cache_seconds: float = 2.0,
+        registry_cache_seconds: float = 60.0,
     ) -> None:
         self.client = client
         self.keys = KeyScheme(prefix, chunk_bits)
@@ -106,6 +109,13 @@ class Analytics:
         self._chunks: set[int] = set()
         self._chunks_read_at = -float("inf")
         self._names_seen: set[str] = set()
+        self.registry_cache_seconds = registry_cache_seconds
+        self._registered_spans: dict[str, tuple[int, int]] = {}
+        self._registered_chunks: set[int] = set()
+        self._registry_checked_at = time.monotonic()
+        self._slot_periods: dict[tuple[int, tuple[str, ...]], int] = {}
+        self._period_sets: list[tuple[Period, ...]] = []
+        self._set_numbers: dict[tuple[Period, ...], int] = {}
 
     def __repr__(self) -> str:
         return f"<Analytics prefix={self.keys.prefix!r} tz={self.tz} ids={self.id_codec.mode}>"
@@ -132,16 +142,6 @@ class Analytics:
     def now(self) -> dt.datetime:
         """The current time from the configured clock, in the configured time zone."""
         return self.clock().astimezone(self.tz)
-
-    def _moment(self, when: object) -> dt.datetime:
-        """An aware datetime for a mark: ``None`` is now, a date its local midnight."""
-        if when is None:
-            return self.now()
-        if isinstance(when, dt.datetime):
-            return require_aware(when).astimezone(self.tz)
-        if isinstance(when, dt.date):
-            return period_of("day", when, self.tz).start
-        raise InvalidTime(f"expected an aware datetime, a date or None, got {type(when).__name__}")
 
     # -- periods -----------------------------------------------------------------
     def period(self, granularity: str, when: int | When = None) -> Period:
@@ -315,7 +315,7 @@ class Analytics:
 
     def _write_unique(self, event: str, id: ExternalId, value: int) -> None:
         name = self._name(event)
-        [index] = self.id_codec.to_indexes([id], create=bool(value))
+        [index] = self.id_codec.to_indexes([self.id_codec.check(id)], create=bool(value))
         if index < 0:
             return
         chunk, offset = divmod(index, self.keys.chunk_size)
@@ -348,6 +348,37 @@ class Analytics:
         """
         return self._write_rows(rows, granularities, track_unique=track_unique, value=1)
 
+    def _stamp(self, when: object) -> float:
+        """Epoch seconds of a mark's time: ``None`` is now, a date its local midnight."""
+        if when is None:
+            return self.clock().timestamp()
+        if isinstance(when, dt.datetime):
+            # timestamp() of an aware datetime does not depend on its zone.
+            return require_aware(when).timestamp()
+        if isinstance(when, dt.date):
+            return period_of("day", when, self.tz).start.timestamp()
+        raise InvalidTime(f"expected an aware datetime, a date or None, got {type(when).__name__}")
+
+    def _period_set(self, slot: int, grans: tuple[str, ...]) -> int:
+        """Number of the tuple of periods holding 15-minute ``slot`` (cached across calls).
+
+        Every real UTC offset is a multiple of 15 minutes, so all instants of a
+        slot share their hour, day, week, month and year.
+        """
+        cache_key = (slot, grans)
+        number = self._slot_periods.get(cache_key)
+        if number is None:
+            moment = dt.datetime.fromtimestamp(slot * 900, UTC)
+            periods = tuple(period_of(g, moment, self.tz) for g in grans)
+            # The 96 slots of a day share one number (unless hours are tracked),
+            # so a batch has one group per event, chunk and distinct buckets.
+            number = self._set_numbers.get(periods)
+            if number is None:
+                self._period_sets.append(periods)
+                number = self._set_numbers[periods] = len(self._period_sets) - 1
+            self._slot_periods[cache_key] = number
+        return number
+
     def _write_rows(
         self,
         rows: Iterable[Row],
@@ -364,8 +395,7 @@ class Analytics:
         names: list[str] = []
         externals: list[ExternalId] = []
         stamps: list[float] = []
-        now = self.now()
-        now_ts = now.timestamp()
+        now_ts = self.clock().timestamp()
         for number, row in enumerate(rows):
             try:
                 if len(row) == 2:
@@ -380,67 +410,94 @@ class Analytics:
             try:
                 names.append(self._name(event))
                 externals.append(self.id_codec.check(external))
-                stamps.append(now_ts if when is None else self._moment(when).timestamp())
+                stamps.append(now_ts if when is None else self._stamp(when))
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
         if not names:
             return 0
         indexes = self.id_codec.to_indexes(externals, create=bool(value))
+        if len(self._period_sets) > 100_000:  # bound the cache (years of 15-minute slots)
+            self._slot_periods.clear()
+            self._period_sets.clear()
+            self._set_numbers.clear()
 
         size = self.keys.chunk_size
-        periods_by_slot: dict[int, tuple[tuple[Period, float | None], ...]] = {}
-        groups: dict[tuple[str, int, tuple[tuple[Period, float | None], ...]], list[int]] = (
-            defaultdict(list)
-        )
-        spans: dict[str, tuple[float, float]] = {}
+        groups: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+        slot_spans: dict[str, tuple[int, int]] = {}
         for name, index, stamp in zip(names, indexes, stamps, strict=True):
             if index < 0:  # unmark of an id the map never saw: nothing to clear
                 continue
-            # Every real UTC offset is a multiple of 15 minutes, so all instants of
-            # a 15-minute slot share their hour, day, week, month and year.
             slot = int(stamp // 900)
-            periods = periods_by_slot.get(slot)
-            if periods is None:
-                moment = dt.datetime.fromtimestamp(slot * 900, UTC)
-                periods = tuple(
-                    self._periods_to_write((period_of(g, moment, self.tz) for g in grans), now_ts)
-                )
-                periods_by_slot[slot] = periods
             chunk, offset = divmod(index, size)
-            groups[(name, chunk, periods)].append(offset)
+            groups[(name, chunk, self._period_set(slot, grans))].append(offset)
             if value:
-                first, last = spans.get(name, (stamp, stamp))
-                spans[name] = (min(first, stamp), max(last, stamp))
+                low, high = slot_spans.get(name, (slot, slot))
+                slot_spans[name] = (min(low, slot), max(high, slot))
 
         keys = self.keys
+        period_sets = self._period_sets
+        writable = {
+            number: self._periods_to_write(period_sets[number], now_ts)
+            for number in {number for _, _, number in groups}
+        }
+        spans, chunks = self._unregistered(slot_spans, {chunk for _, chunk, _ in groups})
 
         def build(pipe: Any) -> None:
-            for (name, chunk, periods), offsets in groups.items():
+            for (name, chunk, number), offsets in groups.items():
+                periods = writable[number]
                 targets = [keys.event(name, period, chunk) for period, _ in periods]
                 if value:
                     targets.append(keys.universe(chunk))
                 if track_unique:
                     targets.append(keys.unique(name, chunk))
-                if len(offsets) == 1 and len(targets) <= 8:
-                    for key in targets:
-                        pipe.setbit(key, offsets[0], value)
-                else:
-                    for start in range(0, len(offsets), _OFFSETS_PER_CALL):
-                        SET_BITS.queue(
-                            pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]]
-                        )
+                for start in range(0, len(offsets), _OFFSETS_PER_CALL):
+                    SET_BITS.queue(
+                        pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]]
+                    )
                 for period, expire_at in periods:
                     if expire_at is not None:
                         pipe.expireat(keys.event(name, period, chunk), int(expire_at))
             if value:
-                self._queue_registry(pipe, spans, (chunk for _, chunk, _ in groups))
+                self._queue_registry(pipe, spans, chunks)
                 if track_unique:
-                    pipe.sadd(keys.uniques, *sorted(spans))
+                    pipe.sadd(keys.uniques, *sorted(slot_spans))
 
         self.run(build)
         if value:
-            self._note_chunks(chunk for _, chunk, _ in groups)
+            self._remember_registered(spans, chunks)
         return len(names)
+
+    def _unregistered(
+        self, slot_spans: Mapping[str, tuple[int, int]], chunks: set[int]
+    ) -> tuple[dict[str, tuple[float, float]], list[int]]:
+        """The registry writes still needed: spans this process has not recorded lately.
+
+        Spans are kept to 15-minute slots, so a busy event costs one registry
+        write per slot and process, not one per mark. The memory is short-lived
+        (``registry_cache_seconds``) so that a purge made elsewhere is repaired.
+        """
+        now = time.monotonic()
+        if now - self._registry_checked_at > self.registry_cache_seconds:
+            self._registered_spans.clear()
+            self._registered_chunks.clear()
+            self._registry_checked_at = now
+        spans: dict[str, tuple[float, float]] = {}
+        for name, (low, high) in slot_spans.items():
+            known = self._registered_spans.get(name)
+            if known is None or low < known[0] or high > known[1]:
+                spans[name] = (low * 900.0, high * 900.0 + 899.0)
+        return spans, sorted(chunks - self._registered_chunks)
+
+    def _remember_registered(
+        self, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]
+    ) -> None:
+        for name, (first, last) in spans.items():
+            low, high = int(first // 900), int(last // 900)
+            known = self._registered_spans.get(name, (low, high))
+            self._registered_spans[name] = (min(known[0], low), max(known[1], high))
+        chunk_list = list(chunks)
+        self._registered_chunks.update(chunk_list)
+        self._note_chunks(chunk_list)
 
     # -- bulk import -------------------------------------------------------------
     def import_arrays(
@@ -471,7 +528,8 @@ class Analytics:
         if isinstance(self.id_codec, DirectIds):
             indexes = self.id_codec.check_array(np.asarray(ids))
         else:
-            indexes = np.asarray(self.id_codec.to_indexes(list(ids), create=True), dtype=np.int64)
+            checked = [self.id_codec.check(e) for e in ids]
+            indexes = np.asarray(self.id_codec.to_indexes(checked, create=True), dtype=np.int64)
         if len(indexes) != len(stamps):
             raise ValueError(f"{len(indexes)} ids but {len(stamps)} timestamps")
         if len(indexes) == 0:
@@ -569,7 +627,7 @@ class Analytics:
                 if isinstance(when, (int, float)) and not isinstance(when, bool):
                     stamp = float(when)
                 else:
-                    stamp = self._moment(when).timestamp()
+                    stamp = self._stamp(when)
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
             ids, stamps = batch[name]
@@ -651,6 +709,7 @@ class Analytics:
             pipe.zrem(self.keys.events_last, name)
 
         self.run(build, scripts=())
+        self._registered_spans.pop(name, None)
 
     def delete_unique(self, name: str) -> None:
         """Delete a unique event and its registry entry."""
@@ -678,6 +737,8 @@ class Analytics:
         )
         self._chunks.clear()
         self._chunks_read_at = -float("inf")
+        self._registered_spans.clear()
+        self._registered_chunks.clear()
         if isinstance(self.id_codec, IdMap):
             self.id_codec.forget()
 

@@ -21,7 +21,7 @@ ExternalId = int | str
 class DirectIds:
     """Integer ids in [0, 2**63) are the bit indexes themselves.
 
-    >>> DirectIds().to_indexes([5, 7], create=True)
+    >>> DirectIds().to_indexes([DirectIds().check(5), 7], create=True)
     [5, 7]
     """
 
@@ -48,7 +48,8 @@ class DirectIds:
         return arr.astype(np.int64, copy=False)
 
     def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]:
-        return [self.check(e) for e in externals]
+        """Indexes of ids already validated by :meth:`check` (here: the ids themselves)."""
+        return list(externals)  # type: ignore[arg-type]
 
     def to_externals(self, indexes: np.ndarray) -> np.ndarray:
         return indexes
@@ -91,8 +92,8 @@ class IdMap:
         self._reverse[index] = external
 
     def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]:
-        """Dense indexes of ``externals`` (-1 for unknown ids when not creating)."""
-        texts = [self.check(e) for e in externals]
+        """Dense indexes of ids validated by :meth:`check` (-1: unknown and not created)."""
+        texts = [str(e) for e in externals]
         missing = sorted({t for t in texts if t not in self._forward})
         if missing:
             keys = [self._keys.idmap_forward, self._keys.idmap_reverse, self._keys.idmap_sequence]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import cached_property, total_ordering
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -113,7 +113,7 @@ class Period:
         """Short code of the granularity used in keys (``d`` for day...)."""
         return GRANULARITY_CODES[self.granularity]
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Bucket suffix used in Redis keys, e.g. ``20261122`` or ``2026W47``."""
         s = self.start
@@ -149,19 +149,20 @@ class Period:
             return s.strftime("%Y-%m")
         return s.strftime("%Y")
 
+    @cached_property
     def _ident(self) -> tuple[str, float]:
         return (self.granularity, self.start.timestamp())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Period):
             return NotImplemented
-        return self._ident() == other._ident()
+        return self._ident == other._ident
 
     def __lt__(self, other: Period) -> bool:
-        return self._ident() < other._ident()
+        return self._ident < other._ident
 
     def __hash__(self) -> int:
-        return hash(self._ident())
+        return hash(self._ident)
 
     def __repr__(self) -> str:
         return f"Period({self.granularity!r}, {self.label!r})"

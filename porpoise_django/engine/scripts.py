@@ -39,21 +39,50 @@ class LuaScript:
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
+class CommandBuffer:
+    """Records redis-py calls (``buf.setbit(...)``) to send them in one go.
+
+    One recorded command is sent as a plain call, several as one pipeline:
+    for a single command redis-py's pipeline machinery costs more than the
+    command itself.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def __getattr__(self, method: str) -> Callable[..., None]:
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.calls.append((method, args, kwargs))
+
+        return record
+
+    def send(self, client: Any) -> list[Any]:
+        if len(self.calls) == 1:
+            method, args, kwargs = self.calls[0]
+            return [getattr(client, method)(*args, **kwargs)]
+        pipe = client.pipeline(transaction=False)
+        for method, args, kwargs in self.calls:
+            getattr(pipe, method)(*args, **kwargs)
+        return list(pipe.execute())
+
+
 def run_pipeline(
     client: Any, build: Callable[[Any], None], scripts: Sequence[LuaScript]
 ) -> list[Any]:
-    """Build and run one pipeline; on NOSCRIPT load ``scripts`` and run it again."""
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        build(pipe)
-        try:
-            return list(pipe.execute())
-        except NoScriptError:
-            if attempt == 2:
-                raise
-            for script in scripts:
-                script.load(client)
-    raise AssertionError("unreachable")
+    """Build and send one batch of commands; on NOSCRIPT load ``scripts`` and send it again."""
+    buffer = CommandBuffer()
+    build(buffer)
+    if not buffer.calls:
+        return []
+    try:
+        return buffer.send(client)
+    except NoScriptError:
+        for script in scripts:
+            script.load(client)
+        return buffer.send(client)
 
 
 #: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS.

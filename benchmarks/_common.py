@@ -1,0 +1,96 @@
+"""Shared plumbing of the benchmark scripts: the server, the peer's virtualenv, a table.
+
+The peer (bitmapist) pins ``redis<6``, so it lives in its own virtualenv
+(``benchmarks/.peer-venv``, created on first use from PyPI) and runs in a
+subprocess against the same server; both sides are timed in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import venv
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PEER_VENV = HERE / ".peer-venv"
+PEER_PYTHON = PEER_VENV / "bin" / "python"
+PEER_PACKAGES = ["bitmapist>=3.100,<4", "hiredis"]
+
+
+def ensure_peer() -> Path:
+    """Create the peer's virtualenv with bitmapist if it is not there yet."""
+    if not PEER_PYTHON.exists():
+        print(f"creating {PEER_VENV} with {' '.join(PEER_PACKAGES)} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(PEER_VENV)
+        subprocess.run([str(PEER_PYTHON), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    return PEER_PYTHON
+
+
+def run_peer(task: str, **params: Any) -> dict[str, Any]:
+    """Run one task of ``peer_bitmapist.py`` in the peer's virtualenv; returns its JSON."""
+    python = ensure_peer()
+    request = json.dumps({"task": task, **params})
+    done = subprocess.run(
+        [str(python), str(HERE / "peer_bitmapist.py")],
+        input=request,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"peer task {task} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """``$REDIS_URL`` if set, else a fresh embedded valkey-server for this run."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from porpoise_django.embedded import server_url, start_server
+
+    server = start_server()
+    try:
+        yield server_url(server)
+    finally:
+        server.stop()
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> float:
+    """Fastest wall time of ``repeat`` calls, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class Table:
+    """Collects rows and prints them aligned, ratios included."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.rows: list[tuple[str, str, str, str, str]] = []
+
+    def add(self, metric: str, ours: str, peer: str, ratio: float | None, target: str) -> None:
+        self.rows.append((metric, ours, peer, "-" if ratio is None else f"{ratio:,.1f}x", target))
+        print(
+            f"  {metric}: porpoise {ours} | bitmapist {peer} | ratio {self.rows[-1][3]}", flush=True
+        )
+
+    def print(self) -> None:
+        header = ("metric", "porpoise-django", "bitmapist", "ratio", "target")
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
+        print(f"\n## {self.title}\n")
+        for row in [header, tuple("-" * w for w in widths), *self.rows]:
+            print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")

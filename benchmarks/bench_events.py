@@ -21,9 +21,9 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import Table, best_of, redis_server, run_peer  # noqa: E402
+from _common import Table, best_of, redis_server, run_peer
 
-from porpoise_django.engine import Analytics  # noqa: E402
+from porpoise_django.engine import Analytics
 
 UTC = dt.UTC
 

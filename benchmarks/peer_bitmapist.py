@@ -8,7 +8,7 @@ import json
 import random
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import bitmapist
 import redis
@@ -24,7 +24,7 @@ def setup(url):
 def task_mark(req, client):
     """Per-call mark_event throughput."""
     n = req["n"]
-    base = datetime.fromtimestamp(req["base_ts"], timezone.utc)
+    base = datetime.fromtimestamp(req["base_ts"], UTC)
     rng = random.Random(3)
     rows = [
         (rng.randrange(req["users"]), base - timedelta(seconds=rng.randrange(30 * 86400)))
@@ -83,7 +83,7 @@ def task_read(req, client):
 
 
 def task_memory(req, client):
-    when = datetime.fromtimestamp(req["ts"], timezone.utc)
+    when = datetime.fromtimestamp(req["ts"], UTC)
     for uid in req["ids"]:
         mark_event("bench_sparse", uid, now=when)
     keys = [

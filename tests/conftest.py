@@ -98,7 +98,7 @@ class RoundTrips:
     def __init__(self) -> None:
         self.count = 0
 
-    def __enter__(self) -> "RoundTrips":
+    def __enter__(self) -> RoundTrips:
         self.count = 0
         return self
 

@@ -14,7 +14,8 @@ def offsets_from_bitmap(raw: bytes | None) -> np.ndarray:
     if not raw:
         return np.empty(0, dtype=np.int64)
     bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="big")
-    return np.flatnonzero(bits).astype(np.int64, copy=False)
+    # flatnonzero over a bool view is several times faster than over uint8.
+    return np.flatnonzero(bits.view(np.bool_)).astype(np.int64, copy=False)
 
 
 def bitmap_from_offsets(offsets: np.ndarray) -> bytes:

@@ -10,6 +10,7 @@
 
 from .analytics import DEFAULT_GRANULARITIES, Analytics
 from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
+from .counters import DEFAULT_COUNTER_GRANULARITIES, Counter, InvalidValue
 from .errors import (
     InvalidExpression,
     InvalidGranularity,
@@ -30,12 +31,14 @@ from .periods import (
 )
 
 __all__ = [
+    "DEFAULT_COUNTER_GRANULARITIES",
     "DEFAULT_GRANULARITIES",
     "EVENT_GRANULARITIES",
     "GRANULARITIES",
     "Analytics",
     "BitOp",
     "Bitmap",
+    "Counter",
     "Difference",
     "Event",
     "EventBitmap",
@@ -44,6 +47,7 @@ __all__ = [
     "InvalidId",
     "InvalidName",
     "InvalidTime",
+    "InvalidValue",
     "KeyScheme",
     "Period",
     "PeriodRange",

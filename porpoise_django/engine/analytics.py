@@ -20,6 +20,13 @@ import numpy as np
 
 from .bitarrays import bitmap_from_offsets
 from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
+from .counters import (
+    DEFAULT_COUNTER_GRANULARITIES,
+    Counter,
+    InvalidValue,
+    check_amount,
+    check_member,
+)
 from .errors import InvalidId, InvalidTime
 from .events import Event
 from .ids import ID_MODES, DirectIds, ExternalId, IdMap
@@ -27,6 +34,7 @@ from .keys import KeyScheme
 from .names import validate_name
 from .periods import (
     EVENT_GRANULARITIES,
+    GRANULARITIES,
     UTC,
     Period,
     PeriodRange,
@@ -65,6 +73,7 @@ class Analytics:
     :param max_range_buckets: the largest range a query may span.
     :param clock: returns the current aware datetime (tests freeze time with it).
     :param chunk_cache_seconds: how long the list of chunks is cached in-process.
+    :param counter_granularities: what :meth:`count` tracks (minute and up).
     :param registry_cache_seconds: how long this process skips registry writes
         (event names, chunks) it has already made.
     """
@@ -84,6 +93,7 @@ class Analytics:
         clock: Callable[[], dt.datetime] | None = None,
         chunk_cache_seconds: float = 2.0,
         registry_cache_seconds: float = 60.0,
+        counter_granularities: Sequence[str] = DEFAULT_COUNTER_GRANULARITIES,
     ) -> None:
         self.client = client
         self.keys = KeyScheme(prefix, chunk_bits)
@@ -95,8 +105,9 @@ class Analytics:
             DirectIds() if id_mode == "int" else IdMap(client, self.keys)
         )
         self.retention: dict[str, int] = {}
+        self.counter_granularities = tuple(check_granularity(g) for g in counter_granularities)
         for granularity, seconds in (retention or {}).items():
-            check_granularity(granularity, EVENT_GRANULARITIES)
+            check_granularity(granularity)
             if not isinstance(seconds, int) or seconds <= 0:
                 raise ValueError(f"retention for {granularity} must be a positive int of seconds")
             self.retention[granularity] = seconds
@@ -216,7 +227,7 @@ class Analytics:
         results = self.run(build)
         return [[results[i] for i in row] for row in positions]
 
-    def count_many(self, bitmaps: Sequence[Bitmap]) -> list[int]:
+    def count_bitmaps(self, bitmaps: Sequence[Bitmap]) -> list[int]:
         """Counts of several bitmaps or expressions in one round trip."""
         rows = self.read_chunks(bitmaps, self.chunks(), lambda pipe, key, _c: pipe.bitcount(key))
         return [int(sum(row)) for row in rows]
@@ -499,6 +510,115 @@ class Analytics:
         self._registered_chunks.update(chunk_list)
         self._note_chunks(chunk_list)
 
+    # -- counters ------------------------------------------------------------------
+    def count(
+        self,
+        counter: str,
+        id: object = None,
+        by: float = 1,
+        when: When = None,
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> None:
+        """Add ``by`` to ``counter`` (for ``id`` if given) at ``when``, in one round trip.
+
+        >>> pp.count("signups")                          # doctest: +SKIP
+        >>> pp.count("song:played", id=song.id)          # doctest: +SKIP
+        """
+        self.count_many([(counter, id, by, when)], granularities=granularities)
+
+    def count_many(
+        self,
+        rows: Iterable[tuple[str, object, float, When]],
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> int:
+        """Apply many ``(counter, id or None, by, when)`` increments in one pipeline.
+
+        Every row is validated first; one bad row raises and nothing is written.
+        """
+        grans = (
+            self.counter_granularities
+            if granularities is None
+            else tuple(check_granularity(g) for g in granularities)
+        )
+        now_ts = self.clock().timestamp()
+        checked: list[tuple[str, str | None, float, float]] = []
+        for number, row in enumerate(rows):
+            try:
+                name, member, amount, when = row
+            except (TypeError, ValueError):
+                raise ValueError(f"row {number}: expected (counter, id, by, when)") from None
+            try:
+                checked.append(
+                    (
+                        validate_name(name, what="counter name"),
+                        check_member(member),
+                        check_amount(amount),
+                        now_ts if when is None else self._stamp(when),
+                    )
+                )
+            except ValueError as exc:
+                raise type(exc)(f"row {number}: {exc}") from None
+        if not checked:
+            return 0
+        keys = self.keys
+        spans: dict[str, tuple[float, float]] = {}
+
+        def build(pipe: Any) -> None:
+            for name, member, amount, stamp in checked:
+                moment = dt.datetime.fromtimestamp(stamp, UTC)
+                periods = [period_of(g, moment, self.tz) for g in grans]
+                for period, expire_at in self._periods_to_write(periods, now_ts):
+                    total = keys.counter_total(name, period)
+                    pipe.incrbyfloat(total, amount)
+                    if member is not None:
+                        pipe.zincrby(keys.counter(name, period), amount, member)
+                    if expire_at is not None:
+                        pipe.expireat(total, int(expire_at))
+                        if member is not None:
+                            pipe.expireat(keys.counter(name, period), int(expire_at))
+                first, last = spans.get(name, (stamp, stamp))
+                spans[name] = (min(first, stamp), max(last, stamp))
+            for name, (first, last) in spans.items():
+                pipe.zadd(keys.counters_first, {name: first}, lt=True)
+                pipe.zadd(keys.counters_last, {name: last}, gt=True)
+
+        self.run(build, scripts=())
+        return len(checked)
+
+    def counter(self, name: str) -> Counter:
+        """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""
+        return Counter(self, validate_name(name, what="counter name"))
+
+    def counter_names(self) -> list[str]:
+        """Names of every counter under this prefix (from the registry)."""
+        return sorted(_text(m) for m in self.client.zrange(self.keys.counters_first, 0, -1))
+
+    def delete_counter(self, name: str) -> None:
+        """Delete every bucket of counter ``name`` at every granularity."""
+        name = validate_name(name, what="counter name")
+
+        def read(pipe: Any) -> None:
+            pipe.zscore(self.keys.counters_first, name)
+            pipe.zscore(self.keys.counters_last, name)
+
+        first, last = self.run(read, scripts=())
+        if first is not None and last is not None:
+            start = dt.datetime.fromtimestamp(first, self.tz)
+            end = dt.datetime.fromtimestamp(last, self.tz)
+            keys: list[str] = []
+            for granularity in GRANULARITIES:
+                for period in period_range(granularity, start, end, tz=self.tz, max_buckets=10**8):
+                    keys += [self.keys.counter(name, period), self.keys.counter_total(name, period)]
+            self.delete_keys(keys)
+
+        def unregister(pipe: Any) -> None:
+            pipe.zrem(self.keys.counters_first, name)
+            pipe.zrem(self.keys.counters_last, name)
+
+        self.run(unregister, scripts=())
+
     # -- bulk import -------------------------------------------------------------
     def import_arrays(
         self,
@@ -660,21 +780,15 @@ class Analytics:
         """Count of ``expression`` bound to each period, in one round trip."""
         period_list = list(periods)
         bound = [expression.bind(p) for p in period_list]
-        return list(zip(period_list, self.count_many(bound), strict=True))
+        return list(zip(period_list, self.count_bitmaps(bound), strict=True))
 
     def event_names(self) -> list[str]:
         """Names of every event marked under this prefix (from the registry, not KEYS)."""
-        return sorted(
-            m.decode() if isinstance(m, bytes) else m
-            for m in self.client.zrange(self.keys.events_first, 0, -1)
-        )
+        return sorted(_text(m) for m in self.client.zrange(self.keys.events_first, 0, -1))
 
     def unique_names(self) -> list[str]:
         """Names of every unique event."""
-        return sorted(
-            m.decode() if isinstance(m, bytes) else m
-            for m in self.client.smembers(self.keys.uniques)
-        )
+        return sorted(_text(m) for m in self.client.smembers(self.keys.uniques))
 
     def event_span(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
         """Times of the earliest and latest mark of ``name``, or None if never marked."""
@@ -722,6 +836,8 @@ class Analytics:
             self.delete_event(name)
         for name in self.unique_names():
             self.delete_unique(name)
+        for name in self.counter_names():
+            self.delete_counter(name)
         chunks = self.chunks()
         self.delete_keys(
             [self.keys.universe(c) for c in chunks]
@@ -730,6 +846,8 @@ class Analytics:
                 self.keys.events_first,
                 self.keys.events_last,
                 self.keys.uniques,
+                self.keys.counters_first,
+                self.keys.counters_last,
                 self.keys.idmap_forward,
                 self.keys.idmap_reverse,
                 self.keys.idmap_sequence,
@@ -743,4 +861,8 @@ class Analytics:
             self.id_codec.forget()
 
 
-__all__ = ["Analytics", "EventBitmap"]
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+__all__ = ["Analytics", "EventBitmap", "InvalidValue"]

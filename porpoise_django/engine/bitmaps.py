@@ -98,7 +98,7 @@ class Bitmap:
     # -- evaluation: one pipeline each ------------------------------------------
     def count(self) -> int:
         """Number of ids in the set (sum of BITCOUNT over chunks)."""
-        return self._store.count_many([self])[0]
+        return self._store.count_bitmaps([self])[0]
 
     def __len__(self) -> int:
         return self.count()

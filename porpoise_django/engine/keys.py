@@ -9,6 +9,8 @@ and the cluster spreads chunks over its nodes::
     pp:{c17}:u:premium              unique (time-less) event "premium"
     pp:{c17}:all                    every id ever marked (the universe for ~)
     pp:{c17}:tmp:<digest>           expression results (always with a TTL)
+    pp:{k:plays}:c:h:2026112213     counter "plays": sorted set id -> count that hour
+    pp:{k:plays}:t:h:2026112213     counter "plays": total that hour
     pp:reg:events:first / :last     registry of event names (sorted sets)
     pp:reg:chunks                   registry of chunks that hold ids
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
@@ -57,6 +59,26 @@ class KeyScheme:
 
     def temp(self, chunk: int, digest: str) -> str:
         return f"{self.prefix}:{{c{chunk}}}:tmp:{digest}"
+
+    def counter(self, name: str, period: Period) -> str:
+        """Sorted set id -> count of counter ``name`` in ``period``."""
+        return f"{self.prefix}:{{k:{name}}}:c:{period.code}:{period.key}"
+
+    def counter_total(self, name: str, period: Period) -> str:
+        """Total of counter ``name`` in ``period``."""
+        return f"{self.prefix}:{{k:{name}}}:t:{period.code}:{period.key}"
+
+    def counter_temp(self, name: str, digest: str) -> str:
+        return f"{self.prefix}:{{k:{name}}}:tmp:{digest}"
+
+    @property
+    def counters_first(self) -> str:
+        """Sorted set: counter name -> epoch of its earliest increment."""
+        return f"{self.prefix}:reg:counters:first"
+
+    @property
+    def counters_last(self) -> str:
+        return f"{self.prefix}:reg:counters:last"
 
     @property
     def events_first(self) -> str:

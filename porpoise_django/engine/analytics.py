@@ -11,9 +11,11 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,15 @@ _OFFSETS_PER_CALL = 20_000
 _KEYS_PER_PIPELINE = 2_000
 
 Row = tuple[str, ExternalId] | tuple[str, ExternalId, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated write, ready to be queued on a pipeline by :meth:`Analytics.submit`."""
+
+    build: Callable[[Any], None]
+    done: Callable[[], None]
+    rows: int
 
 
 class Analytics:
@@ -314,7 +325,7 @@ class Analytics:
         granularities: Sequence[str] | None = None,
     ) -> None:
         """Clear the mark of ``id`` for ``event`` in the periods holding ``when``."""
-        self._write_rows([(event, id, when)], granularities, track_unique=False, value=0)
+        self.submit([self.prepare_marks([(event, id, when)], granularities=granularities, value=0)])
 
     def mark_unique(self, event: str, id: ExternalId) -> None:
         """Mark a time-less event (``premium``, ``signup_form:new``) for ``id``."""
@@ -357,18 +368,44 @@ class Analytics:
         >>> pp.mark_many([("active", 1), ("login", 1, some_datetime)])  # doctest: +SKIP
         2
         """
-        return self._write_rows(rows, granularities, track_unique=track_unique, value=1)
+        return self.submit(
+            [self.prepare_marks(rows, granularities=granularities, track_unique=track_unique)]
+        )
+
+    def submit(self, prepared: Sequence[Prepared | None]) -> int:
+        """Send several prepared writes (marks, counts) in one round trip.
+
+        >>> pp.submit([pp.prepare_marks(marks), pp.prepare_counts(counts)])  # doctest: +SKIP
+        """
+        parts = [p for p in prepared if p is not None]
+        if not parts:
+            return 0
+
+        def build(pipe: Any) -> None:
+            for part in parts:
+                part.build(pipe)
+
+        self.run(build)
+        for part in parts:
+            part.done()
+        return sum(part.rows for part in parts)
 
     def _stamp(self, when: object) -> float:
         """Epoch seconds of a mark's time: ``None`` is now, a date its local midnight."""
         if when is None:
             return self.clock().timestamp()
+        if isinstance(when, (int, float)) and not isinstance(when, bool):
+            if not math.isfinite(when):
+                raise InvalidTime("a timestamp must be finite")
+            return float(when)
         if isinstance(when, dt.datetime):
             # timestamp() of an aware datetime does not depend on its zone.
             return require_aware(when).timestamp()
         if isinstance(when, dt.date):
             return period_of("day", when, self.tz).start.timestamp()
-        raise InvalidTime(f"expected an aware datetime, a date or None, got {type(when).__name__}")
+        raise InvalidTime(
+            f"expected an aware datetime, a date, epoch seconds or None, got {type(when).__name__}"
+        )
 
     def _period_set(self, slot: int, grans: tuple[str, ...]) -> int:
         """Number of the tuple of periods holding 15-minute ``slot`` (cached across calls).
@@ -390,14 +427,19 @@ class Analytics:
             self._slot_periods[cache_key] = number
         return number
 
-    def _write_rows(
+    def prepare_marks(
         self,
         rows: Iterable[Row],
-        granularities: Sequence[str] | None,
         *,
-        track_unique: bool,
-        value: int,
-    ) -> int:
+        granularities: Sequence[str] | None = None,
+        track_unique: bool = False,
+        value: int = 1,
+    ) -> Prepared | None:
+        """Validate and group marks (``value=0``: unmarks) for :meth:`submit`.
+
+        Raises on the first bad row, before anything is sent. In id-map mode
+        new ids are mapped here, which is one round trip to Redis.
+        """
         grans = (
             self.granularities
             if granularities is None
@@ -425,7 +467,7 @@ class Analytics:
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
         if not names:
-            return 0
+            return None
         indexes = self.id_codec.to_indexes(externals, create=bool(value))
         if len(self._period_sets) > 100_000:  # bound the cache (years of 15-minute slots)
             self._slot_periods.clear()
@@ -473,10 +515,11 @@ class Analytics:
                 if track_unique:
                     pipe.sadd(keys.uniques, *sorted(slot_spans))
 
-        self.run(build)
-        if value:
-            self._remember_registered(spans, chunks)
-        return len(names)
+        def done() -> None:
+            if value:
+                self._remember_registered(spans, chunks)
+
+        return Prepared(build, done, len(names))
 
     def _unregistered(
         self, slot_spans: Mapping[str, tuple[int, int]], chunks: set[int]
@@ -537,6 +580,15 @@ class Analytics:
 
         Every row is validated first; one bad row raises and nothing is written.
         """
+        return self.submit([self.prepare_counts(rows, granularities=granularities)])
+
+    def prepare_counts(
+        self,
+        rows: Iterable[tuple[str, object, float, When]],
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> Prepared | None:
+        """Validate counter increments for :meth:`submit`; raises on the first bad row."""
         grans = (
             self.counter_granularities
             if granularities is None
@@ -561,7 +613,7 @@ class Analytics:
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
         if not checked:
-            return 0
+            return None
         keys = self.keys
         spans: dict[str, tuple[float, float]] = {}
 
@@ -584,8 +636,7 @@ class Analytics:
                 pipe.zadd(keys.counters_first, {name: first}, lt=True)
                 pipe.zadd(keys.counters_last, {name: last}, gt=True)
 
-        self.run(build, scripts=())
-        return len(checked)
+        return Prepared(build, lambda: None, len(checked))
 
     def counter(self, name: str) -> Counter:
         """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""

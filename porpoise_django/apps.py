@@ -7,3 +7,8 @@ class PorpoiseConfig(AppConfig):
     name = "porpoise_django"
     verbose_name = "Porpoise analytics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, receivers  # noqa: F401  (checks register themselves)
+
+        receivers.connect()

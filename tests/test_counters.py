@@ -119,3 +119,14 @@ def test_top_matches_brute_force(make_analytics, clock, rows, n):
     assert got_values == sorted(present.values(), reverse=True)[:n]
     assert all(present[m] == v for m, v in top)
     pp.delete_all()
+
+
+def test_increments_are_not_repeated_when_scripts_must_be_reloaded(pp, redis_client):
+    # A pipeline holding a script call and increments meets NOSCRIPT (fresh or
+    # restarted server): only the script call may be sent again.
+    redis_client.script_flush()
+    marks = pp.prepare_marks([("active", 1), ("active", 2)])
+    counts = pp.prepare_counts([("hits", None, 1, None)])
+    pp.submit([counts, marks])
+    assert pp.counter("hits").total(pp.period("day")) == 1
+    assert list(pp.event("active").day()) == [1, 2]

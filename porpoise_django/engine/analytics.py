@@ -390,6 +390,29 @@ class Analytics:
             part.done()
         return sum(part.rows for part in parts)
 
+    def check_mark(self, event: object, id: object, when: object = None) -> tuple[str, Any, float]:
+        """Validate one mark without writing it: ``(name, id, epoch seconds)``.
+
+        The time is fixed now, so a mark written later (after an outage) still
+        lands in the buckets of the moment it happened.
+        """
+        return (self._name(event), self.id_codec.check(id), self._stamp(when))
+
+    def check_event_granularities(self, granularities: Iterable[str]) -> tuple[str, ...]:
+        """Validate granularities for events; raises with the allowed values."""
+        return self._check_granularities(granularities)
+
+    def check_count(
+        self, counter: object, id: object, by: object, when: object = None
+    ) -> tuple[str, str | None, float, float]:
+        """Validate one counter increment: ``(name, id or None, by, epoch seconds)``."""
+        return (
+            validate_name(counter, what="counter name"),
+            check_member(id),
+            check_amount(by),
+            self._stamp(when),
+        )
+
     def _stamp(self, when: object) -> float:
         """Epoch seconds of a mark's time: ``None`` is now, a date its local midnight."""
         if when is None:
@@ -603,12 +626,7 @@ class Analytics:
                 raise ValueError(f"row {number}: expected (counter, id, by, when)") from None
             try:
                 checked.append(
-                    (
-                        validate_name(name, what="counter name"),
-                        check_member(member),
-                        check_amount(amount),
-                        now_ts if when is None else self._stamp(when),
-                    )
+                    self.check_count(name, member, amount, now_ts if when is None else when)
                 )
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None

@@ -3,8 +3,9 @@
 redis-py's own ``Script`` objects make a pipeline send ``SCRIPT EXISTS`` before
 every ``execute()``, an extra round trip per unit of work; these scripts are
 sent by ``EVALSHA`` and loaded only when the server answers NOSCRIPT (after a
-restart or ``SCRIPT FLUSH``). Every script here is idempotent, so re-running a
-whole pipeline after loading is harmless.
+restart or ``SCRIPT FLUSH``); then only the script calls are sent again (every
+script here is idempotent; the rest of a batch, such as counter increments, is
+not, and is never sent twice).
 """
 
 from __future__ import annotations
@@ -59,30 +60,55 @@ class CommandBuffer:
 
         return record
 
-    def send(self, client: Any) -> list[Any]:
+    def send(self, client: Any, scripts: Sequence[LuaScript] = ()) -> list[Any]:
+        """Send the recorded calls; a NOSCRIPT reply loads ``scripts`` and re-sends
+        only the script calls (never the whole batch, which may hold increments).
+        """
         if len(self.calls) == 1:
             method, args, kwargs = self.calls[0]
-            return [getattr(client, method)(*args, **kwargs)]
+            try:
+                return [getattr(client, method)(*args, **kwargs)]
+            except NoScriptError:
+                _load(client, scripts)
+                return [getattr(client, method)(*args, **kwargs)]
+        results = self._pipeline(client, self.calls)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            _load(client, scripts)
+            retried = self._pipeline(client, [self.calls[i] for i in missing])
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    @staticmethod
+    def _pipeline(
+        client: Any, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]
+    ) -> list[Any]:
         pipe = client.pipeline(transaction=False)
-        for method, args, kwargs in self.calls:
+        for method, args, kwargs in calls:
             getattr(pipe, method)(*args, **kwargs)
-        return list(pipe.execute())
+        return list(pipe.execute(raise_on_error=False))
+
+
+def _load(client: Any, scripts: Sequence[LuaScript]) -> None:
+    if not scripts:
+        raise NoScriptError("NOSCRIPT and no script source to load")
+    for script in scripts:
+        script.load(client)
 
 
 def run_pipeline(
     client: Any, build: Callable[[Any], None], scripts: Sequence[LuaScript]
 ) -> list[Any]:
-    """Build and send one batch of commands; on NOSCRIPT load ``scripts`` and send it again."""
+    """Build and send one batch of commands in one round trip (two after a NOSCRIPT)."""
     buffer = CommandBuffer()
     build(buffer)
     if not buffer.calls:
         return []
-    try:
-        return buffer.send(client)
-    except NoScriptError:
-        for script in scripts:
-            script.load(client)
-        return buffer.send(client)
+    return buffer.send(client, scripts)
 
 
 #: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS.

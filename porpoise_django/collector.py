@@ -1,0 +1,74 @@
+"""``request.porpoise``: marks and counts of one request, written together at its end."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from . import services
+from .buffer import PendingWrite
+from .signals import event_marked
+
+logger = logging.getLogger("porpoise_django")
+
+
+class Collector:
+    """Collects the writes of one request; :meth:`flush` sends them in one round trip.
+
+    >>> request.porpoise.mark("song:played")              # the logged-in user  # doctest: +SKIP
+    >>> request.porpoise.count("page:view", id=request.path)                   # doctest: +SKIP
+    """
+
+    def __init__(self, user_id: Any = None) -> None:
+        #: Default id of marks: the authenticated user's pk (set by the middleware).
+        self.user_id = user_id
+        self.writes: list[PendingWrite] = []
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    def mark(
+        self,
+        event: str,
+        id: Any = None,
+        when: Any = None,
+        *,
+        granularities: Sequence[str] | None = None,
+        track_unique: bool = False,
+    ) -> bool:
+        """Mark ``event`` for ``id`` (default: the logged-in user) at the end of the request.
+
+        Returns False (and marks nothing) when there is no id: an anonymous
+        request with no explicit id. Bad input raises ``ValueError`` at once.
+        """
+        who = self.user_id if id is None else id
+        if who is None:
+            return False
+        write = services.mark(
+            event, who, when, granularities=granularities, track_unique=track_unique
+        )
+        self.writes.append(write)
+        event_marked.send(
+            sender=Collector, event=write.row[0], id=write.row[1], timestamp=write.row[2]
+        )
+        return True
+
+    def count(
+        self,
+        counter: str,
+        id: Any = None,
+        by: float = 1,
+        when: Any = None,
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> None:
+        """Add ``by`` to ``counter`` (per ``id`` if given) at the end of the request."""
+        self.writes.append(services.count(counter, id, by, when, granularities=granularities))
+
+    def flush(self) -> bool:
+        """Write everything collected in one round trip (buffered if Redis is down)."""
+        writes, self.writes = self.writes, []
+        if not writes:
+            return True
+        return services.record(writes)

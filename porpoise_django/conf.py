@@ -1,0 +1,100 @@
+"""The ``PORPOISE`` settings dict, merged over defaults and read when used.
+
+Like DRF's ``api_settings``: attribute access reads ``settings.PORPOISE`` (or
+the default), values are cached until Django's ``setting_changed`` signal says
+``PORPOISE`` or ``TIME_ZONE`` changed (``override_settings`` in tests).
+
+>>> from porpoise_django.conf import porpoise_settings
+>>> porpoise_settings.KEY_PREFIX
+'pp'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Storage: the django-redis cache whose connection is shared, or a URL.
+    "CACHE_ALIAS": "default",
+    "REDIS_URL": None,
+    "KEY_PREFIX": "pp",
+    "CHUNK_BITS": 20,
+    "ID_MODE": "int",
+    # None: Django's TIME_ZONE.
+    "TIME_ZONE": None,
+    "GRANULARITIES": ["day", "week", "month"],
+    "COUNTER_GRANULARITIES": ["hour", "day", "week", "month"],
+    # Seconds to keep each granularity after its period ends, e.g. {"hour": 604800}.
+    "RETENTION": {},
+    "MAX_RANGE_BUCKETS": 5000,
+    # Middleware: the event marked for authenticated users (None: off), paths
+    # skipped (regular expressions), and anonymous users by session key under
+    # their own event (needs ID_MODE "map").
+    "ACTIVE_EVENT": "active",
+    "ACTIVE_SKIP_PATHS": [r"^/static/", r"^/media/", r"^/favicon\.ico$"],
+    "ANONYMOUS_ACTIVE_EVENT": None,
+    # Built-in signal receivers; None switches one off.
+    "LOGIN_EVENT": "login",
+    "LOGOUT_EVENT": "logout",
+    "SIGNUP_EVENT": "signup",
+    # Declarative marks on model changes:
+    # {"shop.Order": {"created": "order:created", "user": "customer"}}
+    "MODEL_EVENTS": {},
+    # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
+    "MARK_RESPONSE_PREDICATE": None,
+    # Outage handling: marks kept in memory while Redis is unreachable, and
+    # how long to wait before trying Redis again after a failure.
+    "BUFFER_SIZE": 100_000,
+    "RETRY_SECONDS": 2.0,
+}
+
+
+class PorpoiseSettings:
+    """Attribute access to ``settings.PORPOISE`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults or DEFAULTS
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "PORPOISE", None) or {}
+        return value if isinstance(value, dict) else {}
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr not in self.defaults:
+            raise AttributeError(f"invalid porpoise setting: {attr!r}")
+        value = self.user_settings.get(attr, self.defaults[attr])
+        if attr == "TIME_ZONE" and value is None:
+            value = settings.TIME_ZONE or "UTC"
+        self._cached.add(attr)
+        setattr(self, attr, value)
+        return value
+
+    def reload(self) -> None:
+        for attr in self._cached:
+            delattr(self, attr)
+        self._cached.clear()
+
+
+porpoise_settings = PorpoiseSettings()
+
+
+@receiver(setting_changed)
+def reload_porpoise_settings(*, setting: str, **kwargs: Any) -> None:
+    """Forget cached settings (and the engine built from them) when they change."""
+    if setting in ("PORPOISE", "TIME_ZONE", "CACHES"):
+        porpoise_settings.reload()
+        from django.apps import apps
+
+        from . import services
+
+        services.reset()
+        if apps.ready and setting == "PORPOISE":
+            from . import receivers
+
+            receivers.connect()

@@ -1,0 +1,166 @@
+"""``@track`` and ``@count`` for function views, class-based views and async views.
+
+    @track("song:played")                          # the logged-in user, on 2xx
+    def play(request, song_id): ...
+
+    @count("page:view", id=lambda request, *a, **kw: request.path)
+    async def page(request): ...
+
+    @method_decorator(track("checkout"), name="dispatch")
+    class CheckoutView(View): ...
+
+    @track("report:viewed")                        # a View subclass directly
+    class ReportView(TemplateView): ...
+
+The mark is added to ``request.porpoise`` when the middleware is installed
+(one round trip per request), else written at once; either way a Redis outage
+never fails the view.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.decorators import method_decorator
+from django.utils.module_loading import import_string
+from django.views import View
+
+from . import services
+from .collector import Collector
+from .conf import porpoise_settings
+
+logger = logging.getLogger("porpoise_django")
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+IdSource = Any  # a value, or a callable(request, *args, **kwargs) -> id
+
+
+def successful(response: HttpResponseBase) -> bool:
+    """The default predicate: mark on 2xx responses only."""
+    return 200 <= response.status_code < 300
+
+
+def _predicate(
+    explicit: Callable[[HttpResponseBase], bool] | None,
+) -> Callable[[HttpResponseBase], bool]:
+    if explicit is not None:
+        return explicit
+    configured = porpoise_settings.MARK_RESPONSE_PREDICATE
+    if configured:
+        predicate: Callable[[HttpResponseBase], bool] = (
+            import_string(configured) if isinstance(configured, str) else configured
+        )
+        return predicate
+    return successful
+
+
+def _resolve_id(
+    id_source: IdSource, request: HttpRequest, args: Any, kwargs: Any, user: Any
+) -> Any:
+    if callable(id_source):
+        return id_source(request, *args, **kwargs)
+    if id_source is not None:
+        return id_source
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None
+
+
+def _collector(request: HttpRequest) -> Collector | None:
+    collector = getattr(request, "porpoise", None)
+    return collector if isinstance(collector, Collector) else None
+
+
+def _decorate(
+    record: Callable[[Collector, Any], None],
+    id_source: IdSource,
+    when: Callable[[HttpResponseBase], bool] | None,
+) -> Callable[[ViewT], ViewT]:
+    def apply(
+        request: HttpRequest, response: HttpResponseBase, args: Any, kwargs: Any, user: Any
+    ) -> None:
+        if not _predicate(when)(response):
+            return
+        who = _resolve_id(id_source, request, args, kwargs, user)
+        collector = _collector(request)
+        standalone = collector is None
+        if collector is None:
+            collector = Collector()
+        try:
+            record(collector, who)
+        except ValueError as exc:
+            logger.error("porpoise: mark skipped in %s: %s", request.path, exc)
+            return
+        if standalone:
+            collector.flush()
+
+    def decorator(view_or_class: ViewT) -> ViewT:
+        view: Any = view_or_class
+        if isinstance(view, type) and issubclass(view, View):
+            return cast(ViewT, method_decorator(decorator, name="dispatch")(view))
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                response = await view(request, *args, **kwargs)
+                auser = getattr(request, "auser", None)
+                user = await auser() if auser is not None else None
+                await sync_to_async(apply, thread_sensitive=False)(
+                    request, response, args, kwargs, user
+                )
+                return response
+
+            return cast(ViewT, async_wrapper)
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            response = view(request, *args, **kwargs)
+            apply(request, response, args, kwargs, getattr(request, "user", None))
+            return response
+
+        return cast(ViewT, wrapper)
+
+    return decorator
+
+
+def track(
+    event: str,
+    *,
+    id: IdSource = None,
+    when: Callable[[HttpResponseBase], bool] | None = None,
+    granularities: tuple[str, ...] | None = None,
+    track_unique: bool = False,
+) -> Callable[[ViewT], ViewT]:
+    """Mark ``event`` when the view answers (2xx by default) for the user or ``id``."""
+    services.validate_event_name(event)
+
+    def record(collector: Collector, who: Any) -> None:
+        if who is not None:
+            collector.mark(event, who, granularities=granularities, track_unique=track_unique)
+
+    return _decorate(record, id, when)
+
+
+def count(
+    counter: str,
+    *,
+    id: IdSource = None,
+    by: float = 1,
+    when: Callable[[HttpResponseBase], bool] | None = None,
+) -> Callable[[ViewT], ViewT]:
+    """Add ``by`` to ``counter`` when the view answers, per id (default: the user).
+
+    Unlike :func:`track`, no id is fine (anonymous requests): the counter's
+    total still grows.
+    """
+    services.validate_counter_name(counter)
+
+    def record(collector: Collector, who: Any) -> None:
+        collector.count(counter, who, by)
+
+    return _decorate(record, id, when)

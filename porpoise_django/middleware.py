@@ -1,0 +1,107 @@
+"""Marks ``active`` and gives every request a collector, flushed after the response.
+
+Add after ``AuthenticationMiddleware``::
+
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "porpoise_django.middleware.PorpoiseMiddleware",
+    ]
+
+Works under WSGI and ASGI. Whatever Redis does, the response is returned: a
+failed write is buffered and replayed later (see ``services.record``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+
+from .collector import Collector
+from .conf import porpoise_settings
+
+logger = logging.getLogger("porpoise_django")
+
+
+@lru_cache(maxsize=32)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _skipped(path: str) -> bool:
+    pattern = _compiled(tuple(porpoise_settings.ACTIVE_SKIP_PATHS))
+    return bool(pattern and pattern.search(path))
+
+
+class PorpoiseMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        collector = self._start(request)
+        response = self.get_response(request)
+        # The view may have logged the user in or out: look again.
+        self._set_user(collector, getattr(request, "user", None))
+        self._finish(request, response, collector)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        user = getattr(request, "auser", None)
+        collector = self._start(request, await user() if user is not None else None)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        response = await get_response(request)
+        # Writing to Redis is blocking I/O: keep it off the event loop.
+        await sync_to_async(self._finish, thread_sensitive=False)(request, response, collector)
+        return response
+
+    def _start(self, request: HttpRequest, user: Any = None) -> Collector:
+        collector = Collector()
+        request.porpoise = collector  # type: ignore[attr-defined]
+        self._set_user(collector, user if user is not None else getattr(request, "user", None))
+        return collector
+
+    @staticmethod
+    def _set_user(collector: Collector, user: Any) -> None:
+        authenticated = user is not None and getattr(user, "is_authenticated", False)
+        collector.user_id = user.pk if authenticated else None
+
+    def _finish(
+        self, request: HttpRequest, response: HttpResponseBase, collector: Collector
+    ) -> None:
+        try:
+            self._auto_marks(request, response, collector)
+        except ValueError as exc:
+            # An id the engine refuses (e.g. UUID pks in "int" id mode) must not
+            # break the site: say so in the log, once per request.
+            logger.error("porpoise: active mark skipped: %s", exc)
+        collector.flush()
+
+    def _auto_marks(
+        self, request: HttpRequest, response: HttpResponseBase, collector: Collector
+    ) -> None:
+        if _skipped(request.path):
+            return
+        event = porpoise_settings.ACTIVE_EVENT
+        if event and collector.user_id is not None:
+            collector.mark(event)
+            return
+        anonymous_event = porpoise_settings.ANONYMOUS_ACTIVE_EVENT
+        session = getattr(request, "session", None)
+        if anonymous_event and collector.user_id is None and session is not None:
+            key = session.session_key  # never create a session just to count it
+            if key:
+                collector.mark(anonymous_event, id=f"session:{key}")

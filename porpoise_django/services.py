@@ -1,0 +1,201 @@
+"""Binds the engine to Django: connection, settings, time zone, fail-open writes.
+
+>>> from porpoise_django import services
+>>> services.get_analytics().event("active").day().count()      # doctest: +SKIP
+>>> services.record([services.mark("signup", user.pk)])          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+from django.core.exceptions import ImproperlyConfigured
+
+from .buffer import PendingWrite, ReplayBuffer
+from .conf import porpoise_settings
+from .engine import Analytics
+from .engine.analytics import Prepared
+
+logger = logging.getLogger("porpoise_django")
+
+#: Errors after which writes are buffered: unreachable, timed out, or refused
+#: (OOM, READONLY, LOADING, cluster slots down...).
+REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+_lock = threading.Lock()
+_analytics: Analytics | None = None
+_buffer: ReplayBuffer | None = None
+_retry_after = 0.0
+
+
+def get_client() -> Any:
+    """The redis-py client: ``PORPOISE["REDIS_URL"]``, else the django-redis cache's connection."""
+    url = porpoise_settings.REDIS_URL
+    if url:
+        return redis.Redis.from_url(url)
+    alias = porpoise_settings.CACHE_ALIAS
+    try:
+        from django_redis import get_redis_connection
+
+        return get_redis_connection(alias)
+    except Exception as exc:  # django-redis raises several types for a bad alias
+        raise ImproperlyConfigured(
+            f"porpoise: cannot use cache {alias!r} as a Redis connection ({exc}); "
+            "see the porpoise_django.E001/E002 checks"
+        ) from exc
+
+
+def build_analytics(client: Any = None) -> Analytics:
+    """A new :class:`Analytics` from the ``PORPOISE`` settings."""
+    s = porpoise_settings
+    return Analytics(
+        client if client is not None else get_client(),
+        prefix=s.KEY_PREFIX,
+        chunk_bits=s.CHUNK_BITS,
+        granularities=tuple(s.GRANULARITIES),
+        counter_granularities=tuple(s.COUNTER_GRANULARITIES),
+        tz=s.TIME_ZONE,
+        id_mode=s.ID_MODE,
+        retention=dict(s.RETENTION),
+        max_range_buckets=s.MAX_RANGE_BUCKETS,
+    )
+
+
+def get_analytics() -> Analytics:
+    """The process-wide :class:`Analytics` (rebuilt after the settings change)."""
+    global _analytics
+    if _analytics is None:
+        with _lock:
+            if _analytics is None:
+                _analytics = build_analytics()
+    return _analytics
+
+
+def get_buffer() -> ReplayBuffer:
+    global _buffer
+    if _buffer is None:
+        with _lock:
+            if _buffer is None:
+                _buffer = ReplayBuffer(porpoise_settings.BUFFER_SIZE)
+    return _buffer
+
+
+def reset() -> None:
+    """Forget the engine and the buffer (settings changed; tests)."""
+    global _analytics, _buffer, _retry_after
+    with _lock:
+        _analytics = None
+        _buffer = None
+        _retry_after = 0.0
+
+
+# -- building writes ---------------------------------------------------------------
+def mark(
+    event: str,
+    id: Any,
+    when: Any = None,
+    *,
+    granularities: Sequence[str] | None = None,
+    track_unique: bool = False,
+) -> PendingWrite:
+    """A validated mark, its time fixed now; raises ``ValueError`` on bad input."""
+    pp = get_analytics()
+    stamp = pp.check_mark(event, id, when)
+    grans = None if granularities is None else tuple(granularities)
+    if grans is not None:
+        pp.check_event_granularities(grans)
+    return PendingWrite("mark", stamp, grans, track_unique)
+
+
+def count(
+    counter: str,
+    id: Any = None,
+    by: float = 1,
+    when: Any = None,
+    *,
+    granularities: Sequence[str] | None = None,
+) -> PendingWrite:
+    """A validated counter increment, its time fixed now."""
+    pp = get_analytics()
+    row = pp.check_count(counter, id, by, when)
+    return PendingWrite("count", row, None if granularities is None else tuple(granularities))
+
+
+def _prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | None]:
+    groups: dict[tuple[str, tuple[str, ...] | None, bool], list[tuple[Any, ...]]] = defaultdict(
+        list
+    )
+    for write in writes:
+        groups[(write.kind, write.granularities, write.track_unique)].append(write.row)
+    prepared: list[Prepared | None] = []
+    for (kind, grans, unique), rows in groups.items():
+        if kind == "count":
+            prepared.append(pp.prepare_counts(rows, granularities=grans))
+        else:
+            prepared.append(
+                pp.prepare_marks(
+                    rows,
+                    granularities=grans,
+                    track_unique=unique,
+                    value=0 if kind == "unmark" else 1,
+                )
+            )
+    return prepared
+
+
+def record(writes: Iterable[PendingWrite]) -> bool:
+    """Write ``writes`` (and any buffered ones) in one round trip; never raises for Redis.
+
+    Returns True if they reached Redis, False if they were buffered because
+    Redis is unreachable or failing; they are replayed by a later call.
+    """
+    global _retry_after
+    items = list(writes)
+    buffer = get_buffer()
+    if time.monotonic() < _retry_after:
+        # Redis failed a moment ago: do not make this request wait on it.
+        buffer.add(items)
+        return False
+    pending = buffer.take()
+    batch = pending + items
+    if not batch:
+        return True
+    pp = get_analytics()
+    try:
+        pp.submit(_prepare(pp, batch))
+    except REDIS_ERRORS as exc:
+        _retry_after = time.monotonic() + porpoise_settings.RETRY_SECONDS
+        buffer.restore(pending)
+        buffer.add(items, error=exc)
+        logger.warning("porpoise: Redis unavailable (%s); %d writes buffered", exc, len(buffer))
+        return False
+    if pending:
+        buffer.replayed(len(pending))
+        logger.info("porpoise: replayed %d buffered writes", len(pending))
+    return True
+
+
+def flush_buffer() -> bool:
+    """Try to replay buffered writes now (e.g. from a health check or at exit)."""
+    global _retry_after
+    _retry_after = 0.0
+    return record([])
+
+
+def validate_event_name(name: str) -> str:
+    """Check an event name at import time (decorators), without a connection."""
+    from .engine.names import validate_name
+
+    return validate_name(name)
+
+
+def validate_counter_name(name: str) -> str:
+    from .engine.names import validate_name
+
+    return validate_name(name, what="counter name")

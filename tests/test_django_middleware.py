@@ -1,0 +1,141 @@
+"""Middleware, collector and decorators with Django's test client and a real server."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user("ann", password="pw")
+
+
+def test_active_is_marked_for_authenticated_users_only(client, porpoise, user):
+    pp = porpoise()
+    assert client.get("/plain/").status_code == 200
+    assert len(pp.event("active").day()) == 0
+    client.force_login(user)
+    assert client.get("/plain/").status_code == 200
+    assert list(pp.event("active").day()) == [user.pk]
+    assert user.pk in pp.event("active").month()
+
+
+def test_skip_paths_and_configurable_event_name(client, porpoise, user):
+    pp = porpoise(ACTIVE_EVENT="visit")
+    client.force_login(user)
+    client.get("/static/thing.css")
+    assert len(pp.event("visit").day()) == 0
+    client.get("/plain/")
+    assert list(pp.event("visit").day()) == [user.pk]
+    pp = porpoise(ACTIVE_EVENT=None)
+    client.get("/plain/")
+    assert pp.event_names() == ["visit"]
+
+
+def test_anonymous_users_by_session_in_map_mode(client, porpoise):
+    pp = porpoise(ID_MODE="map", ANONYMOUS_ACTIVE_EVENT="active:anonymous")
+    client.get("/plain/")  # no session yet: nothing, and no session is created
+    assert len(pp.event("active:anonymous").day()) == 0
+    session = client.session
+    session["x"] = 1
+    session.save()
+    client.get("/plain/")
+    assert list(pp.event("active:anonymous").day()) == [f"session:{session.session_key}"]
+
+
+def test_collector_writes_everything_in_one_round_trip(client, porpoise, user, round_trips):
+    pp = porpoise()
+    client.force_login(user)
+    pp.chunks()
+    with round_trips:
+        assert client.get("/collect/").status_code == 200
+    # session + user lookups are sqlite; Redis sees exactly one round trip.
+    assert round_trips.count == 1
+    assert sorted(pp.event("song:played").day()) == [user.pk, 999]
+    assert user.pk in pp.event("active").day()
+    assert pp.counter("page:view").get(pp.period("day")) == {"/collect/": 1}
+
+
+def test_track_decorator_on_function_views(client, porpoise, user):
+    pp = porpoise()
+    client.get("/played/5/")  # anonymous: no id, no mark
+    client.force_login(user)
+    client.get("/played/5/")
+    client.get("/liked/77/")
+    client.get("/failing/")
+    assert list(pp.event("song:played").day()) == [user.pk]
+    assert list(pp.event("song:liked").day()) == [77]
+    assert "failed" not in pp.event_names()  # 404: not marked
+
+
+def test_track_decorator_on_class_based_views(client, porpoise, user):
+    pp = porpoise()
+    client.force_login(user)
+    assert client.get("/checkout/").json() == {"ok": True}
+    assert client.get("/report/").status_code == 200
+    assert list(pp.event("checkout").day()) == [user.pk]
+    assert list(pp.event("report:viewed").day()) == [user.pk]
+
+
+def test_count_decorator_counts_anonymous_totals_and_users(client, porpoise, user):
+    pp = porpoise()
+    client.get("/counted/")
+    client.force_login(user)
+    client.get("/counted/")
+    day = pp.period("day")
+    assert pp.counter("page:view").total(day) == 2
+    assert pp.counter("page:view").get(day) == {str(user.pk): 1}
+
+
+def test_decorators_work_without_the_middleware(client, porpoise, user, settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "porpoise" not in m]
+    pp = porpoise()
+    client.force_login(user)
+    client.get("/played/1/")
+    assert list(pp.event("song:played").day()) == [user.pk]
+    assert "active" not in pp.event_names()
+
+
+def test_custom_response_predicate(client, porpoise, user):
+    pp = porpoise(MARK_RESPONSE_PREDICATE="tests.test_django_middleware.always")
+    client.force_login(user)
+    client.get("/failing/")
+    assert list(pp.event("failed").day()) == [user.pk]
+
+
+def always(response):
+    return True
+
+
+def test_a_bad_id_from_a_decorator_is_logged_not_raised(client, porpoise, caplog):
+    pp = porpoise()
+    with caplog.at_level("ERROR", logger="porpoise_django"):
+        response = client.get("/bad-id/")
+    assert response.status_code == 200
+    assert "mark skipped in /bad-id/" in caplog.text
+    assert "is not an integer" in caplog.text
+    assert pp.event_names() == []
+
+
+def test_track_rejects_a_bad_event_name_at_import_time():
+    from porpoise_django.decorators import track
+
+    with pytest.raises(ValueError, match="letters, digits"):
+        track("bad name")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_view_and_middleware(async_client, porpoise, user):
+    pp = porpoise()
+
+    async def scenario():
+        await async_client.aforce_login(user)
+        return await async_client.get("/async/")
+
+    response = async_to_sync(scenario)()
+    assert response.status_code == 200
+    assert list(pp.event("async:seen").day()) == [user.pk]
+    assert user.pk in pp.event("active").day()
+    assert pp.counter("async:hits").total(pp.period("day")) == 1

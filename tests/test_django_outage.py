@@ -1,0 +1,76 @@
+"""A Redis outage never fails a request, and loses no mark."""
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from porpoise_django import services
+
+pytestmark = pytest.mark.django_db
+
+
+def _users(n):
+    model = get_user_model()
+    return [model.objects.create_user(f"u{i}", password="pw") for i in range(n)]
+
+
+def test_requests_succeed_during_an_outage_and_marks_are_replayed(
+    client, porpoise, private_server, caplog
+):
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0)
+    users = _users(9)
+    for user in users[:3]:
+        client.force_login(user)
+        assert client.get("/played/1/").status_code == 200
+
+    private_server.stop()
+    with caplog.at_level(logging.WARNING, logger="porpoise_django"):
+        for user in users[3:7]:
+            client.force_login(user)
+            assert client.get("/played/1/").status_code == 200
+            assert client.get("/counted/").status_code == 200
+    assert "Redis unavailable" in caplog.text
+    buffered = len(services.get_buffer())
+    assert buffered == 4 * 4  # per request: song:played + active, or page:view + active
+
+    private_server.start()
+    for user in users[7:]:
+        client.force_login(user)
+        assert client.get("/played/1/").status_code == 200
+
+    assert len(services.get_buffer()) == 0
+    assert sorted(pp.event("song:played").day()) == sorted(u.pk for u in users)
+    assert sorted(pp.event("active").day()) == sorted(u.pk for u in users)
+    assert pp.counter("page:view").total(pp.period("day")) == 4
+    assert services.get_buffer().stats.replayed == buffered
+
+
+def test_after_a_failure_requests_do_not_wait_for_redis(client, porpoise, private_server):
+    porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60)
+    user = _users(1)[0]
+    client.force_login(user)
+    private_server.stop()
+    client.get("/plain/")  # fails once, opens the circuit
+    failures = services.get_buffer().stats.failures
+    for _ in range(5):
+        assert client.get("/plain/").status_code == 200
+    assert services.get_buffer().stats.failures == failures  # not even tried
+    assert len(services.get_buffer()) == 6
+    private_server.start()
+    assert services.flush_buffer() is True
+    assert len(services.get_buffer()) == 0
+
+
+def test_a_full_buffer_drops_the_oldest_and_says_so(client, porpoise, private_server, caplog):
+    porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0, BUFFER_SIZE=3)
+    user = _users(1)[0]
+    client.force_login(user)
+    private_server.stop()
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        for _ in range(3):
+            assert client.get("/played/1/").status_code == 200
+    stats = services.get_buffer().stats
+    assert len(services.get_buffer()) == 3
+    assert stats.dropped == 3
+    assert "dropped" in caplog.text

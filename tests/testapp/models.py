@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.db import models
+
+
+class Order(models.Model):
+    """A model whose changes the tests mark declaratively (MODEL_EVENTS)."""
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    total = models.IntegerField(default=0)
+
+    class Meta:
+        app_label = "testapp"

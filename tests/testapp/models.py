@@ -10,3 +10,6 @@ class Order(models.Model):
 
     class Meta:
         app_label = "testapp"
+
+    def __str__(self) -> str:
+        return f"Order {self.pk} of {self.customer_id}"

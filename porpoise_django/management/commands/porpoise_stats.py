@@ -1,0 +1,77 @@
+"""``manage.py porpoise_stats``: what is stored, and how much memory it takes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..base import PorpoiseCommand
+
+
+class Command(PorpoiseCommand):
+    help = "Show the events, unique events and counters stored, with recent figures and memory."
+    examples = """
+            # a table
+--json      # the same as JSON
+"""
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        pp = self.analytics
+        tracked = set(pp.granularities)
+        events = []
+        names = pp.event_names()
+        day = [pp.event(n).day() for n in names] if "day" in tracked else []
+        week = [pp.event(n).week() for n in names] if "week" in tracked else []
+        today = pp.count_bitmaps(day) if day else [None] * len(names)
+        this_week = pp.count_bitmaps(week) if week else [None] * len(names)
+        for name, t, w in zip(names, today, this_week, strict=True):
+            span = pp.event_span(name)
+            events.append(
+                {
+                    "event": name,
+                    "today": t,
+                    "this_week": w,
+                    "first": span[0].isoformat() if span else None,
+                    "last": span[1].isoformat() if span else None,
+                }
+            )
+        counters = [
+            {"counter": name, "today": pp.counter(name).total(pp.period("day"))}
+            for name in pp.counter_names()
+        ]
+        memory = pp.client.info("memory")
+        report = {
+            "prefix": pp.keys.prefix,
+            "time_zone": str(pp.tz),
+            "events": events,
+            "unique_events": pp.unique_names(),
+            "counters": counters,
+            "chunks": len(pp.chunks()),
+            "server_memory": memory.get("used_memory_human"),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        self.stdout.write(
+            f"prefix {report['prefix']!r}, time zone {report['time_zone']}, "
+            f"{report['chunks']} chunk(s), server memory {report['server_memory']}"
+        )
+        self.stdout.write(f"\n{len(events)} event(s):")
+        self.stdout.write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")
+        for e in events:
+            figures = f"{_n(e['today']):>10} {_n(e['this_week']):>10}"
+            self.stdout.write(f"  {e['event']:<32} {figures}  {e['last'] or '-'}")
+        self.stdout.write(
+            f"\n{len(report['unique_events'])} unique event(s): "
+            + (", ".join(report["unique_events"]) or "-")
+        )
+        self.stdout.write(f"\n{len(counters)} counter(s):")
+        for c in counters:
+            self.stdout.write(f"  {c['counter']:<32} today {c['today']:>12}")
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else f"{value:,}"

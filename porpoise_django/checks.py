@@ -68,6 +68,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     messages += _check_engine_values()
     messages += _check_model_events(porpoise_settings.MODEL_EVENTS)
+    if porpoise_settings.WRITE_MODE not in ("background", "sync"):
+        messages.append(
+            Error(
+                f"PORPOISE['WRITE_MODE'] is {porpoise_settings.WRITE_MODE!r}.",
+                hint="Use 'background' (default) or 'sync'.",
+                id="porpoise_django.E003",
+            )
+        )
     if porpoise_settings.ANONYMOUS_ACTIVE_EVENT and porpoise_settings.ID_MODE != "map":
         messages.append(
             Error(

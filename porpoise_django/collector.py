@@ -66,9 +66,7 @@ class Collector:
         """Add ``by`` to ``counter`` (per ``id`` if given) at the end of the request."""
         self.writes.append(services.count(counter, id, by, when, granularities=granularities))
 
-    def flush(self) -> bool:
-        """Write everything collected in one round trip (buffered if Redis is down)."""
+    def flush(self) -> None:
+        """Hand everything collected to the writer: one round trip, never an exception."""
         writes, self.writes = self.writes, []
-        if not writes:
-            return True
-        return services.record(writes)
+        services.dispatch(writes)

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_EVENTS": {},
     # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
     "MARK_RESPONSE_PREDICATE": None,
+    # "background": a writer thread sends the marks of all requests (a response
+    # never waits on Redis); "sync": each request writes before it returns.
+    "WRITE_MODE": "background",
     # Outage handling: marks kept in memory while Redis is unreachable, and
     # how long to wait before trying Redis again after a failure.
     "BUFFER_SIZE": 100_000,

@@ -37,7 +37,7 @@ def mark_on_commit(event: str | None, user_id: Any) -> None:
     event_marked.send(
         sender=mark_on_commit, event=write.row[0], id=write.row[1], timestamp=write.row[2]
     )
-    transaction.on_commit(partial(services.record, [write]))
+    transaction.on_commit(partial(services.dispatch, [write]))
 
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -181,6 +181,29 @@ def record(writes: Iterable[PendingWrite]) -> bool:
     return True
 
 
+def dispatch(writes: list[PendingWrite]) -> None:
+    """Hand writes over per ``WRITE_MODE``: to the background writer, or write now."""
+    if not writes:
+        return
+    if porpoise_settings.WRITE_MODE == "sync":
+        record(writes)
+    else:
+        from .writer import get_writer
+
+        get_writer().submit(writes)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait for the background writer to hand over everything queued so far.
+
+    >>> services.flush()   # in a script or test, before reading what was marked  # doctest: +SKIP
+    True
+    """
+    from .writer import get_writer
+
+    return get_writer().flush(timeout)
+
+
 def flush_buffer() -> bool:
     """Try to replay buffered writes now (e.g. from a health check or at exit)."""
     global _retry_after

@@ -134,7 +134,7 @@ def porpoise(settings: Any, key_prefix: str) -> Iterator[Callable[..., Analytics
     from porpoise_django import services
 
     def configure(**options: Any) -> Analytics:
-        settings.PORPOISE = {"KEY_PREFIX": key_prefix, **options}
+        settings.PORPOISE = {"KEY_PREFIX": key_prefix, "WRITE_MODE": "sync", **options}
         return services.get_analytics()
 
     configure()

@@ -57,7 +57,7 @@ STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 # Each test gets its own KEY_PREFIX (tests/conftest.py); this is the fallback.
-PORPOISE = {"KEY_PREFIX": "pptest-django"}
+PORPOISE = {"KEY_PREFIX": "pptest-django", "WRITE_MODE": "sync"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

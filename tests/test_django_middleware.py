@@ -139,3 +139,40 @@ def test_async_view_and_middleware(async_client, porpoise, user):
     assert list(pp.event("async:seen").day()) == [user.pk]
     assert user.pk in pp.event("active").day()
     assert pp.counter("async:hits").total(pp.period("day")) == 1
+
+
+def test_background_mode_writes_after_the_response(client, porpoise, user):
+    from porpoise_django import services
+
+    pp = porpoise(WRITE_MODE="background")
+    client.force_login(user)
+    for song in range(20):
+        assert client.get(f"/played/{song}/").status_code == 200
+    assert services.flush(timeout=10)
+    assert list(pp.event("song:played").day()) == [user.pk]
+    assert user.pk in pp.event("active").day()
+
+
+def test_background_writer_under_concurrent_requests(porpoise):
+    import threading
+
+    from django.test import Client
+
+    from porpoise_django import services
+
+    pp = porpoise(WRITE_MODE="background")
+    statuses = []
+
+    def hammer(first):
+        c = Client()  # anonymous: no database access from the threads (sqlite)
+        for song in range(first, first + 25):
+            statuses.append(c.get(f"/liked/{song}/").status_code)
+
+    threads = [threading.Thread(target=hammer, args=(i * 25,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert services.flush(timeout=10)
+    assert statuses == [200] * 200
+    assert sorted(pp.event("song:liked").day()) == list(range(200))

@@ -1,0 +1,96 @@
+"""Background writing: requests hand their marks to a thread that writes them.
+
+With ``PORPOISE["WRITE_MODE"] = "background"`` (the default) the request
+thread only appends to a queue; one writer thread per process sends what has
+accumulated in one pipeline, so a response never waits on Redis and writes of
+concurrent requests share round trips. ``"sync"`` writes at the end of each
+request instead (handy in tests: marks are visible as soon as the response is).
+Queued writes are flushed at exit; Redis failures are handled by
+``services.record`` (buffer and replay).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from .buffer import PendingWrite
+
+logger = logging.getLogger("porpoise_django")
+
+
+class BackgroundWriter:
+    """A queue drained by one daemon thread (started lazily, again after a fork)."""
+
+    def __init__(
+        self, record: Callable[[list[PendingWrite]], bool], max_batch: int = 10_000
+    ) -> None:
+        self._record = record
+        self._max_batch = max_batch
+        self._pid = -1
+        self._setup()
+
+    def _setup(self) -> None:
+        self._queue: deque[PendingWrite] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def submit(self, writes: Iterable[PendingWrite]) -> None:
+        if self._pid != os.getpid():  # forked (e.g. gunicorn --preload): new thread
+            self._setup()
+        with self._cond:
+            self._queue.extend(writes)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="porpoise-writer", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
+                ]
+                self._busy = True
+            try:
+                self._record(batch)
+            except Exception:  # never let the writer thread die
+                logger.exception("porpoise: background write failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was handed to Redis (or the buffer)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+
+_writer: BackgroundWriter | None = None
+_lock = threading.Lock()
+
+
+def get_writer() -> BackgroundWriter:
+    global _writer
+    if _writer is None:
+        with _lock:
+            if _writer is None:
+                from .services import record
+
+                _writer = BackgroundWriter(record)
+                atexit.register(_writer.flush)
+    return _writer

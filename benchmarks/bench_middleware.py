@@ -1,0 +1,142 @@
+"""Cost of the app on a trivial view: requests/s with and without it, same run.
+
+    python benchmarks/bench_middleware.py [--requests 2000]
+
+Django's test client drives the full handler stack in-process (sessions in the
+Redis cache, authentication, a logged-in user) for a trivial view that reads
+``request.user``, without the app and with PorpoiseMiddleware (marks
+``active``) plus one ``@track`` decorator, in both write modes, alternating
+rounds and keeping each variant's best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import django
+from _common import redis_server
+from django.conf import settings
+
+BASE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+
+def configure(url: str) -> None:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark-only",
+        ALLOWED_HOSTS=["testserver"],
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "porpoise_django",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
+        SESSION_ENGINE="django.contrib.sessions.backends.cache",
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=BASE_MIDDLEWARE,
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        PORPOISE={"KEY_PREFIX": "bench-mw"},
+    )
+    django.setup()
+
+
+urlpatterns: list = []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with redis_server() as url:
+        configure(url)
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+        from django.http import HttpResponse
+        from django.test import Client, override_settings
+        from django.urls import path
+
+        from porpoise_django import services
+        from porpoise_django.decorators import track
+
+        def plain(request):
+            # Reads the user, as nearly every view does (templates' auth
+            # context processor): the app reads it to mark "active".
+            return HttpResponse("ok" if request.user.is_authenticated else "anonymous")
+
+        def bare(request):
+            return HttpResponse("ok")
+
+        @track("bench:hit")
+        def tracked(request):
+            return HttpResponse("ok")
+
+        urlpatterns[:] = [path("plain/", plain), path("bare/", bare), path("tracked/", tracked)]
+        call_command("migrate", verbosity=0)
+        user = get_user_model().objects.create_user("bench", password="pw")
+
+        variants = {
+            "without the app (view reads request.user)": (BASE_MIDDLEWARE, "/plain/", None),
+            "without the app, view never loads the session or user": (
+                BASE_MIDDLEWARE,
+                "/bare/",
+                None,
+            ),
+            "with the app, background writes": (
+                [*BASE_MIDDLEWARE, "porpoise_django.middleware.PorpoiseMiddleware"],
+                "/tracked/",
+                "background",
+            ),
+            "with the app, sync writes": (
+                [*BASE_MIDDLEWARE, "porpoise_django.middleware.PorpoiseMiddleware"],
+                "/tracked/",
+                "sync",
+            ),
+        }
+        best = dict.fromkeys(variants, 0.0)
+        for _ in range(args.rounds):
+            for name, (middleware, url_path, mode) in variants.items():
+                porpoise = {"KEY_PREFIX": "bench-mw", "WRITE_MODE": mode or "sync"}
+                with override_settings(MIDDLEWARE=middleware, PORPOISE=porpoise):
+                    client = Client()
+                    client.force_login(user)
+                    client.get(url_path)  # warm up
+                    start = time.perf_counter()
+                    for _ in range(args.requests):
+                        client.get(url_path)
+                    if mode == "background":
+                        services.flush(timeout=30)
+                    rate = args.requests / (time.perf_counter() - start)
+                    best[name] = max(best[name], rate)
+        pp = services.build_analytics()
+        assert list(pp.event("bench:hit").day()) == [user.pk]
+        assert list(pp.event("active").day()) == [user.pk]
+        base = best["without the app (view reads request.user)"]
+        print(f"\n## Middleware cost ({args.requests} requests x {args.rounds} rounds, best)\n")
+        print("| variant | requests/s | vs without the app | target |")
+        print("| --- | --- | --- | --- |")
+        for name, rate in best.items():
+            target = (
+                ">= 85%"
+                if "background" in name
+                else ("(info)" if "never" in name or "sync" in name else "")
+            )
+            print(f"| {name} | {rate:,.0f} | {rate / base:.0%} | {target} |")
+        pp.delete_all()
+
+
+if __name__ == "__main__":
+    main()

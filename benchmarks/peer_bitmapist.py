@@ -81,6 +81,7 @@ def task_read(req, client):
         "count_seconds": loop(lambda: len(DayEvents.from_date("active", day))),
         "and_seconds": loop(lambda: len(BitOpAnd(today, yesterday))),
         "iter_seconds": timed(lambda: list(today), 3),
+        "for_seconds": timed(lambda: [None for _ in today], 3),
         "raw_bitcount_seconds": loop(lambda: client.bitcount(today.redis_key)),
         "redis_py": redis.__version__,
     }

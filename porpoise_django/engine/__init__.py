@@ -20,6 +20,7 @@ from .errors import (
     PorpoiseError,
 )
 from .events import Event
+from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 from .keys import KeyScheme
 from .periods import (
     EVENT_GRANULARITIES,
@@ -39,6 +40,9 @@ __all__ = [
     "BitOp",
     "Bitmap",
     "Counter",
+    "SERIES_TYPES",
+    "TRANSFORMS",
+    "TimeSeries",
     "Difference",
     "Event",
     "EventBitmap",

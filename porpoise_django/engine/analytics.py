@@ -31,6 +31,7 @@ from .counters import (
 )
 from .errors import InvalidId, InvalidTime
 from .events import Event
+from .timeseries import TimeSeries
 from .ids import ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
 from .names import validate_name
@@ -659,6 +660,23 @@ class Analytics:
     def counter(self, name: str) -> Counter:
         """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""
         return Counter(self, validate_name(name, what="counter name"))
+
+    def timeseries(
+        self,
+        *,
+        type: str = "count",
+        intervals: Mapping[str, Mapping[str, Any]],
+        on_expired: str = "skip",
+        read_func: Callable[[str], Any] | None = None,
+    ) -> TimeSeries:
+        """Typed series (count, gauge, histogram, set) over configured intervals.
+
+        >>> ts = pp.timeseries(type="gauge", intervals={"hour": {"step": "hour"}})  # doctest: +SKIP
+        >>> ts.insert("queue:length", 17)                                          # doctest: +SKIP
+        """
+        return TimeSeries(
+            self, type=type, intervals=intervals, on_expired=on_expired, read_func=read_func
+        )
 
     def counter_names(self) -> list[str]:
         """Names of every counter under this prefix (from the registry)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property, total_ordering
+from functools import cached_property, lru_cache, total_ordering
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -218,9 +218,21 @@ def period_of(
     ``when`` is an aware datetime, or a date (its local midnight); a naive
     datetime raises :class:`InvalidTime`.
     """
-    check_granularity(granularity)
     if when is None:
         when = now if now is not None else dt.datetime.now(UTC)
+    if isinstance(when, dt.date) and isinstance(granularity, str):
+        # Dashboards and series ask for the same periods again and again.
+        return _cached_period_of(granularity, when, tz)
+    return _period_of(granularity, when, tz)
+
+
+@lru_cache(maxsize=4096)
+def _cached_period_of(granularity: str, when: dt.date, tz: dt.tzinfo) -> Period:
+    return _period_of(granularity, when, tz)
+
+
+def _period_of(granularity: str, when: object, tz: dt.tzinfo) -> Period:
+    check_granularity(granularity)
     if isinstance(when, dt.datetime):
         local = require_aware(when).astimezone(tz)
     elif isinstance(when, dt.date):

@@ -1,0 +1,558 @@
+"""Typed time series (kairos' model): count, gauge, histogram and unique set.
+
+>>> ts = pp.timeseries("latency", type="histogram", intervals={
+...     "minute": {"step": 60, "steps": 120},                 # fixed seconds, 2 hours kept
+...     "day": {"step": "day", "resolution": "hour"},         # Gregorian, hourly rows
+... })                                                         # doctest: +SKIP
+>>> ts.insert("api", 120)                                      # doctest: +SKIP
+>>> ts.series("api", "day", steps=7, transform=["mean", "max"])  # doctest: +SKIP
+
+Every key of one series name carries the hash tag ``{s:<name>}`` (one slot
+on a cluster). ``insert`` writes every interval in one round trip; ``get`` and
+``series`` read every bucket they need in one round trip and return dense,
+zero-filled, ordered results keyed by the bucket's start (epoch seconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .counters import InvalidValue, number
+from .errors import InvalidGranularity, InvalidTime
+from .names import validate_name
+from .periods import GRANULARITIES, period_of
+
+if TYPE_CHECKING:
+    from .analytics import Analytics
+
+SERIES_TYPES = ("count", "gauge", "histogram", "set")
+TRANSFORMS = ("mean", "count", "min", "max", "sum", "rate")
+#: Most keys a single read may touch (intervals x resolution rows).
+MAX_KEYS_PER_READ = 200_000
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    start: float
+    end: float
+
+
+class Bucketing:
+    """Cuts time into buckets: a Gregorian granularity (time zone aware) or fixed seconds."""
+
+    def __init__(self, step: object, tz: dt.tzinfo) -> None:
+        self.tz = tz
+        if isinstance(step, str):
+            if step not in GRANULARITIES:
+                raise InvalidGranularity(
+                    f"unknown step {step!r}; use seconds (int) or one of {', '.join(GRANULARITIES)}"
+                )
+            self.granularity: str | None = step
+            self.seconds = 0
+        elif isinstance(step, int) and not isinstance(step, bool) and step > 0:
+            self.granularity = None
+            self.seconds = step
+        else:
+            raise InvalidGranularity(
+                f"step must be a positive int of seconds or one of {', '.join(GRANULARITIES)}, "
+                f"got {step!r}"
+            )
+
+    def label(self) -> str:
+        return self.granularity or f"{self.seconds}s"
+
+    def of(self, ts: float) -> Bucket:
+        if self.granularity is None:
+            start = math.floor(ts / self.seconds) * self.seconds
+            return Bucket(f"{start}", start, start + self.seconds)
+        period = period_of(self.granularity, dt.datetime.fromtimestamp(ts, dt.UTC), self.tz)
+        return Bucket(period.key, period.start.timestamp(), period.period_end().timestamp())
+
+    def shift(self, bucket: Bucket, steps: int) -> Bucket:
+        if self.granularity is None:
+            return self.of(bucket.start + steps * self.seconds)
+        period = period_of(
+            self.granularity, dt.datetime.fromtimestamp(bucket.start, dt.UTC), self.tz
+        )
+        moved = period.delta(steps)
+        return Bucket(moved.key, moved.start.timestamp(), moved.period_end().timestamp())
+
+    def between(self, first: Bucket, last: Bucket, cap: int) -> list[Bucket]:
+        buckets = [first]
+        while buckets[-1].start < last.start:
+            if len(buckets) >= cap:
+                raise InvalidTime(f"range of more than {cap} buckets: narrow it")
+            buckets.append(self.shift(buckets[-1], 1))
+        return buckets
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One configured interval: bucket ``step``, optional ``resolution`` rows, ``steps`` kept."""
+
+    name: str
+    step: Bucketing
+    resolution: Bucketing | None
+    steps: int | None
+
+    def expire_at(self, bucket: Bucket) -> float | None:
+        if self.steps is None:
+            return None
+        return self.step.shift(bucket, self.steps).start
+
+
+def _stamp(when: object, store: Analytics) -> float:
+    if when is None:
+        return store.clock().timestamp()
+    if isinstance(when, (int, float)) and not isinstance(when, bool):
+        if not math.isfinite(when):
+            raise InvalidTime("timestamp must be finite")
+        return float(when)
+    if isinstance(when, dt.datetime):
+        if when.tzinfo is None:
+            raise InvalidTime("naive datetime: pass an aware datetime or epoch seconds")
+        return when.timestamp()
+    raise InvalidTime(f"timestamp must be epoch seconds or an aware datetime, got {when!r}")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _auto(value: str) -> Any:
+    """Default read function: numbers come back as numbers."""
+    try:
+        as_float = float(value)
+    except ValueError:
+        return value
+    return (
+        int(as_float)
+        if as_float.is_integer() and "." not in value and "e" not in value.lower()
+        else as_float
+    )
+
+
+class TimeSeries:
+    """A family of series of one type, sharing intervals. See the module docstring."""
+
+    def __init__(
+        self,
+        store: Analytics,
+        *,
+        type: str = "count",
+        intervals: Mapping[str, Mapping[str, Any]],
+        on_expired: str = "skip",
+        read_func: Callable[[str], Any] | None = None,
+    ) -> None:
+        if type not in SERIES_TYPES:
+            raise InvalidValue(f"unknown series type {type!r}; allowed: {', '.join(SERIES_TYPES)}")
+        if on_expired not in ("skip", "refuse"):
+            raise InvalidValue("on_expired must be 'skip' or 'refuse'")
+        if not intervals:
+            raise InvalidValue("give at least one interval, e.g. {'hour': {'step': 'hour'}}")
+        self._store = store
+        self.type = type
+        self.on_expired = on_expired
+        self.read_func = read_func or _auto
+        self.intervals: dict[str, Interval] = {}
+        for name, spec in intervals.items():
+            validate_name(name, what="interval name")
+            unknown = set(spec) - {"step", "steps", "resolution"}
+            if unknown or "step" not in spec:
+                raise InvalidValue(
+                    f"interval {name!r}: give 'step' and optionally 'steps' and 'resolution'"
+                )
+            steps = spec.get("steps")
+            if steps is not None and (
+                isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
+            ):
+                raise InvalidValue(f"interval {name!r}: steps must be a positive int")
+            step = Bucketing(spec["step"], store.tz)
+            resolution = Bucketing(spec["resolution"], store.tz) if spec.get("resolution") else None
+            self.intervals[name] = Interval(name, step, resolution, steps)
+
+    # -- keys --------------------------------------------------------------------
+    def _key(self, name: str, interval: Interval, bucket: Bucket, row: Bucket | None) -> str:
+        base = f"{self._store.keys.prefix}:{{s:{name}}}:{self.type}:{interval.name}:{bucket.key}"
+        return base if row is None else f"{base}:{row.key}"
+
+    def _interval(self, name: str) -> Interval:
+        try:
+            return self.intervals[name]
+        except KeyError:
+            raise InvalidGranularity(
+                f"unknown interval {name!r}; configured: {', '.join(self.intervals)}"
+            ) from None
+
+    # -- writing -----------------------------------------------------------------
+    def _check_value(self, value: object) -> str | float:
+        if self.type == "count":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise InvalidValue(f"a count series takes a finite int or float, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InvalidValue(f"a {self.type} series takes numbers or strings, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidValue("values must be finite")
+        text = str(value)
+        if not text or len(text) > 1024:
+            raise InvalidValue("values must be 1 to 1024 characters long")
+        return text
+
+    def insert(self, name: str, value: object = 1, timestamp: object = None) -> int:
+        """Record ``value`` for series ``name`` at ``timestamp`` in every interval.
+
+        One round trip; returns the number of rows (1).
+        """
+        return self.insert_many([(name, value, timestamp)])
+
+    def insert_many(self, rows: Iterable[tuple[str, object, object]]) -> int:
+        """Insert ``(name, value, timestamp)`` rows in one pipeline; validated first.
+
+        A value older than an interval's retention is skipped for that interval
+        (``on_expired="skip"``) or refused with :class:`InvalidTime` (``"refuse"``).
+        """
+        now = self._store.clock().timestamp()
+        count = 0
+        writes: list[tuple[str, str | float, float | None]] = []
+        names: dict[str, tuple[float, float]] = {}
+        for number_, row in enumerate(rows):
+            try:
+                name, value, when = row
+                name = validate_name(name, what="series name")
+                checked = self._check_value(value)
+                ts = _stamp(when, self._store)
+                for interval in self.intervals.values():
+                    bucket = interval.step.of(ts)
+                    expire_at = interval.expire_at(bucket)
+                    if expire_at is not None and expire_at <= now:
+                        if self.on_expired == "refuse":
+                            raise InvalidTime(
+                                f"timestamp {ts} is older than the retention of interval "
+                                f"{interval.name!r} ({interval.steps} steps)"
+                            )
+                        continue
+                    row_bucket = interval.resolution.of(ts) if interval.resolution else None
+                    writes.append(
+                        (self._key(name, interval, bucket, row_bucket), checked, expire_at)
+                    )
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, TypeError):
+                    exc = InvalidValue("expected (name, value, timestamp)")
+                raise type(exc)(f"row {number_}: {exc}") from None
+            first, last = names.get(name, (ts, ts))
+            names[name] = (min(first, ts), max(last, ts))
+            count += 1
+        keys = self._store.keys
+
+        def build(pipe: Any) -> None:
+            for key, value, expire_at in writes:
+                if self.type == "count":
+                    pipe.incrbyfloat(key, value)
+                elif self.type == "gauge":
+                    pipe.set(key, value)
+                elif self.type == "histogram":
+                    pipe.hincrby(key, value, 1)
+                else:
+                    pipe.sadd(key, value)
+                if expire_at is not None:
+                    pipe.expireat(key, math.ceil(expire_at))
+            for name, (first, last) in names.items():
+                pipe.zadd(f"{keys.prefix}:reg:series:{self.type}:first", {name: first}, lt=True)
+                pipe.zadd(f"{keys.prefix}:reg:series:{self.type}:last", {name: last}, gt=True)
+
+        if count:
+            self._store.run(build, scripts=())
+        return count
+
+    # -- reading -----------------------------------------------------------------
+    def _empty(self) -> Any:
+        return {"count": 0, "gauge": None, "histogram": {}, "set": set()}[self.type]
+
+    def _decode(self, raw: Any) -> Any:
+        if self.type == "count":
+            return number(raw)
+        if self.type == "gauge":
+            return None if raw is None else self.read_func(_text(raw))
+        if self.type == "histogram":
+            return {self.read_func(_text(k)): int(v) for k, v in (raw or {}).items()}
+        return {self.read_func(_text(v)) for v in (raw or set())}
+
+    def _merge(self, values: Sequence[Any]) -> Any:
+        """Join values of several names, rows or buckets (in order)."""
+        if self.type == "count":
+            return number(sum(values))
+        if self.type == "gauge":
+            present = [v for v in values if v is not None]
+            return present[-1] if present else None
+        if self.type == "histogram":
+            merged: dict[Any, int] = {}
+            for value in values:
+                for k, n in value.items():
+                    merged[k] = merged.get(k, 0) + n
+            return merged
+        union: set[Any] = set()
+        for value in values:
+            union |= value
+        return union
+
+    def _queue_read(self, pipe: Any, key: str) -> None:
+        if self.type in ("count", "gauge"):
+            pipe.get(key)
+        elif self.type == "histogram":
+            pipe.hgetall(key)
+        else:
+            pipe.smembers(key)
+
+    def _names(self, name: str | Sequence[str]) -> list[str]:
+        names = [name] if isinstance(name, str) else list(name)
+        if not names:
+            raise InvalidValue("give a series name or a list of names to join")
+        return [validate_name(n, what="series name") for n in names]
+
+    def _read(
+        self, names: list[str], interval: Interval, buckets: list[Bucket]
+    ) -> list[list[tuple[float, Any]]]:
+        """For each bucket, its rows ``(row start, value joined over names)``."""
+        plan: list[list[tuple[float, list[str]]]] = []
+        total = 0
+        for bucket in buckets:
+            rows: list[tuple[float, list[str]]] = []
+            if interval.resolution is None:
+                rows.append((bucket.start, [self._key(n, interval, bucket, None) for n in names]))
+            else:
+                row = interval.resolution.of(bucket.start)
+                while row.start < bucket.end:
+                    rows.append((row.start, [self._key(n, interval, bucket, row) for n in names]))
+                    row = interval.resolution.shift(row, 1)
+            total += sum(len(keys) for _, keys in rows)
+            if total > MAX_KEYS_PER_READ:
+                raise InvalidTime(f"this read would touch over {MAX_KEYS_PER_READ} keys: narrow it")
+            plan.append(rows)
+
+        def build(pipe: Any) -> None:
+            for rows in plan:
+                for _, keys in rows:
+                    for key in keys:
+                        self._queue_read(pipe, key)
+
+        replies = iter(self._store.run(build, scripts=()))
+        out: list[list[tuple[float, Any]]] = []
+        for rows in plan:
+            out.append(
+                [
+                    (start, self._merge([self._decode(next(replies)) for _ in keys]))
+                    for start, keys in rows
+                ]
+            )
+        return out
+
+    def _finish(
+        self,
+        bucket: Bucket,
+        rows: list[tuple[float, Any]],
+        interval: Interval,
+        condensed: bool,
+        transform: Any,
+    ) -> Any:
+        if interval.resolution is None or condensed:
+            value = self._merge([v for _, v in rows])
+            return self._transform(value, bucket.end - bucket.start, transform)
+        seconds = (interval.resolution.seconds or 0) or None
+        result = OrderedDict()
+        for i, (start, value) in enumerate(rows):
+            end = rows[i + 1][0] if i + 1 < len(rows) else bucket.end
+            result[start] = self._transform(value, seconds or end - start, transform)
+        return result
+
+    def get(
+        self,
+        name: str | Sequence[str],
+        interval: str,
+        timestamp: object = None,
+        *,
+        condensed: bool = False,
+        transform: Any = None,
+    ) -> OrderedDict[float, Any]:
+        """The bucket of ``interval`` holding ``timestamp`` (default now): ``{start: data}``.
+
+        With a resolution and not ``condensed``, ``data`` is ``{row start: value}``.
+        A list of names joins their data (counts add up, histograms merge, sets unite).
+        """
+        spec = self._interval(interval)
+        names = self._names(name)
+        bucket = spec.step.of(_stamp(timestamp, self._store))
+        [rows] = self._read(names, spec, [bucket])
+        return OrderedDict([(bucket.start, self._finish(bucket, rows, spec, condensed, transform))])
+
+    def series(
+        self,
+        name: str | Sequence[str],
+        interval: str,
+        start: object = None,
+        end: object = None,
+        *,
+        steps: int | None = None,
+        condensed: bool = False,
+        transform: Any = None,
+        collapse: bool = False,
+    ) -> OrderedDict[float, Any]:
+        """Consecutive buckets of ``interval``, dense and zero-filled, oldest first.
+
+        ``start`` and ``end`` (epoch seconds or aware datetimes) pick the first
+        and last bucket; with only one of them, or neither (ending now),
+        ``steps`` buckets are returned (default: the interval's ``steps`` or 1).
+        ``collapse=True`` merges the whole range into one entry.
+        """
+        spec = self._interval(interval)
+        names = self._names(name)
+        cap = self._store.max_range_buckets
+        count = steps if steps is not None else (spec.steps or 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidValue(f"steps must be a positive int, got {steps!r}")
+        if count > cap:
+            raise InvalidTime(f"{count} steps is more than the cap of {cap}")
+        if start is not None and end is not None:
+            first = spec.step.of(_stamp(start, self._store))
+            last = spec.step.of(_stamp(end, self._store))
+            if last.start < first.start:
+                raise InvalidTime("inverted range: start is after end")
+        elif start is not None:
+            first = spec.step.of(_stamp(start, self._store))
+            last = spec.step.shift(first, count - 1)
+        else:
+            last = spec.step.of(_stamp(end, self._store))
+            first = spec.step.shift(last, -(count - 1))
+        buckets = spec.step.between(first, last, cap)
+        data = self._read(names, spec, buckets)
+        if collapse:
+            every_row = [row for rows in data for row in rows]
+            merged = Bucket(buckets[0].key, buckets[0].start, buckets[-1].end)
+            if spec.resolution is None or condensed:
+                value = self._merge([v for _, v in every_row])
+                return OrderedDict(
+                    [(merged.start, self._transform(value, merged.end - merged.start, transform))]
+                )
+            return OrderedDict(
+                [(merged.start, self._finish(merged, every_row, spec, False, transform))]
+            )
+        return OrderedDict(
+            (bucket.start, self._finish(bucket, rows, spec, condensed, transform))
+            for bucket, rows in zip(buckets, data, strict=True)
+        )
+
+    # -- transforms ----------------------------------------------------------------
+    def _transform(self, value: Any, seconds: float, transform: Any) -> Any:
+        if transform is None:
+            return value
+        if isinstance(transform, Mapping):
+            return {label: self._transform(value, seconds, t) for label, t in transform.items()}
+        if isinstance(transform, (list, tuple)):
+            return {
+                (t if isinstance(t, str) else getattr(t, "__name__", repr(t))): self._transform(
+                    value, seconds, t
+                )
+                for t in transform
+            }
+        if callable(transform):
+            return transform(value)
+        if transform not in TRANSFORMS:
+            raise InvalidValue(
+                f"unknown transform {transform!r}; allowed: {', '.join(TRANSFORMS)} or a callable"
+            )
+        return _apply(self.type, transform, value, seconds)
+
+    def delete(self, name: str) -> None:
+        """Delete every bucket of series ``name`` in every interval."""
+        name = validate_name(name, what="series name")
+        store = self._store
+        prefix = store.keys.prefix
+        first_key = f"{prefix}:reg:series:{self.type}:first"
+        last_key = f"{prefix}:reg:series:{self.type}:last"
+        first, last = store.client.zscore(first_key, name), store.client.zscore(last_key, name)
+        if first is not None and last is not None:
+            keys: list[str] = []
+            for interval in self.intervals.values():
+                buckets = interval.step.between(
+                    interval.step.of(first), interval.step.of(last), 10**7
+                )
+                for bucket in buckets:
+                    if interval.resolution is None:
+                        keys.append(self._key(name, interval, bucket, None))
+                        continue
+                    row = interval.resolution.of(bucket.start)
+                    while row.start < bucket.end:
+                        keys.append(self._key(name, interval, bucket, row))
+                        row = interval.resolution.shift(row, 1)
+            store.delete_keys(keys)
+
+        def build(pipe: Any) -> None:
+            pipe.zrem(first_key, name)
+            pipe.zrem(last_key, name)
+
+        store.run(build, scripts=())
+
+    def names(self) -> list[str]:
+        """Names of the series of this type (from the registry)."""
+        key = f"{self._store.keys.prefix}:reg:series:{self.type}:first"
+        return sorted(_text(m) for m in self._store.client.zrange(key, 0, -1))
+
+
+def _numbers(values: Iterable[Any]) -> list[float]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InvalidValue(f"transform needs numeric values, got {v!r}")
+        out.append(v)
+    return out
+
+
+def _apply(kind: str, name: str, value: Any, seconds: float) -> Any:
+    """A named transform of one data point of a series of type ``kind``."""
+    if kind == "histogram":
+        occurrences = sum(value.values())
+        if name == "count":
+            return occurrences
+        if name == "rate":
+            return occurrences / seconds if seconds else None
+        keys = _numbers(value.keys())
+        total = sum(k * n for k, n in zip(keys, value.values(), strict=True))
+        if name == "sum":
+            return number(total)
+        if name == "mean":
+            return total / occurrences if occurrences else None
+        if not keys:
+            return None
+        return min(keys) if name == "min" else max(keys)
+    if kind == "set":
+        if name == "count":
+            return len(value)
+        if name == "rate":
+            return len(value) / seconds if seconds else None
+        members = _numbers(value)
+        if name == "sum":
+            return number(sum(members))
+        if name == "mean":
+            return sum(members) / len(members) if members else None
+        if not members:
+            return None
+        return min(members) if name == "min" else max(members)
+    # count and gauge: one number per bucket (None: a gauge never set)
+    if value is None:
+        return 0 if name == "count" else None
+    if name == "count":
+        return 1 if kind == "gauge" else value
+    [v] = _numbers([value])
+    if name == "rate":
+        return v / seconds if seconds else None
+    return v

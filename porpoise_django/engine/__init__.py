@@ -20,7 +20,6 @@ from .errors import (
     PorpoiseError,
 )
 from .events import Event
-from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 from .keys import KeyScheme
 from .periods import (
     EVENT_GRANULARITIES,
@@ -30,19 +29,19 @@ from .periods import (
     period_of,
     period_range,
 )
+from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 
 __all__ = [
     "DEFAULT_COUNTER_GRANULARITIES",
     "DEFAULT_GRANULARITIES",
     "EVENT_GRANULARITIES",
     "GRANULARITIES",
+    "SERIES_TYPES",
+    "TRANSFORMS",
     "Analytics",
     "BitOp",
     "Bitmap",
     "Counter",
-    "SERIES_TYPES",
-    "TRANSFORMS",
-    "TimeSeries",
     "Difference",
     "Event",
     "EventBitmap",
@@ -56,6 +55,7 @@ __all__ = [
     "Period",
     "PeriodRange",
     "PorpoiseError",
+    "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
     "period_of",

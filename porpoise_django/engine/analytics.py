@@ -31,7 +31,6 @@ from .counters import (
 )
 from .errors import InvalidId, InvalidTime
 from .events import Event
-from .timeseries import TimeSeries
 from .ids import ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
 from .names import validate_name
@@ -50,6 +49,7 @@ from .periods import (
     require_aware,
 )
 from .scripts import SET_BITS, LuaScript, run_pipeline
+from .timeseries import TimeSeries
 
 #: Granularities tracked when nothing else is configured (bitmapist's defaults).
 DEFAULT_GRANULARITIES = ("day", "week", "month")

@@ -21,6 +21,8 @@ from .errors import (
 )
 from .events import Event
 from .keys import KeyScheme
+from .metrics import Metric, cover
+from .period_strings import parse_period
 from .periods import (
     EVENT_GRANULARITIES,
     GRANULARITIES,
@@ -52,12 +54,15 @@ __all__ = [
     "InvalidTime",
     "InvalidValue",
     "KeyScheme",
+    "Metric",
     "Period",
     "PeriodRange",
     "PorpoiseError",
     "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
+    "cover",
+    "parse_period",
     "period_of",
     "period_range",
 ]

@@ -33,7 +33,9 @@ from .errors import InvalidId, InvalidTime
 from .events import Event
 from .ids import ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
+from .metrics import Metric, metric_names
 from .names import validate_name
+from .period_strings import parse_period
 from .periods import (
     EVENT_GRANULARITIES,
     GRANULARITIES,
@@ -678,6 +680,18 @@ class Analytics:
             self, type=type, intervals=intervals, on_expired=on_expired, read_func=read_func
         )
 
+    def metric(self, name: str) -> Metric:
+        """Metrics with dimensions under ``name`` (hailwhale's model); see :mod:`.metrics`."""
+        return Metric(self, name)
+
+    def metric_names(self) -> list[str]:
+        """Names of every metric under this prefix."""
+        return metric_names(self)
+
+    def period_string(self, text: str) -> PeriodRange:
+        """``today``, ``24h``, ``mtd``, ``1d:1mo``, ``2026-01-01:2026-01-31``... as a range."""
+        return parse_period(text, tz=self.tz, now=self.clock(), max_buckets=self.max_range_buckets)
+
     def counter_names(self) -> list[str]:
         """Names of every counter under this prefix (from the registry)."""
         return sorted(_text(m) for m in self.client.zrange(self.keys.counters_first, 0, -1))
@@ -925,6 +939,8 @@ class Analytics:
             self.delete_unique(name)
         for name in self.counter_names():
             self.delete_counter(name)
+        for name in self.metric_names():
+            self.metric(name).delete()
         chunks = self.chunks()
         self.delete_keys(
             [self.keys.universe(c) for c in chunks]

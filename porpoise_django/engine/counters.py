@@ -83,6 +83,16 @@ class Counter:
             return [when]
         return list(when)
 
+    def _cover(self, when: Period | PeriodRange | Iterable[Period]) -> list[Period]:
+        """The fewest stored buckets holding the same counts (a whole day: one key)."""
+        if isinstance(when, PeriodRange):
+            from .metrics import cover
+
+            buckets = cover(when, self._store.counter_granularities, self._store.clock())
+            if buckets is not None:
+                return buckets
+        return self._periods(when)
+
     def get(self, period: Period) -> dict[str, float | int]:
         """Every id of ``period`` with its count."""
         pairs = self._store.client.zrange(
@@ -109,11 +119,12 @@ class Counter:
         """The ``n`` ids with the highest counts summed over ``periods``, highest first.
 
         One round trip: ``ZUNIONSTORE`` of the buckets into a temporary key that
-        expires by itself, then ``ZREVRANGE``.
+        expires by itself, then ``ZREVRANGE``. A range is first reduced to the
+        fewest stored buckets (the 24 hours of a day are its daily bucket).
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000:
             raise InvalidValue(f"n must be an int from 1 to 10000, got {n!r}")
-        period_list = self._periods(periods)
+        period_list = self._cover(periods)
         if not period_list:
             return []
         keys = [self._store.keys.counter(self.name, p) for p in period_list]

@@ -1,0 +1,440 @@
+"""Metrics with dimensions (hailwhale's model), and cheapest bucket covers of ranges.
+
+One call counts several metrics at once, tagged with dimensions that may be
+nested; every count rolls up to each parent dimension and to the overall
+total, and an implicit ``hits`` metric counts the calls::
+
+    ads = pp.metric("ads")
+    ads.count({"revenue": 500, "visitors": 1},
+              dimensions={"country": "US", "device": {"os": "mac"}})
+    ads.totals("today", ["revenue", "visitors", "revenue/visitors"])
+    ads.breakdown("country", "mtd", ["revenue", "revenue/hits"], sort="revenue/hits", limit=5)
+    ads.significant("country", "revenue", "7d")        # >10% of the total, plus "other"
+
+Dimension paths: ``""`` is everything, ``"country"`` every call that had a
+country, ``"country/US"`` those from the US, ``"device/os/mac"`` a nested one.
+Keys (all of one metric share the hash tag ``{m:<name>}``)::
+
+    pp:{m:ads}:v:d:20261122:=country/US     hash metric -> value for that day
+    pp:{m:ads}:kids:=country                set of the children of a path
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .counters import InvalidValue, number
+from .errors import InvalidGranularity
+from .names import validate_name
+from .period_strings import parse_period
+from .periods import GRANULARITIES, Period, PeriodRange, period_of, period_range
+
+if TYPE_CHECKING:
+    from .analytics import Analytics
+
+METRIC_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+SEGMENT = re.compile(r"[^\s/{}]{1,128}")
+HITS = "hits"
+SIGNIFICANCE = 0.10
+
+
+def cover(periods: PeriodRange, tracked: Sequence[str], now: dt.datetime) -> list[Period] | None:
+    """The fewest tracked buckets that add up to exactly ``periods`` (None if impossible).
+
+    The coarsest bucket that starts where the cover has reached and does not
+    pass the range's end is taken each time; a bucket may run past the end
+    when the range reaches the present, since nothing has been counted after
+    now. So "the last 24 hours" is 24 hourly buckets, "yesterday" one daily
+    bucket, "mtd" one monthly bucket.
+    """
+    order = sorted(tracked, key=GRANULARITIES.index, reverse=True)
+    end = periods.last.period_end()
+    open_ended = end >= now
+    position = periods.first.start
+    tz = position.tzinfo
+    assert tz is not None
+    chosen: list[Period] = []
+    while position < end:
+        for granularity in order:
+            candidate = period_of(granularity, position, tz)
+            if candidate.start == position and (candidate.period_end() <= end or open_ended):
+                chosen.append(candidate)
+                position = candidate.period_end()
+                break
+        else:
+            return None
+    return chosen
+
+
+def dimension_paths(dimensions: Mapping[str, Any] | None) -> list[str]:
+    """Every path a call with ``dimensions`` counts under, parents included ("" first)."""
+    paths = [""]
+    if dimensions is None:
+        return paths
+    if not isinstance(dimensions, Mapping):
+        raise InvalidValue("dimensions must be a dict, e.g. {'country': 'US'}")
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if depth > 8:
+            raise InvalidValue("dimensions nest at most 8 levels deep")
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                path = _join(prefix, _segment(key))
+                paths.append(path)
+                walk(path, inner, depth + 1)
+        elif value is not None:
+            paths.append(_join(prefix, _segment(value)))
+
+    walk("", dimensions, 0)
+    return paths
+
+
+def _segment(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidValue(f"dimension names and values must be strings or ints, got {value!r}")
+    text = str(value)
+    if not SEGMENT.fullmatch(text):
+        raise InvalidValue(
+            f"invalid dimension value {text[:50]!r}: 1 to 128 characters, no white space, "
+            "no '/', '{' or '}'"
+        )
+    return text
+
+
+def _join(prefix: str, segment: str) -> str:
+    return f"{prefix}/{segment}" if prefix else segment
+
+
+def check_path(path: object) -> str:
+    """A dimension path as given to queries (``""``, ``"country"``, ``"country/US"``)."""
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, str):
+        raise InvalidValue(f"dimension must be a path string such as 'country/US', got {path!r}")
+    return "/".join(_segment(part) for part in path.split("/"))
+
+
+def check_metric_name(name: object) -> str:
+    if not isinstance(name, str) or not METRIC_NAME.fullmatch(name):
+        raise InvalidValue(f"invalid metric name {name!r}: 1 to 64 letters, digits and _ . : -")
+    return name
+
+
+def ratio_parts(metric: str) -> tuple[str, str] | None:
+    """``("revenue", "hits")`` for ``"revenue/hits"``, None for a plain metric."""
+    if "/" not in metric:
+        check_metric_name(metric)
+        return None
+    numerator, denominator = metric.split("/", 1)
+    return check_metric_name(numerator), check_metric_name(denominator)
+
+
+def evaluate(values: Mapping[str, float], metrics: Sequence[str]) -> dict[str, float | int | None]:
+    """Pick ``metrics`` out of summed ``values``; a ratio with an unknown or zero
+    denominator is None (never an exception)."""
+    out: dict[str, float | int | None] = {}
+    for metric in metrics:
+        parts = ratio_parts(metric)
+        if parts is None:
+            out[metric] = number(values.get(metric, 0))
+            continue
+        numerator, denominator = (values.get(p) for p in parts)
+        out[metric] = None if not denominator else (numerator or 0) / denominator
+    return out
+
+
+class Metric:
+    """Metrics of one name (hailwhale's "pk"); see the module docstring."""
+
+    def __init__(self, store: Analytics, name: str) -> None:
+        self._store = store
+        self.name = validate_name(name, what="metric name")
+
+    def __repr__(self) -> str:
+        return f"<Metric {self.name!r}>"
+
+    # -- keys --------------------------------------------------------------------
+    def _values_key(self, period: Period, path: str) -> str:
+        return f"{self._store.keys.prefix}:{{m:{self.name}}}:v:{period.code}:{period.key}:={path}"
+
+    def _kids_key(self, path: str) -> str:
+        return f"{self._store.keys.prefix}:{{m:{self.name}}}:kids:={path}"
+
+    # -- writing -----------------------------------------------------------------
+    def count(
+        self,
+        metrics: Mapping[str, float] | None = None,
+        dimensions: Mapping[str, Any] | None = None,
+        when: object = None,
+    ) -> None:
+        """Add ``metrics`` (plus ``hits`` += 1) under every path of ``dimensions``.
+
+        One round trip for every granularity and every parent dimension.
+        """
+        self.count_many([(metrics, dimensions, when)])
+
+    def count_many(
+        self, rows: Iterable[tuple[Mapping[str, float] | None, Mapping[str, Any] | None, object]]
+    ) -> int:
+        """Apply many ``(metrics, dimensions, when)`` calls in one pipeline; validated first."""
+        store = self._store
+        grans = store.counter_granularities
+        now_ts = store.clock().timestamp()
+        increments: dict[str, dict[str, float]] = {}
+        expiries: dict[str, float] = {}
+        kids: dict[str, set[str]] = {}
+        span: list[float] = []
+        calls = 0
+        for number_, row in enumerate(rows):
+            try:
+                metrics, dimensions, when = row
+                values: dict[str, float] = {HITS: 1}
+                for key, amount in (metrics or {}).items():
+                    check_metric_name(key)
+                    if (
+                        isinstance(amount, bool)
+                        or not isinstance(amount, (int, float))
+                        or not math.isfinite(amount)
+                    ):
+                        raise InvalidValue(
+                            f"metric {key!r} must be a finite number, got {amount!r}"
+                        )
+                    values[key] = values.get(key, 0) + amount
+                paths = dimension_paths(dimensions)
+                stamp = store._stamp(when)
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, TypeError):
+                    exc = InvalidValue("expected (metrics, dimensions, when)")
+                raise type(exc)(f"row {number_}: {exc}") from None
+            calls += 1
+            span.append(stamp)
+            moment = dt.datetime.fromtimestamp(stamp, dt.UTC)
+            periods = store._periods_to_write(
+                [period_of(g, moment, store.tz) for g in grans], now_ts
+            )
+            for period, expire_at in periods:
+                for path in paths:
+                    key = self._values_key(period, path)
+                    bucket = increments.setdefault(key, {})
+                    for metric, amount in values.items():
+                        bucket[metric] = bucket.get(metric, 0) + amount
+                    if expire_at is not None:
+                        expiries[key] = expire_at
+            for path in paths[1:]:
+                parent = path.rsplit("/", 1)[0] if "/" in path else ""
+                kids.setdefault(parent, set()).add(path)
+        if not calls:
+            return 0
+        keys = store.keys
+
+        def build(pipe: Any) -> None:
+            for key, bucket in increments.items():
+                for metric, amount in bucket.items():
+                    pipe.hincrbyfloat(key, metric, amount)
+                if key in expiries:
+                    pipe.expireat(key, math.ceil(expiries[key]))
+            for parent, children in kids.items():
+                pipe.sadd(self._kids_key(parent), *sorted(children))
+            pipe.zadd(f"{keys.prefix}:reg:metrics:first", {self.name: min(span)}, lt=True)
+            pipe.zadd(f"{keys.prefix}:reg:metrics:last", {self.name: max(span)}, gt=True)
+
+        store.run(build, scripts=())
+        return calls
+
+    # -- reading -----------------------------------------------------------------
+    def _range(self, period: str | PeriodRange) -> PeriodRange:
+        if isinstance(period, PeriodRange):
+            return period
+        store = self._store
+        return parse_period(
+            period, tz=store.tz, now=store.clock(), max_buckets=store.max_range_buckets
+        )
+
+    def _cover(self, periods: PeriodRange) -> list[Period]:
+        tracked = self._store.counter_granularities
+        buckets = cover(periods, tracked, self._store.clock())
+        if buckets is None:
+            raise InvalidGranularity(
+                f"{periods.granularity} buckets are not tracked for metrics; tracked: "
+                f"{', '.join(tracked)} (COUNTER_GRANULARITIES)"
+            )
+        return buckets
+
+    def _sum(self, groups: Sequence[tuple[str, Sequence[Period]]]) -> list[dict[str, float]]:
+        """For each ``(path, buckets)``, the metrics summed over the buckets: one round trip."""
+
+        def build(pipe: Any) -> None:
+            for path, buckets in groups:
+                for bucket in buckets:
+                    pipe.hgetall(self._values_key(bucket, path))
+
+        replies = iter(self._store.run(build, scripts=()))
+        out = []
+        for _, buckets in groups:
+            summed: dict[str, float] = {}
+            for _ in buckets:
+                for metric, value in (next(replies) or {}).items():
+                    name = metric.decode() if isinstance(metric, bytes) else metric
+                    summed[name] = summed.get(name, 0) + float(value)
+            out.append(summed)
+        return out
+
+    def _metric_list(self, metrics: Sequence[str] | str | None) -> list[str]:
+        names = [metrics] if isinstance(metrics, str) else list(metrics or [HITS])
+        for metric in names:
+            ratio_parts(metric)  # validates
+        return names
+
+    def totals(
+        self,
+        period: str | PeriodRange = "today",
+        metrics: Sequence[str] | str | None = None,
+        dimension: str = "",
+    ) -> dict[str, float | int | None]:
+        """Each metric (or ratio) summed over ``period`` for ``dimension``, one round trip."""
+        names = self._metric_list(metrics)
+        path = check_path(dimension)
+        [values] = self._sum([(path, self._cover(self._range(period)))])
+        return evaluate(values, names)
+
+    def series(
+        self,
+        period: str | PeriodRange = "mtd",
+        metrics: Sequence[str] | str | None = None,
+        dimension: str = "",
+    ) -> list[tuple[Period, dict[str, float | int | None]]]:
+        """Plot points: each bucket of ``period`` with its metrics, zero-filled, one round trip."""
+        names = self._metric_list(metrics)
+        path = check_path(dimension)
+        periods = self._range(period)
+        if periods.granularity not in self._store.counter_granularities:
+            raise InvalidGranularity(
+                f"{periods.granularity} buckets are not tracked for metrics; tracked: "
+                f"{', '.join(self._store.counter_granularities)}"
+            )
+        buckets = list(periods)
+        sums = self._sum([(path, [bucket]) for bucket in buckets])
+        return [
+            (bucket, evaluate(values, names)) for bucket, values in zip(buckets, sums, strict=True)
+        ]
+
+    def children(self, dimension: str = "", depth: int = 1) -> list[str]:
+        """Paths below ``dimension``, ``depth`` levels down (one round trip per level)."""
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
+            raise InvalidValue("depth must be an int from 1 to 8")
+        level = [check_path(dimension)]
+        found: list[str] = []
+        for _ in range(depth):
+
+            def build(pipe: Any, level: list[str] = level) -> None:
+                for path in level:
+                    pipe.smembers(self._kids_key(path))
+
+            replies = self._store.run(build, scripts=()) if level else []
+            level = sorted(
+                (m.decode() if isinstance(m, bytes) else m) for reply in replies for m in reply
+            )
+            found += level
+        return found
+
+    def breakdown(
+        self,
+        dimension: str,
+        period: str | PeriodRange = "today",
+        metrics: Sequence[str] | str | None = None,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
+        depth: int = 1,
+        descending: bool = True,
+    ) -> list[dict[str, Any]]:
+        """One row per path below ``dimension``: ``{"dimension": path, metric: value...}``.
+
+        Sorted by ``sort`` (a metric or ratio; None values last), then cut to ``limit``.
+        """
+        names = self._metric_list(metrics)
+        sort_key = sort or names[0]
+        if sort_key not in names:
+            names.append(sort_key)
+            ratio_parts(sort_key)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidValue("limit must be a positive int")
+        paths = self.children(dimension, depth)
+        buckets = self._cover(self._range(period))
+        sums = self._sum([(path, buckets) for path in paths])
+        rows = [
+            {"dimension": path, **evaluate(values, names)}
+            for path, values in zip(paths, sums, strict=True)
+        ]
+        present = [r for r in rows if r[sort_key] is not None]
+        missing = [r for r in rows if r[sort_key] is None]
+        present.sort(key=lambda r: float(r[sort_key] or 0), reverse=descending)
+        ordered = present + missing
+        return ordered[:limit] if limit else ordered
+
+    def significant(
+        self,
+        dimension: str,
+        metric: str = HITS,
+        period: str | PeriodRange = "today",
+        *,
+        threshold: float = SIGNIFICANCE,
+    ) -> list[tuple[str, float | int]]:
+        """Children of ``dimension`` over ``threshold`` of its total for ``metric``,
+        largest first, then ``("other", rest)`` if anything was left out."""
+        check_metric_name(metric)
+        if not 0 <= threshold < 1:
+            raise InvalidValue("threshold must be in [0, 1)")
+        path = check_path(dimension)
+        paths = self.children(path)
+        buckets = self._cover(self._range(period))
+        sums = self._sum([(path, buckets)] + [(p, buckets) for p in paths])
+        total = sums[0].get(metric, 0)
+        kept = [
+            (p, number(values.get(metric, 0)))
+            for p, values in zip(paths, sums[1:], strict=True)
+            if total and values.get(metric, 0) > threshold * total
+        ]
+        kept.sort(key=lambda item: item[1], reverse=True)
+        rest = total - sum(v for _, v in kept)
+        if abs(rest) > 1e-9:
+            kept.append(("other", number(rest)))
+        return kept
+
+    def delete(self) -> None:
+        """Delete every bucket, dimension and registry entry of this metric."""
+        store = self._store
+        prefix = store.keys.prefix
+        first = store.client.zscore(f"{prefix}:reg:metrics:first", self.name)
+        last = store.client.zscore(f"{prefix}:reg:metrics:last", self.name)
+        paths = ["", *self.children("", 8)]
+        if first is not None and last is not None:
+            start = dt.datetime.fromtimestamp(first, store.tz)
+            end = dt.datetime.fromtimestamp(last, store.tz)
+            keys: list[str] = []
+            for granularity in GRANULARITIES:
+                for period in period_range(granularity, start, end, tz=store.tz, max_buckets=10**8):
+                    keys += [self._values_key(period, p) for p in paths]
+            store.delete_keys(keys)
+        store.delete_keys([self._kids_key(p) for p in paths])
+
+        def build(pipe: Any) -> None:
+            pipe.zrem(f"{prefix}:reg:metrics:first", self.name)
+            pipe.zrem(f"{prefix}:reg:metrics:last", self.name)
+
+        store.run(build, scripts=())
+
+
+def metric_names(store: Analytics) -> list[str]:
+    """Names of every metric under the store's prefix."""
+    members = store.client.zrange(f"{store.keys.prefix}:reg:metrics:first", 0, -1)
+    return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+
+__all__ = ["Metric", "cover", "dimension_paths", "evaluate", "metric_names"]

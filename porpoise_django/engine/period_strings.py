@@ -1,0 +1,115 @@
+"""Period strings (hailwhale's): ``today``, ``24h``, ``mtd``, ``1d:1mo``, ``2026-01-01:2026-01-31``.
+
+Each names a granularity for plotting and a range of buckets of it, in the
+configured time zone:
+
+=================  ===========  =========================================
+string             granularity  range
+=================  ===========  =========================================
+``today``          hour         the hours of today, up to now
+``yesterday``      hour         the 24 (23, 25) hours of yesterday
+``24h``, ``48h``   hour         the last N hours, the current one included
+``7d``, ``30d``    day          the last N days, today included
+``4w``             week         the last N ISO weeks
+``6mo``, ``1y``    month        the last N months (``1y``: 12)
+``wtd``            day          this ISO week's days up to today
+``mtd``            day          this month's days up to today
+``ytd``            month        this year's months up to this one
+``1d:1mo``         day          step ``1h``/``1d``/``1w``/``1mo`` over a span
+``A:B``            day          dates ``A`` to ``B`` (``YYYY-MM-DD``), inclusive
+=================  ===========  =========================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .errors import InvalidTime
+from .periods import PeriodRange, period_of, period_range
+
+_UNITS = {"h": "hour", "d": "day", "w": "week", "mo": "month", "m": "month", "y": "year"}
+_SPAN = re.compile(r"(\d{1,5})(h|d|w|mo|m|y)")
+PERIOD_STRING_HELP = (
+    "today, yesterday, Nh, Nd, Nw, Nmo, Ny, wtd, mtd, ytd, STEP:SPAN (e.g. 1d:1mo), "
+    "or YYYY-MM-DD:YYYY-MM-DD"
+)
+
+
+def _months_back(now: dt.datetime, months: int) -> dt.datetime:
+    index = now.year * 12 + now.month - 1 - months
+    year, month = index // 12, index % 12 + 1
+    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month - dt.timedelta(days=1)).day
+    return now.replace(year=year, month=month, day=min(now.day, last_day))
+
+
+def _span_start(now: dt.datetime, count: int, unit: str) -> dt.datetime:
+    """Start of the last ``count`` units up to ``now`` (the current one included)."""
+    if unit == "h":
+        return now - dt.timedelta(hours=count - 1)
+    if unit == "d":
+        return now - dt.timedelta(days=count - 1)
+    if unit == "w":
+        return now - dt.timedelta(weeks=count - 1)
+    return _months_back(now, (count * 12 if unit == "y" else count) - 1)
+
+
+def _span_back(now: dt.datetime, count: int, unit: str) -> dt.datetime:
+    """``now`` minus a span (``1mo`` on 23 Nov: 24 Oct, so 31 days with today)."""
+    if unit in ("h", "d", "w"):
+        hours = {"h": 1, "d": 24, "w": 168}[unit] * count
+        return now - dt.timedelta(hours=hours) + dt.timedelta(seconds=1)
+    return _months_back(now, count * 12 if unit == "y" else count) + dt.timedelta(days=1)
+
+
+def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: int) -> PeriodRange:
+    """The :class:`PeriodRange` a period string names; ``InvalidTime`` lists the forms."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidTime(f"period must be a string: {PERIOD_STRING_HELP}")
+    value = text.strip().lower()
+    local = now.astimezone(tz)
+
+    def rng(granularity: str, start: dt.date, end: dt.date | None = None) -> PeriodRange:
+        return period_range(
+            granularity,
+            start,
+            local if end is None else end,
+            tz=tz,
+            now=now,
+            max_buckets=max_buckets,
+        )
+
+    if value == "today":
+        return rng("hour", period_of("day", local, tz).start)
+    if value == "yesterday":
+        day = period_of("day", local, tz).prev()
+        return rng("hour", day.start, day.period_end() - dt.timedelta(seconds=1))
+    if value == "wtd":
+        return rng("day", period_of("week", local, tz).start)
+    if value == "mtd":
+        return rng("day", period_of("month", local, tz).start)
+    if value == "ytd":
+        return rng("month", period_of("year", local, tz).start)
+    match = _SPAN.fullmatch(value)
+    if match:
+        count, unit = int(match.group(1)), match.group(2)
+        if count < 1:
+            raise InvalidTime(f"period {text!r}: the count must be at least 1")
+        granularity = {"y": "month", "m": "month"}.get(unit, _UNITS[unit])
+        return rng(granularity, _span_start(local, count, unit))
+    if ":" in value:
+        left, right = value.split(":", 1)
+        step, span = _SPAN.fullmatch(left), _SPAN.fullmatch(right)
+        if step and span:
+            if int(step.group(1)) != 1:
+                raise InvalidTime(f"period {text!r}: the step must be 1h, 1d, 1w or 1mo")
+            granularity = _UNITS[step.group(2)]
+            return rng(granularity, _span_back(local, int(span.group(1)), span.group(2)))
+        try:
+            first, last = dt.date.fromisoformat(left), dt.date.fromisoformat(right)
+        except ValueError:
+            pass
+        else:
+            return rng("day", first, last)
+    raise InvalidTime(f"unknown period {text!r}; use {PERIOD_STRING_HELP}")

@@ -56,11 +56,10 @@ def _span_start(now: dt.datetime, count: int, unit: str) -> dt.datetime:
 
 
 def _span_back(now: dt.datetime, count: int, unit: str) -> dt.datetime:
-    """``now`` minus a span (``1mo`` on 23 Nov: 24 Oct, so 31 days with today)."""
+    """``now`` minus a span of ``count`` units (calendar months for ``mo`` and ``y``)."""
     if unit in ("h", "d", "w"):
-        hours = {"h": 1, "d": 24, "w": 168}[unit] * count
-        return now - dt.timedelta(hours=hours) + dt.timedelta(seconds=1)
-    return _months_back(now, count * 12 if unit == "y" else count) + dt.timedelta(days=1)
+        return now - dt.timedelta(hours={"h": 1, "d": 24, "w": 168}[unit] * count)
+    return _months_back(now, count * 12 if unit == "y" else count)
 
 
 def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: int) -> PeriodRange:
@@ -105,7 +104,9 @@ def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: 
             if int(step.group(1)) != 1:
                 raise InvalidTime(f"period {text!r}: the step must be 1h, 1d, 1w or 1mo")
             granularity = _UNITS[step.group(2)]
-            return rng(granularity, _span_back(local, int(span.group(1)), span.group(2)))
+            # The buckets after the one holding (now - span): a span's worth of them.
+            back = _span_back(local, int(span.group(1)), span.group(2))
+            return rng(granularity, period_of(granularity, back, tz).next().start)
         try:
             first, last = dt.date.fromisoformat(left), dt.date.fromisoformat(right)
         except ValueError:

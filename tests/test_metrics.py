@@ -1,0 +1,233 @@
+"""Metrics with dimensions, ratios, breakdowns and period strings."""
+
+import datetime as dt
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from porpoise_django.engine import InvalidGranularity, InvalidTime, InvalidValue, cover
+from porpoise_django.engine.metrics import dimension_paths
+
+UTC = dt.UTC
+
+
+def test_dimension_paths_roll_up_to_parents():
+    assert dimension_paths({"country": "US", "device": {"os": "mac"}, "sales": 123}) == [
+        "",
+        "country",
+        "country/US",
+        "device",
+        "device/os",
+        "device/os/mac",
+        "sales",
+        "sales/123",
+    ]
+    assert dimension_paths(None) == [""]
+
+
+def test_counts_roll_up_and_hits_are_implicit(pp, round_trips):
+    ads = pp.metric("ads")
+    ads.count({"revenue": 500, "visitors": 1}, {"country": "US", "device": {"os": "mac"}})
+    ads.count({"revenue": 100, "visitors": 1}, {"country": "FR"})
+    with round_trips:
+        ads.count({"visitors": 1}, {"country": "US"})
+    assert round_trips.count == 1
+    assert ads.totals("today", ["revenue", "visitors", "hits"]) == {
+        "revenue": 600,
+        "visitors": 3,
+        "hits": 3,
+    }
+    assert ads.totals("today", ["revenue", "hits"], dimension="country/US") == {
+        "revenue": 500,
+        "hits": 2,
+    }
+    assert ads.totals("today", "hits", dimension="device/os") == {"hits": 1}
+    assert ads.totals("today", "hits", dimension="country") == {"hits": 3}
+    assert pp.metric_names() == ["ads"]
+
+
+def test_ratio_metrics_and_their_documented_none(pp):
+    ads = pp.metric("ads")
+    ads.count({"revenue": 30, "visitors": 2})
+    ads.count({"revenue": 10, "visitors": 0}, {"country": "DE"})
+    totals = ads.totals("today", ["revenue/visitors", "revenue/hits", "revenue/unknown"])
+    assert totals == {"revenue/visitors": 20.0, "revenue/hits": 20.0, "revenue/unknown": None}
+    assert ads.totals("today", ["revenue/visitors"], "country/DE") == {"revenue/visitors": None}
+
+
+def test_series_are_zero_filled_plot_points(pp, clock):
+    ads = pp.metric("ads")
+    ads.count({"revenue": 5}, when=clock.now - dt.timedelta(days=2))
+    ads.count({"revenue": 7})
+    points = ads.series("7d", ["revenue", "revenue/hits"])
+    assert len(points) == 7
+    assert [p["revenue"] for _, p in points] == [0, 0, 0, 0, 5, 0, 7]
+    assert points[0][1]["revenue/hits"] is None
+    assert [period.label for period, _ in points][-1] == "2026-11-18"
+
+
+def test_breakdown_sort_limit_depth(pp):
+    ads = pp.metric("ads")
+    for country, revenue, visitors in [
+        ("US", 500, 10),
+        ("FR", 300, 2),
+        ("DE", 40, 1),
+        ("JP", 0, 0),
+    ]:
+        ads.count({"revenue": revenue, "visitors": visitors}, {"country": country})
+    rows = ads.breakdown(
+        "country", "today", ["revenue", "visitors"], sort="revenue/visitors", limit=3
+    )
+    assert [r["dimension"] for r in rows] == ["country/FR", "country/US", "country/DE"]
+    assert rows[0]["revenue/visitors"] == 150
+    everything = ads.breakdown("country", "today", "revenue")
+    assert [r["dimension"] for r in everything] == [
+        "country/US",
+        "country/FR",
+        "country/DE",
+        "country/JP",
+    ]
+    ads.count({"revenue": 1}, {"device": {"os": "mac"}})
+    assert [r["dimension"] for r in ads.breakdown("device", "today", depth=2)] == [
+        "device/os",
+        "device/os/mac",
+    ]
+    assert ads.breakdown("nothing", "today") == []
+
+
+def test_significant_keeps_over_ten_percent_and_an_other_remainder(pp):
+    ads = pp.metric("ads")
+    for country, revenue in [("US", 600), ("FR", 250), ("DE", 60), ("IT", 50), ("ES", 40)]:
+        ads.count({"revenue": revenue}, {"country": country})
+    assert ads.significant("country", "revenue", "today") == [
+        ("country/US", 600),
+        ("country/FR", 250),
+        ("other", 150),
+    ]
+    assert ads.significant("country", "revenue", "today", threshold=0.5) == [
+        ("country/US", 600),
+        ("other", 400),
+    ]
+    assert pp.metric("empty").significant("country", "revenue") == []
+
+
+def test_period_strings(make_analytics, clock):
+    clock.now = dt.datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday
+    pp = make_analytics()
+
+    def describe(text):
+        r = pp.period_string(text)
+        return r.granularity, r.first.label, r.last.label, len(r)
+
+    assert describe("today") == ("hour", "2026-11-18 00:00", "2026-11-18 15:00", 16)
+    assert describe("yesterday") == ("hour", "2026-11-17 00:00", "2026-11-17 23:00", 24)
+    assert describe("24h") == ("hour", "2026-11-17 16:00", "2026-11-18 15:00", 24)
+    assert describe("7d") == ("day", "2026-11-12", "2026-11-18", 7)
+    assert describe("wtd") == ("day", "2026-11-16", "2026-11-18", 3)
+    assert describe("mtd") == ("day", "2026-11-01", "2026-11-18", 18)
+    assert describe("ytd") == ("month", "2026-01", "2026-11", 11)
+    assert describe("6mo") == ("month", "2026-06", "2026-11", 6)
+    assert describe("1d:1mo") == ("day", "2026-10-19", "2026-11-18", 31)
+    assert describe("1h:2d") == ("hour", "2026-11-16 16:00", "2026-11-18 15:00", 48)
+    assert describe("2026-01-01:2026-01-31") == ("day", "2026-01-01", "2026-01-31", 31)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "fortnight", "0d", "2d:1mo", "2026-02-01:2026-01-01", "99999d", None]
+)
+def test_bad_period_strings(pp, bad):
+    with pytest.raises(InvalidTime):
+        pp.period_string(bad)
+
+
+def test_cover_uses_the_fewest_stored_buckets(make_analytics, clock):
+    clock.now = dt.datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
+    pp = make_analytics()
+    tracked = ("hour", "day", "week", "month")
+    yesterday = pp.period_string("yesterday")
+    assert [p.label for p in cover(yesterday, tracked, clock.now)] == ["2026-11-17"]
+    assert [p.label for p in cover(pp.period_string("mtd"), tracked, clock.now)] == ["2026-11"]
+    last_24 = cover(pp.period_string("24h"), tracked, clock.now)
+    assert [p.granularity for p in last_24] == ["hour"] * 8 + ["day"]
+    assert cover(pp.period_string("24h"), ("day",), clock.now) is None
+
+
+def test_untracked_granularity_is_a_clear_error(make_analytics):
+    pp = make_analytics(counter_granularities=("day",))
+    pp.metric("m").count({"x": 1})
+    with pytest.raises(InvalidGranularity, match="tracked: day"):
+        pp.metric("m").series("today")
+    assert pp.metric("m").totals("7d", "x") == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("metrics", "dimensions", "message"),
+    [
+        ({"revenue": "lots"}, None, "finite number"),
+        ({"bad name": 1}, None, "invalid metric name"),
+        ({"a/b": 1}, None, "invalid metric name"),
+        ({"x": float("inf")}, None, "finite number"),
+        (None, {"country": "U S"}, "invalid dimension value"),
+        (None, {"country": "a/b"}, "invalid dimension value"),
+        (None, {"tag{x}": "y"}, "invalid dimension value"),
+        (None, {"country": 1.5}, "strings or ints"),
+        (None, ["country"], "must be a dict"),
+    ],
+)
+def test_bad_counts_write_nothing(pp, redis_client, metrics, dimensions, message):
+    with pytest.raises(InvalidValue, match=message):
+        pp.metric("ads").count_many([({"ok": 1}, None, None), (metrics, dimensions, None)])
+    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+
+
+def test_bad_queries(pp):
+    ads = pp.metric("ads")
+    with pytest.raises(InvalidValue, match="invalid metric name"):
+        ads.totals("today", ["re venue"])
+    with pytest.raises(InvalidValue, match="depth"):
+        ads.children("country", depth=0)
+    with pytest.raises(InvalidValue, match="limit"):
+        ads.breakdown("country", limit=0)
+    with pytest.raises(InvalidTime, match="unknown period"):
+        ads.totals("last tuesday")
+
+
+def test_delete_metric(pp, redis_client, clock):
+    ads = pp.metric("ads")
+    ads.count({"x": 1}, {"country": "US"}, when=clock.now - dt.timedelta(days=40))
+    ads.count({"x": 1}, {"country": "US"})
+    pp.metric("other").count({"x": 1})
+    ads.delete()
+    assert pp.metric_names() == ["other"]
+    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:{{m:ads}}*")) == []
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["US", "FR", "DE"]), st.integers(0, 50), st.integers(0, 30)),
+        max_size=30,
+    )
+)
+def test_totals_and_breakdowns_match_brute_force(make_analytics, clock, calls):
+    pp = make_analytics()
+    ads = pp.metric("ads")
+    ads.count_many(
+        [
+            ({"revenue": rev}, {"country": c}, clock.now - dt.timedelta(hours=h))
+            for c, rev, h in calls
+        ]
+    )
+    recent = [(c, rev) for c, rev, h in calls if h <= 23]
+    assert ads.totals("24h", ["revenue", "hits"]) == {
+        "revenue": sum(r for _, r in recent),
+        "hits": len(recent),
+    }
+    rows = {r["dimension"]: r["revenue"] for r in ads.breakdown("country", "24h", "revenue")}
+    for country in {c for c, _, _ in calls}:
+        assert rows[f"country/{country}"] == sum(r for c, r in recent if c == country)
+    pp.delete_all()

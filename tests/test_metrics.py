@@ -1,7 +1,6 @@
 """Metrics with dimensions, ratios, breakdowns and period strings."""
 
 import datetime as dt
-import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings

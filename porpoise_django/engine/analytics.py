@@ -637,22 +637,36 @@ class Analytics:
             return None
         keys = self.keys
         spans: dict[str, tuple[float, float]] = {}
+        # Increments of one key in a batch are added up first: one command each.
+        totals: dict[str, float] = defaultdict(float)
+        members: dict[tuple[str, str], float] = defaultdict(float)
+        expiry: dict[str, float] = {}
+        sub_quarter = "minute" in grans
+        for name, member, amount, stamp in checked:
+            if sub_quarter:
+                moment = dt.datetime.fromtimestamp(stamp, UTC)
+                periods: Sequence[Period] = [period_of(g, moment, self.tz) for g in grans]
+            else:
+                periods = self._period_sets[self._period_set(int(stamp // 900), grans)]
+            for period, expire_at in self._periods_to_write(periods, now_ts):
+                total = keys.counter_total(name, period)
+                totals[total] += amount
+                if member is not None:
+                    members[(keys.counter(name, period), member)] += amount
+                if expire_at is not None:
+                    expiry[total] = expire_at
+                    if member is not None:
+                        expiry[keys.counter(name, period)] = expire_at
+            first, last = spans.get(name, (stamp, stamp))
+            spans[name] = (min(first, stamp), max(last, stamp))
 
         def build(pipe: Any) -> None:
-            for name, member, amount, stamp in checked:
-                moment = dt.datetime.fromtimestamp(stamp, UTC)
-                periods = [period_of(g, moment, self.tz) for g in grans]
-                for period, expire_at in self._periods_to_write(periods, now_ts):
-                    total = keys.counter_total(name, period)
-                    pipe.incrbyfloat(total, amount)
-                    if member is not None:
-                        pipe.zincrby(keys.counter(name, period), amount, member)
-                    if expire_at is not None:
-                        pipe.expireat(total, int(expire_at))
-                        if member is not None:
-                            pipe.expireat(keys.counter(name, period), int(expire_at))
-                first, last = spans.get(name, (stamp, stamp))
-                spans[name] = (min(first, stamp), max(last, stamp))
+            for key, amount in totals.items():
+                pipe.incrbyfloat(key, amount)
+            for (key, member), amount in members.items():
+                pipe.zincrby(key, amount, member)
+            for key, expire_at in expiry.items():
+                pipe.expireat(key, int(expire_at))
             for name, (first, last) in spans.items():
                 pipe.zadd(keys.counters_first, {name: first}, lt=True)
                 pipe.zadd(keys.counters_last, {name: last}, gt=True)

@@ -59,18 +59,8 @@ class ReplayBuffer:
                 self.stats.last_error = f"{type(error).__name__}: {error}"
             self._items.extend(items)
             self.stats.buffered += len(items)
-            overflow = len(self._items) - self.max_size
-            for _ in range(max(overflow, 0)):
-                self._items.popleft()
-            if overflow > 0:
-                self.stats.dropped += overflow
-        if overflow > 0:
-            logger.error(
-                "porpoise: buffer full (%d writes): dropped the %d oldest; %d dropped in all",
-                self.max_size,
-                overflow,
-                self.stats.dropped,
-            )
+            overflow = self._trim()
+        self._log_drops(overflow)
 
     def take(self) -> list[PendingWrite]:
         """Remove and return everything buffered (put it back with :meth:`restore`)."""
@@ -83,13 +73,25 @@ class ReplayBuffer:
         """Put back writes taken for a replay that failed, ahead of newer ones."""
         with self._lock:
             self._items.extendleft(reversed(items))
-            overflow = len(self._items) - self.max_size
-            for _ in range(max(overflow, 0)):
-                self._items.popleft()
-            if overflow > 0:
-                self.stats.dropped += overflow
-        if overflow > 0:
-            logger.error("porpoise: buffer full: dropped the %d oldest writes", overflow)
+            overflow = self._trim()
+        self._log_drops(overflow)
+
+    def _trim(self) -> int:
+        """Drop the oldest writes beyond ``max_size`` (lock held); how many went."""
+        overflow = max(len(self._items) - self.max_size, 0)
+        for _ in range(overflow):
+            self._items.popleft()
+        self.stats.dropped += overflow
+        return overflow
+
+    def _log_drops(self, overflow: int) -> None:
+        if overflow:
+            logger.error(
+                "porpoise: buffer full (%d writes): dropped the %d oldest; %d dropped in all",
+                self.max_size,
+                overflow,
+                self.stats.dropped,
+            )
 
     def replayed(self, count: int) -> None:
         with self._lock:

@@ -90,20 +90,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 def _check_engine_values() -> list[CheckMessage]:
     """Build an engine (no connection is made) to let it validate the values."""
     from .engine import Analytics
+    from .services import engine_options
 
-    s = porpoise_settings
     try:
-        Analytics(
-            None,
-            prefix=s.KEY_PREFIX,
-            chunk_bits=s.CHUNK_BITS,
-            granularities=tuple(s.GRANULARITIES),
-            counter_granularities=tuple(s.COUNTER_GRANULARITIES),
-            tz=s.TIME_ZONE,
-            id_mode=s.ID_MODE,
-            retention=dict(s.RETENTION),
-            max_range_buckets=s.MAX_RANGE_BUCKETS,
-        )
+        Analytics(None, **engine_options())
     except (ValueError, TypeError) as exc:
         return [
             Error(

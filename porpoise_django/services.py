@@ -51,11 +51,10 @@ def get_client() -> Any:
         ) from exc
 
 
-def build_analytics(client: Any = None) -> Analytics:
-    """A new :class:`Analytics` from the ``PORPOISE`` settings."""
+def engine_options() -> dict[str, Any]:
+    """The :class:`Analytics` keyword arguments that the ``PORPOISE`` settings give."""
     s = porpoise_settings
-    return Analytics(
-        client if client is not None else get_client(),
+    return dict(
         prefix=s.KEY_PREFIX,
         chunk_bits=s.CHUNK_BITS,
         granularities=tuple(s.GRANULARITIES),
@@ -65,6 +64,11 @@ def build_analytics(client: Any = None) -> Analytics:
         retention=dict(s.RETENTION),
         max_range_buckets=s.MAX_RANGE_BUCKETS,
     )
+
+
+def build_analytics(client: Any = None) -> Analytics:
+    """A new :class:`Analytics` from the ``PORPOISE`` settings."""
+    return Analytics(client if client is not None else get_client(), **engine_options())
 
 
 def get_analytics() -> Analytics:

@@ -713,28 +713,13 @@ class Analytics:
     def delete_counter(self, name: str) -> None:
         """Delete every bucket of counter ``name`` at every granularity."""
         name = validate_name(name, what="counter name")
+        self.delete_registered(
+            self.keys.counters_first,
+            self.keys.counters_last,
+            name,
+            lambda period: [self.keys.counter(name, period), self.keys.counter_total(name, period)],
+        )
 
-        def read(pipe: Any) -> None:
-            pipe.zscore(self.keys.counters_first, name)
-            pipe.zscore(self.keys.counters_last, name)
-
-        first, last = self.run(read, scripts=())
-        if first is not None and last is not None:
-            start = dt.datetime.fromtimestamp(first, self.tz)
-            end = dt.datetime.fromtimestamp(last, self.tz)
-            keys: list[str] = []
-            for granularity in GRANULARITIES:
-                for period in period_range(granularity, start, end, tz=self.tz, max_buckets=10**8):
-                    keys += [self.keys.counter(name, period), self.keys.counter_total(name, period)]
-            self.delete_keys(keys)
-
-        def unregister(pipe: Any) -> None:
-            pipe.zrem(self.keys.counters_first, name)
-            pipe.zrem(self.keys.counters_last, name)
-
-        self.run(unregister, scripts=())
-
-    # -- bulk import -------------------------------------------------------------
     def import_arrays(
         self,
         event: str,
@@ -925,20 +910,44 @@ class Analytics:
     def delete_event(self, name: str) -> None:
         """Delete every bitmap of event ``name`` at every granularity, and its registry entry."""
         name = self._name(name)
-        span = self.event_span(name)
-        if span is not None:
-            chunks = self.chunks()
-            for granularity in EVENT_GRANULARITIES:
-                periods = period_range(granularity, span[0], span[1], tz=self.tz, max_buckets=10**7)
-                keys = [self.keys.event(name, p, c) for p in periods for c in chunks]
-                self.delete_keys(keys)
-
-        def build(pipe: Any) -> None:
-            pipe.zrem(self.keys.events_first, name)
-            pipe.zrem(self.keys.events_last, name)
-
-        self.run(build, scripts=())
+        chunks = self.chunks()
+        self.delete_registered(
+            self.keys.events_first,
+            self.keys.events_last,
+            name,
+            lambda period: [self.keys.event(name, period, c) for c in chunks],
+            EVENT_GRANULARITIES,
+        )
         self._registered_spans.pop(name, None)
+
+    def delete_registered(
+        self,
+        first_key: str,
+        last_key: str,
+        name: str,
+        keys_of: Callable[[Period], list[str]],
+        granularities: Sequence[str] = GRANULARITIES,
+    ) -> None:
+        """Delete ``keys_of(period)`` for every period between the registered first
+        and last time of ``name`` (no KEYS scan), then drop ``name`` from the registry."""
+
+        def read(pipe: Any) -> None:
+            pipe.zscore(first_key, name)
+            pipe.zscore(last_key, name)
+
+        first, last = self.run(read, scripts=())
+        if first is not None and last is not None:
+            start = dt.datetime.fromtimestamp(first, self.tz)
+            end = dt.datetime.fromtimestamp(last, self.tz)
+            for granularity in granularities:
+                periods = period_range(granularity, start, end, tz=self.tz, max_buckets=10**8)
+                self.delete_keys([key for period in periods for key in keys_of(period)])
+
+        def unregister(pipe: Any) -> None:
+            pipe.zrem(first_key, name)
+            pipe.zrem(last_key, name)
+
+        self.run(unregister, scripts=())
 
     def delete_unique(self, name: str) -> None:
         """Delete a unique event and its registry entry."""

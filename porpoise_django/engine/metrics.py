@@ -31,7 +31,7 @@ from .counters import InvalidValue, number
 from .errors import InvalidGranularity
 from .names import validate_name
 from .period_strings import parse_period
-from .periods import GRANULARITIES, Period, PeriodRange, period_of, period_range
+from .periods import GRANULARITIES, Period, PeriodRange, period_of
 
 if TYPE_CHECKING:
     from .analytics import Analytics
@@ -411,24 +411,14 @@ class Metric:
         """Delete every bucket, dimension and registry entry of this metric."""
         store = self._store
         prefix = store.keys.prefix
-        first = store.client.zscore(f"{prefix}:reg:metrics:first", self.name)
-        last = store.client.zscore(f"{prefix}:reg:metrics:last", self.name)
         paths = ["", *self.children("", 8)]
-        if first is not None and last is not None:
-            start = dt.datetime.fromtimestamp(first, store.tz)
-            end = dt.datetime.fromtimestamp(last, store.tz)
-            keys: list[str] = []
-            for granularity in GRANULARITIES:
-                for period in period_range(granularity, start, end, tz=store.tz, max_buckets=10**8):
-                    keys += [self._values_key(period, p) for p in paths]
-            store.delete_keys(keys)
+        store.delete_registered(
+            f"{prefix}:reg:metrics:first",
+            f"{prefix}:reg:metrics:last",
+            self.name,
+            lambda period: [self._values_key(period, p) for p in paths],
+        )
         store.delete_keys([self._kids_key(p) for p in paths])
-
-        def build(pipe: Any) -> None:
-            pipe.zrem(f"{prefix}:reg:metrics:first", self.name)
-            pipe.zrem(f"{prefix}:reg:metrics:last", self.name)
-
-        store.run(build, scripts=())
 
 
 def metric_names(store: Analytics) -> list[str]:

@@ -107,20 +107,6 @@ class Interval:
         return self.step.shift(bucket, self.steps).start
 
 
-def _stamp(when: object, store: Analytics) -> float:
-    if when is None:
-        return store.clock().timestamp()
-    if isinstance(when, (int, float)) and not isinstance(when, bool):
-        if not math.isfinite(when):
-            raise InvalidTime("timestamp must be finite")
-        return float(when)
-    if isinstance(when, dt.datetime):
-        if when.tzinfo is None:
-            raise InvalidTime("naive datetime: pass an aware datetime or epoch seconds")
-        return when.timestamp()
-    raise InvalidTime(f"timestamp must be epoch seconds or an aware datetime, got {when!r}")
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -231,7 +217,7 @@ class TimeSeries:
                 name, value, when = row
                 name = validate_name(name, what="series name")
                 checked = self._check_value(value)
-                ts = _stamp(when, self._store)
+                ts = self._store._stamp(when)
                 for interval in self.intervals.values():
                     bucket = interval.step.of(ts)
                     expire_at = interval.expire_at(bucket)
@@ -391,7 +377,7 @@ class TimeSeries:
         """
         spec = self._interval(interval)
         names = self._names(name)
-        bucket = spec.step.of(_stamp(timestamp, self._store))
+        bucket = spec.step.of(self._store._stamp(timestamp))
         [rows] = self._read(names, spec, [bucket])
         return OrderedDict([(bucket.start, self._finish(bucket, rows, spec, condensed, transform))])
 
@@ -423,15 +409,15 @@ class TimeSeries:
         if count > cap:
             raise InvalidTime(f"{count} steps is more than the cap of {cap}")
         if start is not None and end is not None:
-            first = spec.step.of(_stamp(start, self._store))
-            last = spec.step.of(_stamp(end, self._store))
+            first = spec.step.of(self._store._stamp(start))
+            last = spec.step.of(self._store._stamp(end))
             if last.start < first.start:
                 raise InvalidTime("inverted range: start is after end")
         elif start is not None:
-            first = spec.step.of(_stamp(start, self._store))
+            first = spec.step.of(self._store._stamp(start))
             last = spec.step.shift(first, count - 1)
         else:
-            last = spec.step.of(_stamp(end, self._store))
+            last = spec.step.of(self._store._stamp(end))
             first = spec.step.shift(last, -(count - 1))
         buckets = spec.step.between(first, last, cap)
         data = self._read(names, spec, buckets)

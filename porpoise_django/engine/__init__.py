@@ -10,6 +10,7 @@
 
 from .analytics import DEFAULT_GRANULARITIES, Analytics
 from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
+from .cohorts import CohortTable, FunnelResult, cohort_table, funnel
 from .counters import DEFAULT_COUNTER_GRANULARITIES, Counter, InvalidValue
 from .errors import (
     InvalidExpression,
@@ -43,10 +44,12 @@ __all__ = [
     "Analytics",
     "BitOp",
     "Bitmap",
+    "CohortTable",
     "Counter",
     "Difference",
     "Event",
     "EventBitmap",
+    "FunnelResult",
     "InvalidExpression",
     "InvalidGranularity",
     "InvalidId",
@@ -61,7 +64,9 @@ __all__ = [
     "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
+    "cohort_table",
     "cover",
+    "funnel",
     "parse_period",
     "period_of",
     "period_range",

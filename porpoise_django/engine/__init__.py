@@ -32,6 +32,7 @@ from .periods import (
     period_of,
     period_range,
 )
+from .query import parse_query
 from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "cover",
     "funnel",
     "parse_period",
+    "parse_query",
     "period_of",
     "period_range",
 ]

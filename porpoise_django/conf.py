@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_EVENTS": {},
     # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
     "MARK_RESPONSE_PREDICATE": None,
+    # REST API (porpoise_django.api): who may read, and the tracking endpoint.
+    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "TRACK_PERMISSION_CLASSES": ["porpoise_django.api.tokens.IsAuthenticatedOrSignedToken"],
+    "TRACK_THROTTLE_RATE": "600/minute",
+    "TRACK_MAX_ROWS": 1000,
+    "TRACK_TOKEN_MAX_AGE": 30 * 86400,
+    "IDEMPOTENCY_TTL": 86400,
+    "API_MAX_PAGE_SIZE": 10_000,
     # "background": a writer thread sends the marks of all requests (a response
     # never waits on Redis); "sync": each request writes before it returns.
     "WRITE_MODE": "background",

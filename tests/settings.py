@@ -19,6 +19,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "porpoise_django",
     "tests.testapp",
 ]
@@ -55,6 +57,8 @@ TEMPLATES = [
 ]
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {"TITLE": "porpoise-django", "VERSION": "0.1.0"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 # Each test gets its own KEY_PREFIX (tests/conftest.py); this is the fallback.
 PORPOISE = {"KEY_PREFIX": "pptest-django", "WRITE_MODE": "sync"}

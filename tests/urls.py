@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/porpoise/", include("porpoise_django.api.urls")),
     path("plain/", views.plain),
     path("static/thing.css", views.plain),
     path("collect/", views.collect),

@@ -1,0 +1,1 @@
+"""The REST API: ``path("api/porpoise/", include("porpoise_django.api.urls"))``."""

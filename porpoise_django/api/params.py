@@ -1,0 +1,128 @@
+"""Query-parameter serializers: every bad parameter is a 400 naming that parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rest_framework import serializers
+
+from ..engine import GRANULARITIES, PeriodRange
+from ..engine.metrics import check_path
+from ..engine.period_strings import PERIOD_STRING_HELP
+from ..engine.periods import EVENT_GRANULARITIES
+from ..services import get_analytics
+
+
+class RangeParams(serializers.Serializer):
+    """A range of buckets: ``period`` (a period string) or ``granularity`` + ``start``/``end``."""
+
+    granularity = serializers.ChoiceField(choices=GRANULARITIES, default="day")
+    period = serializers.CharField(
+        required=False, max_length=64, help_text=f"Period string: {PERIOD_STRING_HELP}."
+    )
+    start = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD).")
+    end = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD); default today.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        pp = get_analytics()
+        try:
+            if attrs.get("period"):
+                attrs["range"] = pp.period_string(attrs["period"])
+            else:
+                start: dt.date | int = attrs.get("start") or -29
+                end: dt.date | int = attrs.get("end") or 0
+                attrs["range"] = pp.range(attrs["granularity"], start, end)
+        except ValueError as exc:
+            field = "period" if attrs.get("period") else "start"
+            raise serializers.ValidationError({field: [str(exc)]}) from None
+        return attrs
+
+
+class EventRangeParams(RangeParams):
+    granularity = serializers.ChoiceField(choices=EVENT_GRANULARITIES, default="day")
+
+
+class PeriodParams(serializers.Serializer):
+    """One bucket: ``granularity`` and ``date`` (default: the current one)."""
+
+    granularity = serializers.ChoiceField(choices=EVENT_GRANULARITIES, default="day")
+    date = serializers.DateField(required=False, help_text="A day in the bucket (YYYY-MM-DD).")
+
+
+class MemberParams(PeriodParams):
+    id = serializers.CharField(max_length=256, help_text="The id to look up.")
+
+
+class PageParams(PeriodParams):
+    offset = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
+
+
+class QueryParams(EventRangeParams):
+    q = serializers.CharField(
+        max_length=500, help_text="Query over event names, e.g. 'login & song:played'."
+    )
+
+
+class TopParams(RangeParams):
+    n = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+
+
+class MetricParams(RangeParams):
+    metrics = serializers.CharField(
+        required=False,
+        default="hits",
+        max_length=1000,
+        help_text="Comma-separated metrics or ratios, e.g. revenue,revenue/hits.",
+    )
+    dimension = serializers.CharField(required=False, default="", allow_blank=True, max_length=1000)
+
+    def validate_dimension(self, value: str) -> str:
+        try:
+            return check_path(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_metrics(self, value: str) -> list[str]:
+        names = [m.strip() for m in value.split(",") if m.strip()]
+        if not names or len(names) > 20:
+            raise serializers.ValidationError("give 1 to 20 comma-separated metrics")
+        return names
+
+
+class BreakdownParams(MetricParams):
+    sort = serializers.CharField(required=False, max_length=130)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    depth = serializers.IntegerField(min_value=1, max_value=8, default=1)
+
+
+class CohortParams(serializers.Serializer):
+    select1 = serializers.CharField(max_length=500, help_text="Query for the cohort, e.g. signup.")
+    select2 = serializers.CharField(max_length=500, help_text="Query for coming back, e.g. active.")
+    select1b = serializers.CharField(required=False, max_length=500, allow_blank=True)
+    select2b = serializers.CharField(required=False, max_length=500, allow_blank=True)
+    granularity = serializers.ChoiceField(choices=["day", "week", "month", "year"], default="day")
+    cohorts = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    offsets = serializers.IntegerField(min_value=0, max_value=100, default=10)
+    start = serializers.DateField(required=False)
+    mode = serializers.ChoiceField(choices=["on", "on_or_after"], default="on")
+    cohort_type = serializers.ChoiceField(choices=["recurring", "first_time"], default="recurring")
+
+
+class FunnelParams(serializers.Serializer):
+    steps = serializers.CharField(max_length=2000, help_text="Comma-separated queries, 2 to 10.")
+    granularity = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
+    window = serializers.IntegerField(min_value=0, max_value=366, default=7)
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    def validate_steps(self, value: str) -> list[str]:
+        steps = [s.strip() for s in value.split(",") if s.strip()]
+        if not 2 <= len(steps) <= 10:
+            raise serializers.ValidationError("give 2 to 10 comma-separated steps")
+        return steps
+
+
+def periods_out(periods: PeriodRange | list[Any]) -> list[dict[str, str]]:
+    return [{"period": p.label, "start": p.start.isoformat()} for p in periods]

@@ -1,0 +1,54 @@
+"""``path("api/porpoise/", include("porpoise_django.api.urls"))`` adds the whole API,
+its OpenAPI schema (``schema/``) and a Swagger UI (``docs/``)."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from .tracking import TrackViewSet
+from .views import (
+    CohortViewSet,
+    CounterViewSet,
+    EventViewSet,
+    ExpressionViewSet,
+    FunnelViewSet,
+    MetricViewSet,
+)
+
+app_name = "porpoise_api"
+
+
+class SchemaView(SpectacularAPIView):
+    """The API's own OpenAPI 3 schema; its server is wherever the API is mounted."""
+
+    urlconf = "porpoise_django.api.urls"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        mount = request.path.rsplit("schema/", 1)[0].rstrip("/")
+        self.custom_settings = {
+            "TITLE": "porpoise-django API",
+            "VERSION": "1",
+            "SERVERS": [{"url": mount or "/"}],
+        }
+        return super().get(request, *args, **kwargs)
+
+
+router = DefaultRouter()
+router.register("events", EventViewSet, basename="event")
+router.register("expressions", ExpressionViewSet, basename="expression")
+router.register("counters", CounterViewSet, basename="counter")
+router.register("metrics", MetricViewSet, basename="metric")
+router.register("cohorts", CohortViewSet, basename="cohort")
+router.register("funnels", FunnelViewSet, basename="funnel")
+router.register("track", TrackViewSet, basename="track")
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="porpoise_api:schema"), name="docs"),
+    # A pixel's address ends in .gif, not in a slash.
+    path("track/pixel.gif", TrackViewSet.as_view({"get": "pixel"}), name="track-pixel"),
+    path("", include(router.urls)),
+]

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -77,3 +78,13 @@ class IsAuthenticatedOrSignedToken(permissions.BasePermission):
         if isinstance(request.auth, TrackToken):
             return True
         return bool(request.user and request.user.is_authenticated)
+
+
+class SignedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents the tracking token in the OpenAPI schema."""
+
+    target_class = "porpoise_django.api.tokens.SignedTokenAuthentication"
+    name = "trackingToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-Porpoise-Token"}

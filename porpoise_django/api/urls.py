@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -26,6 +27,7 @@ class SchemaView(SpectacularAPIView):
 
     urlconf = "porpoise_django.api.urls"
 
+    @extend_schema(exclude=True)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         mount = request.path.rsplit("schema/", 1)[0].rstrip("/")
         self.custom_settings = {

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.utils.module_loading import import_string
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
@@ -89,10 +90,18 @@ def series_out(name: str, periods: Any, values: list[Any]) -> dict[str, Any]:
     }
 
 
+class PorpoiseSchema(AutoSchema):
+    """Our ``list`` actions answer one object, not a list of them."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
 class PorpoiseViewSet(viewsets.ViewSet):
     """Permissions from ``PORPOISE["API_PERMISSION_CLASSES"]`` (staff only by default)."""
 
     permission_setting = "API_PERMISSION_CLASSES"
+    schema = PorpoiseSchema()
 
     def get_permissions(self) -> list[BasePermission]:
         return [

@@ -80,7 +80,7 @@ class IsAuthenticatedOrSignedToken(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
-class SignedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class SignedTokenScheme(OpenApiAuthenticationExtension):
     """Documents the tracking token in the OpenAPI schema."""
 
     target_class = "porpoise_django.api.tokens.SignedTokenAuthentication"

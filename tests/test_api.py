@@ -248,3 +248,18 @@ def test_schema_is_served_and_valid(api):
     validate_schema(schema)
     assert "/cohorts/" in schema["paths"]
     assert schema["servers"] == [{"url": "/api/porpoise"}]
+
+
+def test_many_series_in_one_request_and_one_round_trip(api, data, porpoise, round_trips):
+    pp = porpoise(ACTIVE_EVENT=None)  # the middleware would mark the staff user active
+    names = ",".join(["login", "song:played", "never"] + [f"e{i}" for i in range(17)])
+    pp.chunks()
+    with round_trips:
+        response = api.get(f"{API}/events/series/", {"names": names, "period": "30d"})
+    assert response.status_code == 200
+    body = response.json()["series"]
+    assert len(body) == 20 and all(len(s["series"]) == 30 for s in body)
+    assert body[0]["series"][-1]["value"] == 5
+    # The session and user come from sqlite; Redis is asked once.
+    assert round_trips.count == 1
+    assert api.get(f"{API}/events/series/", {"names": "a{b"}).status_code == 400

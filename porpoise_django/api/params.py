@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from ..engine import GRANULARITIES, PeriodRange
 from ..engine.metrics import check_path
+from ..engine.names import NAME_PATTERN
 from ..engine.period_strings import PERIOD_STRING_HELP
 from ..engine.periods import EVENT_GRANULARITIES
 from ..services import get_analytics
@@ -41,6 +42,21 @@ class RangeParams(serializers.Serializer):
 
 class EventRangeParams(RangeParams):
     granularity = serializers.ChoiceField(choices=EVENT_GRANULARITIES, default="day")
+
+
+class ManyEventsParams(EventRangeParams):
+    names = serializers.CharField(
+        max_length=3000, help_text="Comma-separated event names (1 to 50)."
+    )
+
+    def validate_names(self, value: str) -> list[str]:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if not 1 <= len(names) <= 50:
+            raise serializers.ValidationError("give 1 to 50 comma-separated event names")
+        for name in names:
+            if not NAME_PATTERN.fullmatch(name) or len(name) > 128:
+                raise serializers.ValidationError(f"invalid event name {name[:60]!r}")
+        return names
 
 
 class PeriodParams(serializers.Serializer):

@@ -131,6 +131,29 @@ class EventViewSet(PorpoiseViewSet):
         pp = get_analytics()
         return Response({"events": pp.event_names(), "unique_events": pp.unique_names()})
 
+    @extend_schema(
+        parameters=[params.ManyEventsParams],
+        responses=inline_serializer("ManySeries", {"series": Series.__class__(many=True)}),
+    )
+    @action(detail=False, methods=["get"], url_path="series")
+    def series_many(self, request: Request) -> Response:
+        """Series of several events (``names=a,b,c``) in one request and one round trip."""
+        args = validated(params.ManyEventsParams, request)
+        pp = get_analytics()
+        periods = args["range"]
+        require_event_granularity(pp, periods)
+        bitmaps = [pp.event(name).bind(p) for name in args["names"] for p in periods]
+        counts = pp.count_bitmaps(bitmaps)
+        width = len(periods)
+        return Response(
+            {
+                "series": [
+                    series_out(name, periods, counts[i * width : (i + 1) * width])
+                    for i, name in enumerate(args["names"])
+                ]
+            }
+        )
+
     @extend_schema(parameters=[NAME_PARAM, params.EventRangeParams], responses=Series)
     @action(detail=True, methods=["get"])
     def series(self, request: Request, name: str) -> Response:

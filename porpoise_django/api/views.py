@@ -79,10 +79,10 @@ Series = inline_serializer(
 )
 
 
-def series_out(name: str, periods: Any, values: list[Any]) -> dict[str, Any]:
+def series_out(name: str, periods: Any, values: list[Any], granularity: str = "") -> dict[str, Any]:
     return {
         "name": name,
-        "granularity": periods.granularity if hasattr(periods, "granularity") else "",
+        "granularity": granularity or getattr(periods, "granularity", ""),
         "series": [
             {"period": p.label, "start": p.start.isoformat(), "value": v}
             for p, v in zip(periods, values, strict=True)
@@ -142,13 +142,16 @@ class EventViewSet(PorpoiseViewSet):
         pp = get_analytics()
         periods = args["range"]
         require_event_granularity(pp, periods)
-        bitmaps = [pp.event(name).bind(p) for name in args["names"] for p in periods]
+        buckets = periods.periods()  # computed once, shared by every event
+        bitmaps = [pp.event(name).bind(p) for name in args["names"] for p in buckets]
         counts = pp.count_bitmaps(bitmaps)
-        width = len(periods)
+        width = len(buckets)
         return Response(
             {
                 "series": [
-                    series_out(name, periods, counts[i * width : (i + 1) * width])
+                    series_out(
+                        name, buckets, counts[i * width : (i + 1) * width], periods.granularity
+                    )
                     for i, name in enumerate(args["names"])
                 ]
             }

@@ -53,7 +53,6 @@ DEFAULTS: dict[str, Any] = {
     "TRACK_MAX_ROWS": 1000,
     "TRACK_TOKEN_MAX_AGE": 30 * 86400,
     "IDEMPOTENCY_TTL": 86400,
-    "API_MAX_PAGE_SIZE": 10_000,
     # "background": a writer thread sends the marks of all requests (a response
     # never waits on Redis); "sync": each request writes before it returns.
     "WRITE_MODE": "background",

@@ -1,0 +1,190 @@
+"""Forms of the admin dashboards: every bad input is a message on the form."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .engine import Bitmap, parse_query
+from .engine.period_strings import PERIOD_STRING_HELP
+from .services import get_analytics
+
+MAX_CELLS = 2000
+
+
+def query_field(label: str, initial: str | None = None, required: bool = True) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        initial=initial,
+        required=required,
+        max_length=500,
+        widget=forms.TextInput(attrs={"list": "porpoise-events", "size": 28}),
+        help_text="An event, or a query such as 'login & song:played'.",
+    )
+
+
+def known_query(text: str) -> Bitmap:
+    """Parse a query and check that every event in it has been marked."""
+    pp = get_analytics()
+    try:
+        template = parse_query(pp, text)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    known = set(pp.event_names())
+    for name in _names(template):
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValidationError(f"unknown event {name!r}{hint}")
+    return template
+
+
+def _names(bitmap: Bitmap) -> list[str]:
+    name = getattr(bitmap, "name", None)
+    if name is not None:
+        return [name]
+    return [n for operand in getattr(bitmap, "operands", ()) for n in _names(operand)]
+
+
+class CohortForm(forms.Form):
+    select1 = query_field("Did", "signup")
+    select1b = query_field("and", required=False)
+    select2 = query_field("Then came back to", "active")
+    select2b = query_field("and", required=False)
+    granularity = forms.ChoiceField(
+        choices=[("day", "days"), ("week", "weeks"), ("month", "months"), ("year", "years")],
+        initial="day",
+    )
+    cohorts = forms.IntegerField(min_value=1, max_value=60, initial=12, label="Cohorts")
+    offsets = forms.IntegerField(min_value=0, max_value=60, initial=12, label="Periods")
+    start = forms.DateField(
+        required=False,
+        label="First cohort",
+        help_text="YYYY-MM-DD; default: so the table ends now.",
+    )
+    mode = forms.ChoiceField(
+        choices=[("on", "on"), ("on_or_after", "on or after")], initial="on", label="Came back"
+    )
+    cohort_type = forms.ChoiceField(
+        choices=[("recurring", "recurring"), ("first_time", "first time")],
+        initial="recurring",
+        label="Cohorts of",
+    )
+    display = forms.ChoiceField(
+        choices=[("percent", "percent"), ("count", "counts")], initial="percent"
+    )
+
+    def clean_select1(self) -> Bitmap:
+        return known_query(self.cleaned_data["select1"])
+
+    def clean_select2(self) -> Bitmap:
+        return known_query(self.cleaned_data["select2"])
+
+    def clean_select1b(self) -> Bitmap | None:
+        value = self.cleaned_data.get("select1b")
+        return known_query(value) if value else None
+
+    def clean_select2b(self) -> Bitmap | None:
+        value = self.cleaned_data.get("select2b")
+        return known_query(value) if value else None
+
+    def clean_granularity(self) -> str:
+        value = self.cleaned_data["granularity"]
+        tracked = get_analytics().granularities
+        if value not in tracked:
+            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        cohorts, offsets = data.get("cohorts"), data.get("offsets")
+        if cohorts and offsets is not None and cohorts * (offsets + 1) > MAX_CELLS:
+            raise ValidationError(
+                f"{cohorts} x {offsets + 1} cells is too large a table (at most {MAX_CELLS})"
+            )
+        return data
+
+
+class FunnelForm(forms.Form):
+    steps = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        initial="signup\nlogin\nsong:played",
+        help_text="2 to 10 steps, one event or query per line, in order.",
+    )
+    granularity = forms.ChoiceField(
+        choices=[("day", "days"), ("week", "weeks"), ("month", "months")], initial="day"
+    )
+    window = forms.IntegerField(
+        min_value=0, max_value=90, initial=7, help_text="Periods after entering."
+    )
+    start = forms.DateField(
+        required=False, help_text="First entry period (default: 7 periods ago)."
+    )
+    end = forms.DateField(required=False, help_text="Last entry period (default: now).")
+
+    def clean_steps(self) -> list[tuple[str, Bitmap]]:
+        lines = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]
+        if not 2 <= len(lines) <= 10:
+            raise ValidationError("give 2 to 10 steps, one per line")
+        return [(line, known_query(line)) for line in lines]
+
+    def clean_granularity(self) -> str:
+        value = self.cleaned_data["granularity"]
+        tracked = get_analytics().granularities
+        if value not in tracked:
+            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise ValidationError("the last entry period is before the first")
+        return data
+
+
+class ChartForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("counter", "counter"), ("event", "event"), ("metric", "metric")],
+        initial="counter",
+    )
+    name = forms.CharField(
+        max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-names", "size": 24})
+    )
+    period = forms.CharField(initial="30d", max_length=64, help_text=PERIOD_STRING_HELP)
+    metrics = forms.CharField(
+        required=False,
+        initial="hits",
+        max_length=500,
+        help_text="Metrics: comma-separated, ratios such as revenue/hits.",
+    )
+    dimension = forms.CharField(
+        required=False, max_length=500, help_text="Metrics: a dimension path, e.g. country/US."
+    )
+    chart = forms.ChoiceField(choices=[("line", "line"), ("bar", "bar")], initial="line")
+    compare = forms.BooleanField(required=False, label="Compare with the previous period")
+    top = forms.IntegerField(required=False, min_value=1, max_value=20, label="Top N breakdown")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        pp = get_analytics()
+        kind, name = data.get("kind"), data.get("name")
+        if kind and name:
+            names = {
+                "counter": pp.counter_names,
+                "event": pp.event_names,
+                "metric": pp.metric_names,
+            }[kind]()
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                self.add_error("name", f"unknown {kind} {name!r}{hint}")
+        if data.get("period"):
+            try:
+                data["range"] = pp.period_string(data["period"])
+            except ValueError as exc:
+                self.add_error("period", str(exc))
+        return data

@@ -1,0 +1,92 @@
+"""Puts "Porpoise analytics" into the default ``admin.site``, with no model.
+
+Django's admin lists apps from registered models; porpoise has none. So, for
+the default site only, this wraps two of its methods (``admin.py``, which the
+admin's autodiscovery imports, calls :func:`install`):
+
+- ``get_urls`` adds the dashboard URLs under ``admin/porpoise/`` (names
+  ``admin:porpoise_overview`` and so on), so no ``include`` is needed;
+- ``get_app_list`` adds an app entry with one row per page, which the admin
+  index and the navigation sidebar both show, to staff only.
+
+Another ``AdminSite`` can call ``install(site)`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+
+PAGES = [
+    ("overview", "Overview"),
+    ("cohorts", "Cohort retention"),
+    ("funnels", "Funnels"),
+    ("charts", "Counter charts"),
+]
+
+
+def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
+    from . import admin_views
+
+    return [
+        path(
+            f"porpoise/{slug}/",
+            site.admin_view(getattr(admin_views, slug)),
+            name=f"porpoise_{slug}",
+        )
+        for slug, _ in PAGES
+    ] + [path("porpoise/", site.admin_view(admin_views.overview), name="porpoise_index")]
+
+
+def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:
+    rows = []
+    for slug, title in PAGES:
+        url = reverse(f"{site.name}:porpoise_{slug}")
+        rows.append(
+            {
+                "name": title,
+                "object_name": slug,
+                "admin_url": url,
+                "add_url": None,
+                "view_only": True,
+                "perms": {"add": False, "change": False, "delete": False, "view": True},
+            }
+        )
+    return {
+        "name": "Porpoise analytics",
+        "app_label": "porpoise_django",
+        "app_url": reverse(f"{site.name}:porpoise_overview"),
+        "has_module_perms": True,
+        "models": rows,
+    }
+
+
+def install(site: admin.AdminSite) -> None:
+    """Add the dashboards to ``site`` (idempotent)."""
+    if getattr(site, "_porpoise_installed", False):
+        return
+    original_urls = site.get_urls
+    original_app_list = site.get_app_list
+
+    def get_urls() -> list[Any]:
+        return dashboard_urls(site) + original_urls()
+
+    def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        apps = original_app_list(request, app_label)
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_active
+            and user.is_staff
+            and app_label in (None, "porpoise_django")
+        ):
+            apps = [*apps, app_entry(site, request)]
+            apps.sort(key=lambda app: app["name"].lower())
+        return apps
+
+    site.get_urls = get_urls  # type: ignore[method-assign]
+    site.get_app_list = get_app_list  # type: ignore[method-assign]
+    site._porpoise_installed = True  # type: ignore[attr-defined]

@@ -1,0 +1,316 @@
+"""The admin dashboards: function views for staff, rendered in the admin's look."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+
+from .admin_forms import ChartForm, CohortForm, FunnelForm
+from .engine import PeriodRange, cohort_table, funnel
+from .services import get_analytics
+
+SPARK_DAYS = 14
+PAGE_SIZE = 50
+
+
+def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous users go to the admin login; logged-in non-staff get 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied("Porpoise analytics is for staff.")
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapped)
+
+
+def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+    pp = get_analytics()
+    return {
+        **admin.site.each_context(request),
+        "title": title,
+        "event_names": pp.event_names(),
+        "porpoise_tz": str(pp.tz),
+        **extra,
+    }
+
+
+def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> str:
+    """SVG polyline points for ``values`` (drawn server-side: no script needed)."""
+    if not values:
+        return ""
+    top = max(values) or 1
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{i * step:.1f},{height - (v / top) * (height - 2) - 1:.1f}" for i, v in enumerate(values)
+    )
+
+
+@staff_only
+def overview(request: HttpRequest) -> HttpResponse:
+    """Every event and counter with today's and this week's figures and a sparkline."""
+    pp = get_analytics()
+    query = request.GET.get("q", "").strip()[:128]
+    events = [n for n in pp.event_names() if query.lower() in n.lower()]
+    counters = [n for n in pp.counter_names() if query.lower() in n.lower()]
+    event_page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
+    tracked = pp.granularities
+    days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
+    week = pp.period("week") if "week" in tracked else None
+
+    bitmaps = []
+    for name in event_page:
+        event = pp.event(name)
+        bitmaps += [event.bind(p) for p in days]
+        if week is not None:
+            bitmaps.append(event.bind(week))
+    counts = pp.count_bitmaps(bitmaps) if bitmaps else []
+    width = len(days) + (1 if week is not None else 0)
+    event_rows = []
+    for i, name in enumerate(event_page):
+        row = counts[i * width : (i + 1) * width]
+        spark = row[: len(days)]
+        event_rows.append(
+            {
+                "name": name,
+                "today": spark[-1] if spark else None,
+                "week": row[-1] if week is not None else None,
+                "spark": sparkline(spark),
+            }
+        )
+
+    counter_days = pp.range("day", -(SPARK_DAYS - 1)).periods()
+    counter_week = pp.period("week")
+
+    def build(pipe: Any) -> None:
+        for name in counter_page:
+            pipe.mget([pp.keys.counter_total(name, p) for p in counter_days])
+            pipe.get(pp.keys.counter_total(name, counter_week))
+
+    replies = pp.run(build, scripts=()) if len(counter_page) else []
+    counter_rows = []
+    for i, name in enumerate(counter_page):
+        values = [float(v) if v is not None else 0.0 for v in replies[2 * i]]
+        week_total = replies[2 * i + 1]
+        counter_rows.append(
+            {
+                "name": name,
+                "today": values[-1],
+                "week": float(week_total) if week_total is not None else 0.0,
+                "spark": sparkline(values),
+            }
+        )
+    return render(
+        request,
+        "porpoise_django/admin/overview.html",
+        _context(
+            request,
+            "Porpoise analytics",
+            query=query,
+            event_page=event_page,
+            counter_page=counter_page,
+            event_rows=event_rows,
+            counter_rows=counter_rows,
+            unique_names=pp.unique_names(),
+            metric_names=pp.metric_names(),
+            spark_days=SPARK_DAYS,
+        ),
+    )
+
+
+def _heat(percent: float | None) -> str:
+    if percent is None:
+        return ""
+    alpha = 0.08 + min(max(percent, 0.0), 100.0) / 100 * 0.8
+    text = "#fff" if alpha > 0.5 else "inherit"
+    return f"background-color: rgba(32, 120, 200, {alpha:.2f}); color: {text}"
+
+
+@staff_only
+def cohorts(request: HttpRequest) -> HttpResponse:
+    """The cohort retention table (bitmapist's form and table, and more)."""
+    form = CohortForm(request.GET if "select1" in request.GET else None)
+    table = None
+    rows: list[dict[str, Any]] = []
+    average: list[dict[str, Any]] = []
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        pp = get_analytics()
+        table = cohort_table(
+            pp,
+            data["select1"],
+            data["select2"],
+            select1b=data["select1b"],
+            select2b=data["select2b"],
+            granularity=data["granularity"],
+            cohorts=data["cohorts"],
+            offsets=data["offsets"],
+            start=data["start"],
+            mode=data["mode"],
+            cohort_type=data["cohort_type"],
+        )
+        as_percent = data["display"] == "percent"
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(table.to_csv(as_percent=as_percent), content_type="text/csv")
+            response["Content-Disposition"] = 'attachment; filename="cohorts.csv"'
+            return response
+        percents = table.percents()
+        for label, size, counts, pcts, running in zip(
+            table.labels, table.sizes, table.counts, percents, table.unfinished, strict=True
+        ):
+            cells = []
+            for count, pct, unfinished in zip(counts, pcts, running, strict=True):
+                if count is None:
+                    cells.append({"text": "", "style": "", "unfinished": False, "future": True})
+                    continue
+                text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
+                cells.append(
+                    {"text": text, "style": _heat(pct), "unfinished": unfinished, "future": False}
+                )
+            rows.append({"label": label, "size": size, "cells": cells})
+        average = [
+            {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
+        ]
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return render(
+        request,
+        "porpoise_django/admin/cohorts.html",
+        _context(
+            request,
+            "Cohort retention",
+            form=form,
+            table=table,
+            rows=rows,
+            average=average,
+            offsets=range(len(rows[0]["cells"])) if rows else range(0),
+            csv_query=query.urlencode(),
+        ),
+    )
+
+
+@staff_only
+def funnels(request: HttpRequest) -> HttpResponse:
+    """Ordered steps within a conversion window, conversion per step and overall."""
+    form = FunnelForm(request.GET if "steps" in request.GET else None)
+    steps: list[dict[str, Any]] = []
+    overall = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        pp = get_analytics()
+        start = data["start"] or -7
+        end = data["end"] or 0
+        try:
+            result = funnel(
+                pp,
+                [template for _, template in data["steps"]],
+                granularity=data["granularity"],
+                window=data["window"],
+                start=start,
+                end=end,
+            )
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            first = result.counts[0] or 1
+            for (label, _), count, conversion in zip(
+                data["steps"], result.counts, result.conversion(), strict=True
+            ):
+                steps.append(
+                    {
+                        "label": label,
+                        "count": count,
+                        "conversion": conversion,
+                        "width": max(1, round(100 * count / first)),
+                    }
+                )
+            overall = result.overall()
+    return render(
+        request,
+        "porpoise_django/admin/funnels.html",
+        _context(request, "Funnels", form=form, steps=steps, overall=overall),
+    )
+
+
+def _previous(periods: PeriodRange) -> PeriodRange:
+    """The same number of buckets just before ``periods``."""
+    size = len(periods)
+    return PeriodRange(periods.first.delta(-size), periods.first.prev(), size)
+
+
+@staff_only
+def charts(request: HttpRequest) -> HttpResponse:
+    """Chart.js charts of a counter, an event or a metric, with top-N and comparison."""
+    form = ChartForm(request.GET if "name" in request.GET else None)
+    chart: dict[str, Any] | None = None
+    top_rows: list[dict[str, Any]] = []
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        pp = get_analytics()
+        periods: PeriodRange = data["range"]
+        kind, name = data["kind"], data["name"]
+        labels = [p.label for p in periods]
+        datasets: list[dict[str, Any]] = []
+
+        def values_for(span: PeriodRange) -> dict[str, list[Any]]:
+            if kind == "counter":
+                return {name: [v for _, v in pp.counter(name).totals(span)]}
+            if kind == "event":
+                if span.granularity not in pp.granularities:
+                    raise ValueError(f"{span.granularity} buckets are not tracked for events")
+                return {name: [v for _, v in pp.event(name).counts(span)]}
+            metrics = [m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()]
+            points = pp.metric(name).series(span, metrics, data["dimension"] or "")
+            return {m: [values[m] for _, values in points] for m in metrics}
+
+        try:
+            current = values_for(periods)
+            datasets = [{"label": label, "data": values} for label, values in current.items()]
+            if data["compare"]:
+                before = values_for(_previous(periods))
+                datasets += [
+                    {"label": f"{label} (previous period)", "data": values, "borderDash": [5, 5]}
+                    for label, values in before.items()
+                ]
+            if data["top"]:
+                if kind == "counter":
+                    top_rows = [
+                        {"name": k, "value": v}
+                        for k, v in pp.counter(name).top(periods, data["top"])
+                    ]
+                elif kind == "metric":
+                    metrics = [
+                        m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()
+                    ]
+                    rows = pp.metric(name).breakdown(
+                        data["dimension"] or "", periods, metrics, limit=data["top"]
+                    )
+                    top_rows = [{"name": r["dimension"], "value": r[metrics[0]]} for r in rows]
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            chart = {"type": data["chart"], "labels": labels, "datasets": datasets}
+    pp = get_analytics()
+    names = sorted(set(pp.counter_names()) | set(pp.event_names()) | set(pp.metric_names()))
+    return render(
+        request,
+        "porpoise_django/admin/charts.html",
+        _context(
+            request, "Counter charts", form=form, chart=chart, top_rows=top_rows, all_names=names
+        ),
+    )

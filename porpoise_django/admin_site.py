@@ -31,14 +31,13 @@ PAGES = [
 def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
     from . import admin_views
 
-    return [
-        path(
-            f"porpoise/{slug}/",
-            site.admin_view(getattr(admin_views, slug)),
-            name=f"porpoise_{slug}",
-        )
+    # Not site.admin_view(): it sends logged-in non-staff users to the login
+    # page; the views' own check answers them 403 instead.
+    pages = [
+        path(f"porpoise/{slug}/", getattr(admin_views, slug), name=f"porpoise_{slug}")
         for slug, _ in PAGES
-    ] + [path("porpoise/", site.admin_view(admin_views.overview), name="porpoise_index")]
+    ]
+    return [*pages, path("porpoise/", admin_views.overview, name="porpoise_index")]
 
 
 def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:

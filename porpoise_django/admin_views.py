@@ -49,6 +49,16 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def bound_form(form_class: type[Any], request: HttpRequest, key: str) -> Any:
+    """The form bound to the query string once ``key`` is in it; fields left out
+    of the query (a link from the overview) take their initial values."""
+    if key not in request.GET:
+        return form_class()
+    data = {n: f.initial for n, f in form_class.base_fields.items() if f.initial is not None}
+    data.update(request.GET.dict())
+    return form_class(data)
+
+
 def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> str:
     """SVG polyline points for ``values`` (drawn server-side: no script needed)."""
     if not values:
@@ -144,7 +154,7 @@ def _heat(percent: float | None) -> str:
 @staff_only
 def cohorts(request: HttpRequest) -> HttpResponse:
     """The cohort retention table (bitmapist's form and table, and more)."""
-    form = CohortForm(request.GET if "select1" in request.GET else None)
+    form = bound_form(CohortForm, request, "select1")
     table = None
     rows: list[dict[str, Any]] = []
     average: list[dict[str, Any]] = []
@@ -207,7 +217,7 @@ def cohorts(request: HttpRequest) -> HttpResponse:
 @staff_only
 def funnels(request: HttpRequest) -> HttpResponse:
     """Ordered steps within a conversion window, conversion per step and overall."""
-    form = FunnelForm(request.GET if "steps" in request.GET else None)
+    form = bound_form(FunnelForm, request, "steps")
     steps: list[dict[str, Any]] = []
     overall = None
     if form.is_bound and form.is_valid():
@@ -256,7 +266,7 @@ def _previous(periods: PeriodRange) -> PeriodRange:
 @staff_only
 def charts(request: HttpRequest) -> HttpResponse:
     """Chart.js charts of a counter, an event or a metric, with top-N and comparison."""
-    form = ChartForm(request.GET if "name" in request.GET else None)
+    form = bound_form(ChartForm, request, "name")
     chart: dict[str, Any] | None = None
     top_rows: list[dict[str, Any]] = []
     if form.is_bound and form.is_valid():

@@ -1,0 +1,211 @@
+"""The admin dashboards with Django's test client: access, forms, numbers, escaping."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from porpoise_django.engine import cohort_table
+
+pytestmark = pytest.mark.django_db
+PAGES = ["overview", "cohorts", "funnels", "charts"]
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def data(porpoise):
+    pp = porpoise(ACTIVE_EVENT=None)  # page views must not change the numbers
+    now = pp.now()
+    for days_ago in range(5):
+        when = now - dt.timedelta(days=days_ago)
+        pp.mark_many([("signup", 100 * days_ago + i, when) for i in range(10)])
+        pp.mark_many(
+            [("active", 100 * d + i, when) for d in range(days_ago, 5) for i in range(0, 10, 2)]
+        )
+    pp.mark_many([("login", i) for i in range(5)])
+    pp.count_many([("page:view", f"/p{i}", i, None) for i in range(1, 6)])
+    pp.metric("ads").count({"revenue": 5}, {"country": "US"})
+    return pp
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_anonymous_users_go_to_the_admin_login(client, page):
+    response = client.get(f"/admin/porpoise/{page}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_non_staff_users_get_403(client, page):
+    client.force_login(get_user_model().objects.create_user("joe", password="pw"))
+    assert client.get(f"/admin/porpoise/{page}/").status_code == 403
+
+
+def test_the_admin_index_and_sidebar_list_porpoise(client, staff, data):
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Porpoise analytics" in text
+    assert "/admin/porpoise/cohorts/" in text
+    page = client.get("/admin/porpoise/overview/").content.decode()
+    sidebar = page[page.index('id="nav-sidebar"') :]
+    assert "Porpoise analytics" in sidebar and "/admin/porpoise/funnels/" in sidebar
+
+
+def test_overview_lists_events_and_counters_with_figures(client, staff, data):
+    response = client.get("/admin/porpoise/overview/")
+    assert response.status_code == 200
+    rows = {row["name"]: row for row in response.context["event_rows"]}
+    assert rows["signup"]["today"] == 10
+    assert rows["login"]["today"] == 5
+    assert rows["signup"]["spark"]
+    counters = {row["name"]: row for row in response.context["counter_rows"]}
+    assert counters["page:view"]["today"] == 15
+    filtered = client.get("/admin/porpoise/overview/?q=sig")
+    assert [r["name"] for r in filtered.context["event_rows"]] == ["signup"]
+
+
+def test_overview_stays_usable_with_hundreds_of_events(client, staff, porpoise):
+    pp = porpoise()
+    pp.mark_many([(f"event:{i:03d}", 1) for i in range(230)])
+    first = client.get("/admin/porpoise/overview/")
+    assert len(first.context["event_rows"]) == 50
+    assert "page 1 of 5" in first.content.decode()
+    last = client.get("/admin/porpoise/overview/?page=5")
+    assert [r["name"] for r in last.context["event_rows"]][-1] == "event:229"
+    assert client.get("/admin/porpoise/overview/?page=999").status_code == 200
+
+
+def test_cohort_table_numbers_match_the_engine(client, staff, data):
+    params = {
+        "select1": "signup",
+        "select2": "active",
+        "granularity": "day",
+        "cohorts": 5,
+        "offsets": 4,
+        "mode": "on",
+        "cohort_type": "recurring",
+        "display": "count",
+    }
+    response = client.get("/admin/porpoise/cohorts/", params)
+    assert response.status_code == 200
+    expected = cohort_table(data, "signup", "active", cohorts=5, offsets=4)
+    shown = [[c["text"] for c in row["cells"]] for row in response.context["rows"]]
+    assert shown == [["" if v is None else str(v) for v in row] for row in expected.counts]
+    assert [row["size"] for row in response.context["rows"]] == expected.sizes
+    csv = client.get("/admin/porpoise/cohorts/", {**params, "format": "csv"})
+    assert csv["Content-Type"] == "text/csv"
+    assert csv.content.decode() == expected.to_csv(as_percent=False)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"select1": "nosuchevent", "select2": "active"}, "unknown event"),
+        ({"select1": "signup", "select2": "activ"}, "did you mean active"),
+        ({"select1": "signup & (", "select2": "active"}, "query ends too early"),
+        ({"select1": "signup", "select2": "active", "start": "2026-02-31"}, "Enter a valid date"),
+        (
+            {"select1": "signup", "select2": "active", "cohorts": 60, "offsets": 60},
+            "too large a table",
+        ),
+        (
+            {"select1": "signup", "select2": "active", "granularity": "hour"},
+            "Select a valid choice",
+        ),
+        ({"select1": "signup", "select2": "active", "cohorts": "many"}, "Enter a whole number"),
+    ],
+)
+def test_cohort_form_errors_are_messages_not_500(client, staff, data, params, message):
+    response = client.get("/admin/porpoise/cohorts/", params)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+def test_event_names_are_escaped(client, staff, data):
+    hostile = "<script>alert(1)</script>"
+    response = client.get("/admin/porpoise/cohorts/", {"select1": hostile, "select2": "active"})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert hostile not in text
+    assert "&lt;script&gt;" in text
+    charts = client.get(
+        "/admin/porpoise/charts/", {"kind": "event", "name": hostile, "period": "7d"}
+    ).content.decode()
+    assert hostile not in charts and "&lt;script&gt;" in charts
+    overview = client.get("/admin/porpoise/overview/", {"q": hostile}).content.decode()
+    assert hostile not in overview
+
+
+def test_funnel_page(client, staff, data):
+    response = client.get(
+        "/admin/porpoise/funnels/", {"steps": "signup\nactive", "granularity": "day", "window": 3}
+    )
+    assert response.status_code == 200
+    steps = response.context["steps"]
+    assert [s["label"] for s in steps] == ["signup", "active"]
+    assert steps[0]["count"] == 50
+    bad = client.get("/admin/porpoise/funnels/", {"steps": "signup", "window": 3})
+    assert "give 2 to 10 steps" in bad.content.decode()
+    inverted = client.get(
+        "/admin/porpoise/funnels/",
+        {"steps": "signup\nactive", "window": 3, "start": "2026-02-01", "end": "2026-01-01"},
+    )
+    assert "before the first" in inverted.content.decode()
+
+
+def test_charts_page(client, staff, data):
+    response = client.get(
+        "/admin/porpoise/charts/",
+        {
+            "kind": "counter",
+            "name": "page:view",
+            "period": "7d",
+            "compare": "on",
+            "top": 3,
+            "chart": "bar",
+        },
+    )
+    assert response.status_code == 200
+    chart = response.context["chart"]
+    assert chart["type"] == "bar" and len(chart["labels"]) == 7
+    assert chart["datasets"][0]["data"][-1] == 15
+    assert chart["datasets"][1]["label"] == "page:view (previous period)"
+    assert [r["name"] for r in response.context["top_rows"]] == ["/p5", "/p4", "/p3"]
+    assert 'id="porpoise-chart-data"' in response.content.decode()
+    assert "porpoise_django/chart.umd.min.js" in response.content.decode()
+    metric = client.get(
+        "/admin/porpoise/charts/",
+        {
+            "kind": "metric",
+            "name": "ads",
+            "period": "7d",
+            "metrics": "revenue,revenue/hits",
+            "top": 5,
+        },
+    ).context
+    assert [d["label"] for d in metric["chart"]["datasets"]] == ["revenue", "revenue/hits"]
+    assert metric["top_rows"] == [{"name": "country", "value": 5}]
+    for params, message in [
+        ({"kind": "counter", "name": "nope", "period": "7d"}, "unknown counter"),
+        ({"kind": "counter", "name": "page:view", "period": "forever"}, "unknown period"),
+        ({"kind": "event", "name": "login", "period": "today"}, "not tracked"),
+    ]:
+        page = client.get("/admin/porpoise/charts/", params)
+        assert page.status_code == 200 and message in page.content.decode(), message
+
+
+def test_chart_js_ships_with_its_licence():
+    from django.contrib.staticfiles import finders
+
+    script = finders.find("porpoise_django/chart.umd.min.js")
+    licence = finders.find("porpoise_django/chart.js-LICENSE.md")
+    assert script and licence
+    assert "Chart.js v4" in open(script).read(300)
+    assert "MIT License" in open(licence).read()

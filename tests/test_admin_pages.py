@@ -1,6 +1,7 @@
 """The admin dashboards with Django's test client: access, forms, numbers, escaping."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -207,5 +208,5 @@ def test_chart_js_ships_with_its_licence():
     script = finders.find("porpoise_django/chart.umd.min.js")
     licence = finders.find("porpoise_django/chart.js-LICENSE.md")
     assert script and licence
-    assert "Chart.js v4" in open(script).read(300)
-    assert "MIT License" in open(licence).read()
+    assert "Chart.js v4" in Path(script).read_text()[:300]
+    assert "MIT License" in Path(licence).read_text()

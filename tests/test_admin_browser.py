@@ -1,0 +1,147 @@
+"""The admin dashboards in a real Chromium (Debian's), driven by Playwright.
+
+Screenshots go to a temporary folder, or to tests/screenshots/ (shown in the
+README) with PORPOISE_UPDATE_SCREENSHOTS=1.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from porpoise_django.engine import cohort_table
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run does)",
+    ),
+]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    if os.environ.get("PORPOISE_UPDATE_SCREENSHOTS"):
+        folder = Path(__file__).resolve().parent / "screenshots"
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path
+
+
+@pytest.fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def demo(porpoise):
+    from porpoise_django.demo import generate
+
+    pp = porpoise(ACTIVE_EVENT=None, GRANULARITIES=["day", "week", "month"])
+    generate(pp, users=3000, days=40)
+    get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
+    return pp
+
+
+def test_staff_browse_every_page(live_server, demo, browser_page, shots):
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/porpoise/overview/")
+    assert "/admin/login/" in page.url  # anonymous: sent to the admin login
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "pw-for-tests")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/porpoise/overview/")
+    assert page.locator("#porpoise-events-table tbody tr").count() >= 5
+    assert page.locator("#porpoise-events-table svg polyline").count() >= 5
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/")
+    assert page.locator("text=Porpoise analytics").first.is_visible()
+    page.click("a:has-text('Cohort retention')")
+    page.fill("#id_select1", "signup")
+    page.fill("#id_select2", "active")
+    page.select_option("#id_granularity", "week")
+    page.fill("#id_cohorts", "6")
+    page.fill("#id_offsets", "5")
+    page.select_option("#id_display", "count")
+    page.click("text=Show the table")
+    page.wait_for_selector("#porpoise-cohort-table")
+    expected = cohort_table(demo, "signup", "active", granularity="week", cohorts=6, offsets=5)
+    rows = page.locator("#porpoise-cohort-table tbody tr")
+    assert rows.count() == 6
+    for r in range(6):
+        cells = rows.nth(r).locator("td").all_inner_texts()
+        assert cells[0] == expected.labels[r]
+        assert int(cells[1]) == expected.sizes[r]
+        assert cells[2:] == ["" if v is None else str(v) for v in expected.counts[r]]
+    page.select_option("#id_display", "percent")
+    page.click("text=Show the table")
+    page.wait_for_selector("#porpoise-cohort-table")
+    page.screenshot(path=str(shots / "cohorts.png"), full_page=True)
+
+    page.click("a:has-text('Funnels')")
+    page.fill("#id_steps", "signup\nlogin\npurchase")
+    page.fill("#id_window", "14")
+    page.click("text=Show the funnel")
+    page.wait_for_selector("#porpoise-funnel-table")
+    assert page.locator("#porpoise-funnel-table tbody tr").count() == 3
+    page.screenshot(path=str(shots / "funnels.png"), full_page=True)
+
+    page.goto(
+        f"{live_server.url}/admin/porpoise/charts/?kind=counter&name=page:view&period=30d&compare=on&top=3"
+    )
+    page.wait_for_function("window.porpoiseChart !== undefined")
+    drawn = page.evaluate(
+        """() => {
+          const c = document.getElementById('porpoise-chart');
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let ink = 0;
+          for (let i = 3; i < data.length; i += 4) { if (data[i] > 0) ink++; }
+          return ink;
+        }"""
+    )
+    assert drawn > 1000  # the canvas has a chart on it, not a blank
+    assert page.locator("#porpoise-top-table tbody tr").count() == 3
+    page.screenshot(path=str(shots / "charts.png"), full_page=True)
+
+
+@pytest.fixture
+def joe_session(porpoise):
+    """A logged-in session of a user who is not staff (the admin login form
+    would refuse him, so the session is made by Django's test client)."""
+    from django.test import Client
+
+    porpoise()
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("joe", password="pw-for-tests"))
+    return client.cookies["sessionid"].value
+
+
+def test_non_staff_users_are_refused_in_the_browser(live_server, joe_session, browser_page):
+    # (users are made before the browser starts: Playwright's event loop would
+    # make Django refuse database calls from this thread)
+    page = browser_page
+    page.context.add_cookies([{"name": "sessionid", "value": joe_session, "url": live_server.url}])
+    response = page.goto(f"{live_server.url}/admin/porpoise/cohorts/")
+    assert response is not None and response.status == 403

@@ -26,14 +26,13 @@ def query_field(label: str, initial: str | None = None, required: bool = True) -
     )
 
 
-def known_query(text: str) -> Bitmap:
-    """Parse a query and check that every event in it has been marked."""
+def known_query(text: str, known: set[str]) -> Bitmap:
+    """Parse a query and check that every event in it is in ``known``."""
     pp = get_analytics()
     try:
         template = parse_query(pp, text)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    known = set(pp.event_names())
     for name in _names(template):
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=3)
@@ -49,7 +48,20 @@ def _names(bitmap: Bitmap) -> list[str]:
     return [n for operand in getattr(bitmap, "operands", ()) for n in _names(operand)]
 
 
-class CohortForm(forms.Form):
+class KnownEventsForm(forms.Form):
+    """Reads the registry of event names once per form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: set[str] | None = None
+
+    def query(self, field: str) -> Bitmap:
+        if self._known is None:
+            self._known = set(get_analytics().event_names())
+        return known_query(self.cleaned_data[field], self._known)
+
+
+class CohortForm(KnownEventsForm):
     select1 = query_field("Did", "signup")
     select1b = query_field("and", required=False)
     select2 = query_field("Then came back to", "active")
@@ -78,18 +90,16 @@ class CohortForm(forms.Form):
     )
 
     def clean_select1(self) -> Bitmap:
-        return known_query(self.cleaned_data["select1"])
+        return self.query("select1")
 
     def clean_select2(self) -> Bitmap:
-        return known_query(self.cleaned_data["select2"])
+        return self.query("select2")
 
     def clean_select1b(self) -> Bitmap | None:
-        value = self.cleaned_data.get("select1b")
-        return known_query(value) if value else None
+        return self.query("select1b") if self.cleaned_data.get("select1b") else None
 
     def clean_select2b(self) -> Bitmap | None:
-        value = self.cleaned_data.get("select2b")
-        return known_query(value) if value else None
+        return self.query("select2b") if self.cleaned_data.get("select2b") else None
 
     def clean_granularity(self) -> str:
         value = self.cleaned_data["granularity"]
@@ -108,7 +118,7 @@ class CohortForm(forms.Form):
         return data
 
 
-class FunnelForm(forms.Form):
+class FunnelForm(KnownEventsForm):
     steps = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
         initial="signup\nlogin\nsong:played",
@@ -129,7 +139,8 @@ class FunnelForm(forms.Form):
         lines = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]
         if not 2 <= len(lines) <= 10:
             raise ValidationError("give 2 to 10 steps, one per line")
-        return [(line, known_query(line)) for line in lines]
+        known = set(get_analytics().event_names())
+        return [(line, known_query(line, known)) for line in lines]
 
     def clean_granularity(self) -> str:
         value = self.cleaned_data["granularity"]

@@ -1,0 +1,145 @@
+"""The cohort page against bitmapist's cohort table, same data, same server, same run.
+
+    python benchmarks/bench_cohorts.py [--users 1000000]
+
+The data set of bench_events.py (signups over 30 days, ~28% daily actives);
+a 30 x 30 daily table: bitmapist's ``cohort.get_dates_data`` (one BITOP and
+BITCOUNT per cell, each a round trip) against porpoise-django's cohort page
+(the admin view, rendered) and its engine call alone (one pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import django
+from _common import best_of, redis_server, run_peer
+from bench_events import make_data
+from django.conf import settings
+
+UTC = dt.UTC
+urlpatterns: list = []
+
+
+def configure(url: str) -> None:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark-only",
+        ALLOWED_HOSTS=["testserver"],
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        INSTALLED_APPS=[
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "porpoise_django",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
+        ROOT_URLCONF=__name__,
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+            }
+        ],
+        PORPOISE={"KEY_PREFIX": "bench-co"},
+    )
+    django.setup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    end = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
+        days=1
+    )
+    with redis_server() as url:
+        configure(url)
+        from django.contrib import admin
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+        from django.test import RequestFactory
+
+        from porpoise_django import admin_views
+        from porpoise_django.engine import cohort_table
+        from porpoise_django.services import get_analytics
+
+        urlpatterns[:] = [django.urls.path("admin/", admin.site.urls)]
+        call_command("migrate", verbosity=0)
+        user = get_user_model().objects.create_superuser("staff", password="pw")
+        pp = get_analytics()
+        signup_ts, active_ids, active_ts = make_data(args.users, args.days, end)
+        pp.import_arrays("signup", np.arange(args.users), signup_ts)
+        pp.import_arrays("active", active_ids, active_ts)
+        first = (end - dt.timedelta(days=args.days)).date()
+        copies = [
+            [pp.keys.event(name, period, 0), name, "day", period.start.date().isoformat()]
+            for name in ("signup", "active")
+            for period in pp.range("day", first, end.date() - dt.timedelta(days=1))
+        ]
+        run_peer("copy", url=url, keys=copies)
+
+        peer = run_peer(
+            "cohort", url=url, rows=30, columns=30, start_date=first.isoformat(), repeat=2
+        )
+        table = cohort_table(pp, "signup", "active", cohorts=30, offsets=30, start=first)
+        assert table.sizes == peer["sizes"], (table.sizes[:3], peer["sizes"][:3])
+        engine = best_of(
+            3, lambda: cohort_table(pp, "signup", "active", cohorts=30, offsets=30, start=first)
+        )
+        request = RequestFactory().get(
+            "/admin/porpoise/cohorts/",
+            {
+                "select1": "signup",
+                "select2": "active",
+                "granularity": "day",
+                "cohorts": 30,
+                "offsets": 30,
+                "start": first.isoformat(),
+                "mode": "on",
+                "cohort_type": "recurring",
+                "display": "percent",
+            },
+        )
+        request.user = user
+
+        def page() -> None:
+            response = admin_views.cohorts(request)
+            assert response.status_code == 200 and b"porpoise-cohort-table" in response.content
+
+        started = time.perf_counter()
+        page()
+        first_page = time.perf_counter() - started
+        rendered = best_of(3, page)
+        print(f"\n## Cohorts: 30 x 30 days, {args.users:,} users (bench_cohorts.py)\n")
+        print("| measure | porpoise-django | bitmapist get_dates_data | ratio | target |")
+        print("| --- | --- | --- | --- | --- |")
+        theirs = f"{peer['seconds'] * 1e3:,.0f} ms"
+        for label, ours, target in (
+            ("the cohort page (admin view, rendered)", rendered, ">= 15x"),
+            ("the table alone (engine, one round trip)", engine, "(info)"),
+        ):
+            ratio = peer["seconds"] / ours
+            print(f"| {label} | {ours * 1e3:,.0f} ms | {theirs} | {ratio:,.1f}x | {target} |")
+        print(f"| first page view (cold caches) | {first_page * 1e3:,.0f} ms | | | (info) |")
+        pp.delete_all()
+        pp.client.flushdb()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from shop import views
 
 urlpatterns = [
@@ -12,5 +12,6 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/", admin.site.urls),
+    path("admin/", admin.site.urls),  # the dashboards are at admin/porpoise/
+    path("api/porpoise/", include("porpoise_django.api.urls")),
 ]

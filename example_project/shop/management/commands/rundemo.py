@@ -40,6 +40,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo data: {written}")
         self.stdout.write(f"Redis: {settings.REDIS_URL} (embedded unless REDIS_URL was set)")
         self.stdout.write(self.style.SUCCESS(f"\n  Open http://{options['addrport']}/"))
-        self.stdout.write(self.style.SUCCESS(f"  Staff login: demo / {password}\n"))
+        self.stdout.write(self.style.SUCCESS(f"  Staff login: demo / {password}"))
+        self.stdout.write(f"  Dashboards: http://{options['addrport']}/admin/porpoise/")
+        self.stdout.write(f"  API: http://{options['addrport']}/api/porpoise/docs/\n")
         if not options["no_server"]:
             call_command("runserver", options["addrport"], use_reloader=False)

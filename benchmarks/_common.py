@@ -62,6 +62,28 @@ def redis_server() -> Iterator[str]:
         yield server.url
 
 
+def configure_django(url: str, urlconf: str, apps: list[str], **overrides: Any) -> None:
+    """Configure and set up Django for a benchmark script (sqlite, the Redis cache)."""
+    import django
+    from django.conf import settings
+
+    options: dict[str, Any] = {
+        "DEBUG": False,
+        "SECRET_KEY": "benchmark-only",
+        "ALLOWED_HOSTS": ["testserver", "127.0.0.1"],
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes", *apps],
+        "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        "CACHES": {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
+        "ROOT_URLCONF": urlconf,
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    }
+    options.update(overrides)
+    settings.configure(**options)
+    django.setup()
+
+
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     """Fastest wall time of ``repeat`` calls, in seconds."""
     best = float("inf")

@@ -26,41 +26,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import django
-from _common import redis_server
-from django.conf import settings
+from _common import configure_django, redis_server
 
 urlpatterns: list = []
 DB_PATH = str(Path(tempfile.gettempdir()) / f"porpoise-bench-api-{os.getpid()}.sqlite3")
 
 
 def configure(url: str) -> None:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["127.0.0.1"],
-        USE_TZ=True,
-        INSTALLED_APPS=[
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "rest_framework",
-            "drf_spectacular",
-            "porpoise_django",
-        ],
+    configure_django(
+        url,
+        __name__,
+        ["rest_framework", "drf_spectacular", "porpoise_django"],
         # A file: the threaded server gives every request a thread, and an
         # in-memory sqlite database exists only in the thread that made it.
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DB_PATH}},
-        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
-        ROOT_URLCONF=__name__,
         MIDDLEWARE=[],
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         REST_FRAMEWORK={
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
             "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.BasicAuthentication"],
         },
         PORPOISE={"KEY_PREFIX": "bench-api"},
     )
-    django.setup()
 
 
 def main() -> None:

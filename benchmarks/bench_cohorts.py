@@ -21,33 +21,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import django
-from _common import best_of, redis_server, run_peer
+from _common import best_of, configure_django, redis_server, run_peer
 from bench_events import make_data
-from django.conf import settings
 
 UTC = dt.UTC
 urlpatterns: list = []
 
 
 def configure(url: str) -> None:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["testserver"],
-        USE_TZ=True,
-        TIME_ZONE="UTC",
-        INSTALLED_APPS=[
+    configure_django(
+        url,
+        __name__,
+        [
             "django.contrib.admin",
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
             "django.contrib.sessions",
             "django.contrib.messages",
             "porpoise_django",
         ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
-        ROOT_URLCONF=__name__,
         TEMPLATES=[
             {
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -57,7 +47,6 @@ def configure(url: str) -> None:
         ],
         PORPOISE={"KEY_PREFIX": "bench-co"},
     )
-    django.setup()
 
 
 def main() -> None:
@@ -74,12 +63,13 @@ def main() -> None:
         from django.contrib.auth import get_user_model
         from django.core.management import call_command
         from django.test import RequestFactory
+        from django.urls import path
 
         from porpoise_django import admin_views
         from porpoise_django.engine import cohort_table
         from porpoise_django.services import get_analytics
 
-        urlpatterns[:] = [django.urls.path("admin/", admin.site.urls)]
+        urlpatterns[:] = [path("admin/", admin.site.urls)]
         call_command("migrate", verbosity=0)
         user = get_user_model().objects.create_superuser("staff", password="pw")
         pp = get_analytics()

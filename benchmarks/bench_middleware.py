@@ -19,9 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import django
-from _common import redis_server
-from django.conf import settings
+from _common import configure_django, redis_server
 
 BASE_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -31,26 +29,14 @@ BASE_MIDDLEWARE = [
 
 
 def configure(url: str) -> None:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["testserver"],
-        USE_TZ=True,
-        INSTALLED_APPS=[
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "porpoise_django",
-        ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}},
+    configure_django(
+        url,
+        __name__,
+        ["django.contrib.sessions", "porpoise_django"],
         SESSION_ENGINE="django.contrib.sessions.backends.cache",
-        ROOT_URLCONF=__name__,
         MIDDLEWARE=BASE_MIDDLEWARE,
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         PORPOISE={"KEY_PREFIX": "bench-mw"},
     )
-    django.setup()
 
 
 urlpatterns: list = []

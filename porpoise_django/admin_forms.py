@@ -55,6 +55,13 @@ class KnownEventsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self._known: set[str] | None = None
 
+    def clean_granularity(self) -> str:
+        value: str = self.cleaned_data["granularity"]
+        tracked = get_analytics().granularities
+        if value not in tracked:
+            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
+        return value
+
     def query(self, field: str) -> Bitmap:
         if self._known is None:
             self._known = set(get_analytics().event_names())
@@ -101,13 +108,6 @@ class CohortForm(KnownEventsForm):
     def clean_select2b(self) -> Bitmap | None:
         return self.query("select2b") if self.cleaned_data.get("select2b") else None
 
-    def clean_granularity(self) -> str:
-        value = self.cleaned_data["granularity"]
-        tracked = get_analytics().granularities
-        if value not in tracked:
-            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
-        return value
-
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         cohorts, offsets = data.get("cohorts"), data.get("offsets")
@@ -141,13 +141,6 @@ class FunnelForm(KnownEventsForm):
             raise ValidationError("give 2 to 10 steps, one per line")
         known = set(get_analytics().event_names())
         return [(line, known_query(line, known)) for line in lines]
-
-    def clean_granularity(self) -> str:
-        value = self.cleaned_data["granularity"]
-        tracked = get_analytics().granularities
-        if value not in tracked:
-            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
-        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

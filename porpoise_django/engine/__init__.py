@@ -9,6 +9,7 @@
 """
 
 from .analytics import DEFAULT_GRANULARITIES, Analytics
+from .behaviour import Decision, Lifecycle, Stickiness, lifecycle, stickiness
 from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
 from .cohorts import CohortTable, FunnelResult, cohort_table, funnel
 from .counters import DEFAULT_COUNTER_GRANULARITIES, Counter, InvalidValue
@@ -47,6 +48,7 @@ __all__ = [
     "Bitmap",
     "CohortTable",
     "Counter",
+    "Decision",
     "Difference",
     "Event",
     "EventBitmap",
@@ -58,18 +60,22 @@ __all__ = [
     "InvalidTime",
     "InvalidValue",
     "KeyScheme",
+    "Lifecycle",
     "Metric",
     "Period",
     "PeriodRange",
     "PorpoiseError",
+    "Stickiness",
     "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
     "cohort_table",
     "cover",
     "funnel",
+    "lifecycle",
     "parse_period",
     "parse_query",
     "period_of",
     "period_range",
+    "stickiness",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .behaviour import Decision
 from .bitarrays import bitmap_from_offsets
 from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
 from .counters import (
@@ -701,6 +702,10 @@ class Analytics:
     def metric_names(self) -> list[str]:
         """Names of every metric under this prefix."""
         return metric_names(self)
+
+    def decision(self, name: str, *, period: str = "90d", min_trials: int = 30) -> Decision:
+        """A choice between options learnt from outcomes; see :mod:`.behaviour`."""
+        return Decision(self, name, period=period, min_trials=min_trials)
 
     def period_string(self, text: str) -> PeriodRange:
         """``today``, ``24h``, ``mtd``, ``1d:1mo``, ``2026-01-01:2026-01-31``... as a range."""

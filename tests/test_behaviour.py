@@ -1,0 +1,108 @@
+"""Lifecycle, stickiness and decisions against brute force on random data."""
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from porpoise_django.engine import InvalidGranularity, InvalidValue, lifecycle, stickiness
+from porpoise_django.engine.behaviour import wilson
+
+UTC = dt.UTC
+activity = st.dictionaries(
+    st.integers(-12, 0), st.sets(st.integers(0, 30), max_size=15), max_size=10
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=activity)
+def test_lifecycle_matches_brute_force(make_analytics, clock, days):
+    pp = make_analytics()
+    rows = [("e", i, clock.now + dt.timedelta(days=d)) for d, ids in days.items() for i in ids]
+    if rows:
+        pp.mark_many(rows)
+    result = lifecycle(pp, "e", pp.range("day", -5))
+    for k, offset in enumerate(range(-5, 1)):
+        now = days.get(offset, set())
+        before = days.get(offset - 1, set())
+        history = set().union(*(ids for d, ids in days.items() if d < offset))
+        assert result.new[k] == len(now - history)
+        assert result.returning[k] == len(now & before)
+        assert result.resurrecting[k] == len((now & history) - before)
+        assert result.dormant[k] == -len(before - now)
+    pp.delete_all()
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    days=st.dictionaries(st.integers(0, 6), st.sets(st.integers(0, 2000), max_size=30), max_size=7)
+)
+def test_stickiness_matches_brute_force(make_analytics, clock, days):
+    clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=UTC)  # a Sunday: the week is complete
+    pp = make_analytics(chunk_bits=10)  # several chunks
+    monday = dt.datetime(2026, 11, 16, 12, tzinfo=UTC)
+    rows = [("e", i, monday + dt.timedelta(days=d)) for d, ids in days.items() for i in ids]
+    if rows:
+        pp.mark_many(rows)
+    result = stickiness(pp, "e", pp.period("week"))
+    per_user: dict[int, int] = {}
+    for ids in days.values():
+        for i in ids:
+            per_user[i] = per_user.get(i, 0) + 1
+    assert result.days == 7
+    assert result.exactly == [sum(1 for n in per_user.values() if n == k) for k in range(1, 8)]
+    assert result.at_least == [sum(1 for n in per_user.values() if n >= k) for k in range(1, 8)]
+    pp.delete_all()
+
+
+def test_bad_behaviour_arguments(pp):
+    with pytest.raises(InvalidGranularity, match="week, month"):
+        stickiness(pp, "e", pp.period("day"))
+    with pytest.raises(InvalidGranularity, match="tracked"):
+        lifecycle(pp, "e", pp.range("hour", -3))
+
+
+def test_decisions_report_and_fall_back_to_overall(pp):
+    landing = pp.decision("landing", min_trials=20)
+    for option, trials, successes in (("a", 100, 10), ("b", 100, 30)):
+        for i in range(trials):
+            landing.record(option, {"country": "FR"})
+        for i in range(successes):
+            landing.record(option, {"country": "FR"}, success=1)
+    # In the US only a few trials exist: the overall rates are used there.
+    for _ in range(3):
+        landing.record("a", {"country": "US"})
+    report = {r.option: r for r in landing.report(["a", "b"], {"country": "US"}, seed=1)}
+    assert report["a"].trials == 103 and report["a"].dimension == ""
+    assert report["b"].rate == pytest.approx(0.3)
+    assert report["b"].win_probability > 0.99
+    assert report["b"].low < 0.3 < report["b"].high
+    fr = {r.option: r for r in landing.report(["a", "b"], {"country": "FR"}, seed=1)}
+    assert fr["a"].dimension == "country/FR" and fr["a"].trials == 100
+    picks = [landing.decide(["a", "b"], {"country": "FR"}, seed=s) for s in range(200)]
+    assert picks.count("b") > 180
+
+
+def test_decide_never_starves_an_option(pp):
+    bandit = pp.decision("copy")
+    for _ in range(50):
+        bandit.record("old")
+        bandit.record("old", success=1)
+    assert bandit.decide(["old", "new"], seed=3) == "new"  # new has < 5 trials
+    with pytest.raises(InvalidValue, match="distinct"):
+        bandit.decide(["x", "x"])
+    with pytest.raises(InvalidValue, match="string or an int"):
+        bandit.record(1.5)
+    with pytest.raises(InvalidValue, match="invalid dimension value"):
+        bandit.record("a", {"country": "U S"})
+
+
+def test_wilson_interval():
+    low, high = wilson(30, 100)
+    assert 0.21 < low < 0.22 and 0.39 < high < 0.41
+    assert wilson(0, 0) is None

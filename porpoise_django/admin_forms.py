@@ -192,3 +192,58 @@ class ChartForm(forms.Form):
             except ValueError as exc:
                 self.add_error("period", str(exc))
         return data
+
+
+class LifecycleForm(forms.Form):
+    event = forms.CharField(
+        max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-events"})
+    )
+    period = forms.CharField(initial="30d", max_length=64, help_text=PERIOD_STRING_HELP)
+    sticky = forms.ChoiceField(
+        choices=[("week", "this week"), ("month", "this month")],
+        initial="week",
+        label="Stickiness of",
+    )
+
+    def clean_event(self) -> str:
+        name: str = self.cleaned_data["event"]
+        known = get_analytics().event_names()
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValidationError(f"unknown event {name!r}{hint}")
+        return name
+
+    def clean_period(self) -> Any:
+        try:
+            return get_analytics().period_string(self.cleaned_data["period"])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def parse_dimensions(text: str) -> dict[str, str]:
+    """``country=US, device=mac`` as a dict; raises ValidationError on other shapes."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ValidationError(f"{part!r}: write dimensions as name=value, comma-separated")
+        key, value = (x.strip() for x in part.split("=", 1))
+        out[key] = value
+    return out
+
+
+class DecisionForm(forms.Form):
+    name = forms.CharField(max_length=128, label="Decision")
+    options = forms.CharField(max_length=1000, help_text="Comma-separated, e.g. a,b,c.")
+    dimensions = forms.CharField(
+        required=False, max_length=1000, help_text="e.g. country=US, device=mac"
+    )
+
+    def clean_options(self) -> list[str]:
+        options = [o.strip() for o in self.cleaned_data["options"].split(",") if o.strip()]
+        if len(options) < 2 or len(set(options)) != len(options):
+            raise ValidationError("give two or more distinct options")
+        return options
+
+    def clean_dimensions(self) -> dict[str, str]:
+        return parse_dimensions(self.cleaned_data.get("dimensions") or "")

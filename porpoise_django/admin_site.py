@@ -25,7 +25,11 @@ PAGES = [
     ("cohorts", "Cohort retention"),
     ("funnels", "Funnels"),
     ("charts", "Counter charts"),
+    ("lifecycle", "Lifecycle and stickiness"),
+    ("decisions", "Decisions"),
 ]
+#: Page slug -> view function name in admin_views, where they differ.
+VIEW_NAMES = {"lifecycle": "lifecycle_page"}
 
 
 def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
@@ -34,7 +38,11 @@ def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
     # Not site.admin_view(): it sends logged-in non-staff users to the login
     # page; the views' own check answers them 403 instead.
     pages = [
-        path(f"porpoise/{slug}/", getattr(admin_views, slug), name=f"porpoise_{slug}")
+        path(
+            f"porpoise/{slug}/",
+            getattr(admin_views, VIEW_NAMES.get(slug, slug)),
+            name=f"porpoise_{slug}",
+        )
         for slug, _ in PAGES
     ]
     return [*pages, path("porpoise/", admin_views.overview, name="porpoise_index")]

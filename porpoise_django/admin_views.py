@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 
-from .admin_forms import ChartForm, CohortForm, FunnelForm
-from .engine import PeriodRange, cohort_table, funnel
+from .admin_forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
+from .engine import PeriodRange, cohort_table, funnel, lifecycle, stickiness
 from .services import get_analytics
 
 SPARK_DAYS = 14
@@ -333,4 +333,68 @@ def charts(request: HttpRequest) -> HttpResponse:
         _context(
             request, "Counter charts", form=form, chart=chart, top_rows=top_rows, all_names=names
         ),
+    )
+
+
+@staff_only
+def lifecycle_page(request: HttpRequest) -> HttpResponse:
+    """New, returning, resurrecting and dormant users per period; stickiness."""
+    form = bound_form(LifecycleForm, request, "event")
+    chart = None
+    sticky = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        pp = get_analytics()
+        try:
+            result = lifecycle(pp, data["event"], data["period"])
+            sticky = stickiness(pp, data["event"], pp.period(data["sticky"]))
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            chart = {
+                "type": "bar",
+                "stacked": True,
+                "labels": [p.label for p in result.periods],
+                "datasets": [
+                    {"label": state, "data": getattr(result, state)}
+                    for state in ("new", "returning", "resurrecting", "dormant")
+                ],
+            }
+    return render(
+        request,
+        "porpoise_django/admin/lifecycle.html",
+        _context(
+            request,
+            "Lifecycle and stickiness",
+            form=form,
+            chart=chart,
+            sticky=sticky,
+            sticky_rows=[
+                {"days": k + 1, "exactly": e, "at_least": a}
+                for k, (e, a) in enumerate(zip(sticky.exactly, sticky.at_least, strict=True))
+            ]
+            if sticky
+            else [],
+        ),
+    )
+
+
+@staff_only
+def decisions(request: HttpRequest) -> HttpResponse:
+    """Each option's success rate, interval and chance of being the best."""
+    form = bound_form(DecisionForm, request, "name")
+    report = None
+    suggestion = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            decision = get_analytics().decision(data["name"])
+            report = decision.report(data["options"], data["dimensions"])
+            suggestion = decision.decide(data["options"], data["dimensions"])
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+    return render(
+        request,
+        "porpoise_django/admin/decisions.html",
+        _context(request, "Decisions", form=form, report=report, suggestion=suggestion),
     )

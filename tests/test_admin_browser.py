@@ -4,6 +4,7 @@ Screenshots go to a temporary folder, or to tests/screenshots/ (shown in the
 README) with PORPOISE_UPDATE_SCREENSHOTS=1.
 """
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -59,6 +60,7 @@ def demo(porpoise):
     from porpoise_django.demo import generate
 
     pp = porpoise(ACTIVE_EVENT=None, GRANULARITIES=["day", "week", "month"])
+    pp.clock = lambda: dt.datetime(2026, 11, 22, 20, tzinfo=dt.UTC)  # a Sunday: a full week
     generate(pp, users=3000, days=40)
     get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
     return pp
@@ -124,6 +126,15 @@ def test_staff_browse_every_page(live_server, demo, browser_page, shots):
     assert drawn > 1000  # the canvas has a chart on it, not a blank
     assert page.locator("#porpoise-top-table tbody tr").count() == 3
     page.screenshot(path=str(shots / "charts.png"), full_page=True)
+
+    page.click("a:has-text('Lifecycle')")
+    page.fill("#id_event", "active")
+    page.fill("#id_period", "4w")
+    page.click("text=Show")
+    page.wait_for_function("window.porpoiseChart !== undefined")
+    assert page.evaluate("window.porpoiseChart.data.datasets.length") == 4
+    assert page.locator("#porpoise-stickiness-table tbody tr").count() == 7
+    page.screenshot(path=str(shots / "lifecycle.png"), full_page=True)
 
 
 @pytest.fixture

@@ -215,3 +215,36 @@ def test_chart_js_ships_with_its_licence():
     assert script and licence
     assert "Chart.js v4" in Path(script).read_text()[:300]
     assert "MIT License" in Path(licence).read_text()
+
+
+def test_lifecycle_and_decision_pages(client, staff, data):
+    page = client.get("/admin/porpoise/lifecycle/", {"event": "active", "period": "7d"})
+    assert page.status_code == 200
+    chart = page.context["chart"]
+    assert chart["stacked"] and [d["label"] for d in chart["datasets"]] == [
+        "new",
+        "returning",
+        "resurrecting",
+        "dormant",
+    ]
+    assert page.context["sticky"].days == 7
+    assert (
+        "unknown event"
+        in client.get("/admin/porpoise/lifecycle/", {"event": "nope"}).content.decode()
+    )
+    decision = data.decision("cta")
+    for _ in range(10):
+        decision.record("red")
+    decision.record("red", success=1)
+    report = client.get(
+        "/admin/porpoise/decisions/",
+        {"name": "cta", "options": "red,blue", "dimensions": "country=US"},
+    )
+    assert report.status_code == 200
+    assert [r.option for r in report.context["report"]] == ["red", "blue"]
+    assert report.context["suggestion"] == "blue"  # fewer than 5 trials: tried first
+    bad = client.get(
+        "/admin/porpoise/decisions/", {"name": "cta", "options": "red", "dimensions": "country"}
+    )
+    text = bad.content.decode()
+    assert "two or more distinct options" in text and "name=value" in text

@@ -263,3 +263,38 @@ def test_many_series_in_one_request_and_one_round_trip(api, data, porpoise, roun
     # The session and user come from sqlite; Redis is asked once.
     assert round_trips.count == 1
     assert api.get(f"{API}/events/series/", {"names": "a{b"}).status_code == 400
+
+
+def test_lifecycle_stickiness_and_decisions(api, data):
+    body = api.get(f"{API}/lifecycle/", {"event": "login", "period": "7d"}).json()
+    assert body["rows"][-1] == {
+        "period": body["rows"][-1]["period"],
+        "new": 3,
+        "returning": 2,
+        "resurrecting": 0,
+        "dormant": 0,
+    }
+    sticky = api.get(f"{API}/stickiness/", {"event": "login"}).json()
+    assert sticky["days"] == 7 and sticky["at_least"][0] == 5
+    assert (
+        api.post(
+            f"{API}/decisions/cta/record/",
+            {"option": "red", "dimensions": {"country": "US"}},
+            format="json",
+        ).status_code
+        == 202
+    )
+    report = api.get(
+        f"{API}/decisions/cta/report/", {"options": "red,blue", "dimensions": "country=US"}
+    ).json()
+    assert [o["option"] for o in report["options"]] == ["red", "blue"] and report["options"][0][
+        "trials"
+    ] == 1
+    assert api.get(f"{API}/decisions/cta/report/", {"options": "red"}).status_code == 400
+    assert (
+        api.get(f"{API}/stickiness/", {"event": "login", "granularity": "day"}).status_code == 400
+    )
+    assert (
+        api.post(f"{API}/decisions/cta/record/", {"option": "a b"}, format="json").status_code
+        == 400
+    )

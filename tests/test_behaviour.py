@@ -70,9 +70,9 @@ def test_bad_behaviour_arguments(pp):
 def test_decisions_report_and_fall_back_to_overall(pp):
     landing = pp.decision("landing", min_trials=20)
     for option, trials, successes in (("a", 100, 10), ("b", 100, 30)):
-        for i in range(trials):
+        for _ in range(trials):
             landing.record(option, {"country": "FR"})
-        for i in range(successes):
+        for _ in range(successes):
             landing.record(option, {"country": "FR"}, success=1)
     # In the US only a few trials exist: the overall rates are used there.
     for _ in range(3):
@@ -106,3 +106,11 @@ def test_wilson_interval():
     low, high = wilson(30, 100)
     assert 0.21 < low < 0.22 and 0.39 < high < 0.41
     assert wilson(0, 0) is None
+
+
+def test_lifecycle_is_two_round_trips_whatever_the_range(pp, clock, round_trips):
+    pp.mark_many([("e", i, clock.now - dt.timedelta(days=d)) for d in range(20) for i in range(d)])
+    pp.chunks()
+    with round_trips:
+        lifecycle(pp, "e", pp.range("day", -13))
+    assert round_trips.count == 2  # the event's first mark, then every count

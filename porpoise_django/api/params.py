@@ -142,3 +142,47 @@ class FunnelParams(serializers.Serializer):
 
 def periods_out(periods: PeriodRange | list[Any]) -> list[dict[str, str]]:
     return [{"period": p.label, "start": p.start.isoformat()} for p in periods]
+
+
+class LifecycleParams(EventRangeParams):
+    event = serializers.CharField(max_length=128)
+
+
+class StickinessParams(serializers.Serializer):
+    event = serializers.CharField(max_length=128)
+    granularity = serializers.ChoiceField(choices=["week", "month"], default="week")
+    date = serializers.DateField(required=False, help_text="A day of the week or month.")
+
+
+class DecisionParams(serializers.Serializer):
+    options = serializers.CharField(
+        max_length=1000, help_text="Comma-separated options, 2 or more."
+    )
+    dimensions = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=1000,
+        help_text="Known dimensions: name=value, comma-separated.",
+    )
+
+    def validate_options(self, value: str) -> list[str]:
+        options = [o.strip() for o in value.split(",") if o.strip()]
+        if len(options) < 2 or len(set(options)) != len(options):
+            raise serializers.ValidationError("give two or more distinct options")
+        return options
+
+    def validate_dimensions(self, value: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if "=" not in part:
+                raise serializers.ValidationError("write dimensions as name=value, comma-separated")
+            key, dim = (x.strip() for x in part.split("=", 1))
+            out[key] = dim
+        return out
+
+
+class DecisionRecord(serializers.Serializer):
+    option = serializers.CharField(max_length=128)
+    dimensions = serializers.DictField(child=serializers.CharField(max_length=128), required=False)
+    success = serializers.FloatField(required=False, allow_null=True)

@@ -13,10 +13,13 @@ from .tracking import TrackViewSet
 from .views import (
     CohortViewSet,
     CounterViewSet,
+    DecisionViewSet,
     EventViewSet,
     ExpressionViewSet,
     FunnelViewSet,
+    LifecycleViewSet,
     MetricViewSet,
+    StickinessViewSet,
 )
 
 app_name = "porpoise_api"
@@ -45,6 +48,9 @@ router.register("counters", CounterViewSet, basename="counter")
 router.register("metrics", MetricViewSet, basename="metric")
 router.register("cohorts", CohortViewSet, basename="cohort")
 router.register("funnels", FunnelViewSet, basename="funnel")
+router.register("lifecycle", LifecycleViewSet, basename="lifecycle")
+router.register("stickiness", StickinessViewSet, basename="stickiness")
+router.register("decisions", DecisionViewSet, basename="decision")
 router.register("track", TrackViewSet, basename="track")
 
 urlpatterns = [

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..conf import porpoise_settings
-from ..engine import cohort_table, funnel, parse_query
+from ..engine import cohort_table, funnel, lifecycle, parse_query, stickiness
 from ..engine.names import NAME_PATTERN
 from ..services import get_analytics
 from . import params
@@ -521,3 +521,122 @@ class FunnelViewSet(PorpoiseViewSet):
                 "overall": result.overall(),
             }
         )
+
+
+class LifecycleViewSet(PorpoiseViewSet):
+    """New, returning, resurrecting and dormant (negative) users per period."""
+
+    @extend_schema(
+        parameters=[params.LifecycleParams],
+        responses=inline_serializer(
+            "Lifecycle",
+            {
+                "event": serializers.CharField(),
+                "rows": inline_serializer(
+                    "LifecycleRow",
+                    {
+                        "period": serializers.CharField(),
+                        "new": serializers.IntegerField(),
+                        "returning": serializers.IntegerField(),
+                        "resurrecting": serializers.IntegerField(),
+                        "dormant": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+    )
+    def list(self, request: Request) -> Response:
+        args = validated(params.LifecycleParams, request)
+        check_name(args["event"], "event")
+        result = engine("period", lambda: lifecycle(get_analytics(), args["event"], args["range"]))
+        return Response({"event": args["event"], "rows": result.rows()})
+
+
+class StickinessViewSet(PorpoiseViewSet):
+    """Users active on exactly / at least n days of a week or month."""
+
+    @extend_schema(
+        parameters=[params.StickinessParams],
+        responses=inline_serializer(
+            "Stickiness",
+            {
+                "event": serializers.CharField(),
+                "period": serializers.CharField(),
+                "days": serializers.IntegerField(),
+                "exactly": serializers.ListField(child=serializers.IntegerField()),
+                "at_least": serializers.ListField(child=serializers.IntegerField()),
+            },
+        ),
+    )
+    def list(self, request: Request) -> Response:
+        args = validated(params.StickinessParams, request)
+        check_name(args["event"], "event")
+        pp = get_analytics()
+        period = pp.period(args["granularity"], args.get("date"))
+        result = engine("granularity", lambda: stickiness(pp, args["event"], period))
+        return Response(
+            {
+                "event": args["event"],
+                "period": period.label,
+                "days": result.days,
+                "exactly": result.exactly,
+                "at_least": result.at_least,
+            }
+        )
+
+
+Report = inline_serializer(
+    "DecisionReport",
+    {
+        "name": serializers.CharField(),
+        "options": inline_serializer(
+            "OptionReport",
+            {
+                "option": serializers.CharField(),
+                "trials": serializers.IntegerField(),
+                "successes": serializers.FloatField(),
+                "rate": serializers.FloatField(allow_null=True),
+                "low": serializers.FloatField(allow_null=True),
+                "high": serializers.FloatField(allow_null=True),
+                "win_probability": serializers.FloatField(),
+                "dimension": serializers.CharField(),
+            },
+            many=True,
+        ),
+        "decide": serializers.CharField(),
+    },
+)
+
+
+class DecisionViewSet(PorpoiseViewSet):
+    """Decisions: report options' rates and pick one; record shows and outcomes."""
+
+    lookup_field = "name"
+    lookup_value_regex = NAME_REGEX
+
+    @extend_schema(parameters=[NAME_PARAM, params.DecisionParams], responses=Report)
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, name: str) -> Response:
+        check_name(name)
+        args = validated(params.DecisionParams, request)
+        decision = get_analytics().decision(name)
+        rows = engine("dimensions", lambda: decision.report(args["options"], args["dimensions"]))
+        pick = engine("dimensions", lambda: decision.decide(args["options"], args["dimensions"]))
+        return Response({"name": name, "options": [vars(r) for r in rows], "decide": pick})
+
+    @extend_schema(parameters=[NAME_PARAM], request=params.DecisionRecord, responses={202: Names})
+    @action(detail=True, methods=["post"])
+    def record(self, request: Request, name: str) -> Response:
+        check_name(name)
+        body = params.DecisionRecord(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        decision = get_analytics().decision(name)
+        engine(
+            "option",
+            lambda: decision.record(
+                data["option"], data.get("dimensions"), success=data.get("success")
+            ),
+        )
+        return Response({"names": [name]}, status=202)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .bitmaps import Bitmap
-from .cohorts import _history
+from .cohorts import _history, history_start
 from .counters import InvalidValue
 from .errors import InvalidGranularity
 from .metrics import check_path, dimension_paths
@@ -66,13 +66,13 @@ def lifecycle(pp: Analytics, event: str | Bitmap, periods: PeriodRange) -> Lifec
         )
     template = pp.event(event) if isinstance(event, str) else event
     buckets = periods.periods()
-    first = buckets[0]
+    begin = history_start(pp, template, buckets[0].prev())
     bitmaps: list[Bitmap] = []
     slots: list[list[int | None]] = []  # per period: index in bitmaps per state
     for period in buckets:
         now_set = template.bind(period)
         before = template.bind(period.prev())
-        history = _history(pp, template, first.prev(), period)
+        history = _history(pp, template, begin, period)
         states: list[Bitmap | None] = [
             now_set if history is None else now_set - history,  # new
             now_set & before,  # returning

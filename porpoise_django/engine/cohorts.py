@@ -157,10 +157,11 @@ def cohort_table(
         return _both(s2.bind(period), s2b.bind(period) if s2b is not None else None)
 
     cohort_sets: list[Bitmap] = []
+    begin = history_start(pp, s1, first) if cohort_type == "first_time" else None
     for period in rows:
         cohort = _both(s1.bind(period), s1b.bind(period) if s1b is not None else None)
         if cohort_type == "first_time":
-            before = _history(pp, s1, first, period)
+            before = _history(pp, s1, begin, period)
             if before is not None:
                 cohort = cohort - before
         cohort_sets.append(cohort)
@@ -283,15 +284,23 @@ def _count_to(first: Period, last: Period) -> int:
     return steps
 
 
-def _history(pp: Analytics, s1: Bitmap, table_start: Period, period: Period) -> Bitmap | None:
-    """Ids that did ``s1`` before ``period``: since the event's first mark for a plain
-    event (covered by the fewest stored buckets), else since the table's start."""
+def history_start(pp: Analytics, s1: Bitmap, table_start: Period) -> Any:
+    """Where "before" starts for first-time logic: the event's first mark for a
+    plain event (one registry read), else the table's start; None if never marked."""
     begin = table_start.start
     if isinstance(s1, Event):
         span = pp.event_span(s1.name)
         if span is None:
             return None
         begin = min(begin, span[0])
+    return begin
+
+
+def _history(pp: Analytics, s1: Bitmap, begin: Any, period: Period) -> Bitmap | None:
+    """Ids that did ``s1`` from ``begin`` until before ``period``, over the fewest
+    stored buckets."""
+    if begin is None:
+        return None
     if period.start <= begin:
         return None
     earlier = period_range(

@@ -16,6 +16,6 @@
     type: spec.type,
     data: { labels: spec.labels, datasets: spec.datasets },
     options: { responsive: true, maintainAspectRatio: false, animation: false,
-               scales: { y: { beginAtZero: true } } }
+               scales: { x: { stacked: !!spec.stacked }, y: { beginAtZero: true, stacked: !!spec.stacked } } }
   });
 })();

@@ -111,7 +111,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
     def build(pipe: Any) -> None:
         for name in counter_page:
-            pipe.mget([pp.keys.counter_total(name, p) for p in counter_days])
+            pipe.execute_command("MGET", *[pp.keys.counter_total(name, p) for p in counter_days])
             pipe.get(pp.keys.counter_total(name, counter_week))
 
     replies = pp.run(build, scripts=()) if len(counter_page) else []

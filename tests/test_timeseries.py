@@ -176,3 +176,14 @@ def test_bad_writes_and_reads(pp, redis_client):
     with pytest.raises(ValueError, match="series name"):
         counts.insert("bad name", 1)
     assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+
+
+def test_delete_all_removes_every_series(pp, redis_client):
+    counts = pp.timeseries(
+        type="count", intervals={"h": {"step": "hour"}, "d": {"step": "day", "resolution": "hour"}}
+    )
+    sets = pp.timeseries(type="set", intervals={"m": {"step": 60}})
+    counts.insert("a", 1)
+    sets.insert("b", "x")
+    pp.delete_all()
+    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []

@@ -52,7 +52,7 @@ from .periods import (
     require_aware,
 )
 from .scripts import SET_BITS, LuaScript, run_pipeline
-from .timeseries import TimeSeries
+from .timeseries import TimeSeries, delete_all_series
 
 #: Granularities tracked when nothing else is configured (bitmapist's defaults).
 DEFAULT_GRANULARITIES = ("day", "week", "month")
@@ -796,7 +796,7 @@ class Analytics:
                     tag = key.split("}", 1)[0] + "}"
                     temp = f"{tag}:tmp:import:{token}:{start + number}"
                     pipe.set(temp, bitmap_from_offsets(group_offsets), ex=self.temp_ttl)
-                    pipe.bitop("OR", key, key, temp)
+                    pipe.execute_command("BITOP", "OR", key, key, temp)
                     pipe.unlink(temp)
                     if expire_at is not None:
                         pipe.expireat(key, int(expire_at))
@@ -969,6 +969,7 @@ class Analytics:
             self.delete_counter(name)
         for name in self.metric_names():
             self.metric(name).delete()
+        delete_all_series(self)
         chunks = self.chunks()
         self.delete_keys(
             [self.keys.universe(c) for c in chunks]

@@ -289,7 +289,9 @@ class BitOp(_Derived):
 
     def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
         sources = [o._compile(chunk, pipe, memo) for o in self.operands]
-        return self._temp_key(chunk, pipe, memo, lambda key: pipe.bitop(self.op, key, *sources))
+        return self._temp_key(
+            chunk, pipe, memo, lambda key: pipe.execute_command("BITOP", self.op, key, *sources)
+        )
 
 
 class Difference(_Derived):
@@ -324,8 +326,8 @@ class Difference(_Derived):
         both = self._store.keys.temp(chunk, _digest("and:" + self.signature))
 
         def build(key: str) -> None:
-            pipe.bitop("AND", both, left, right)
-            pipe.bitop("XOR", key, left, both)
+            pipe.execute_command("BITOP", "AND", both, left, right)
+            pipe.execute_command("BITOP", "XOR", key, left, both)
             pipe.expire(both, self._store.temp_ttl)
 
         return self._temp_key(chunk, pipe, memo, build)

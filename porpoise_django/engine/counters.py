@@ -135,7 +135,7 @@ class Counter:
             temp = self._store.keys.counter_temp(self.name, digest)
 
             def build(pipe: Any) -> None:
-                pipe.zunionstore(temp, keys)
+                pipe.execute_command("ZUNIONSTORE", temp, len(keys), *keys)
                 pipe.expire(temp, self._store.temp_ttl)
                 pipe.zrevrange(temp, 0, n - 1, withscores=True)
 

@@ -43,6 +43,11 @@ class LuaScript:
 class CommandBuffer:
     """Records redis-py calls (``buf.setbit(...)``) to send them in one go.
 
+    Multi-key commands are recorded as ``execute_command("BITOP", ...)``:
+    redis-py's cluster pipeline refuses its ``bitop()``/``mget()`` methods, but
+    sends the generic form to the one slot that all the keys share (they carry
+    the same hash tag by design).
+
     One recorded command is sent as a plain call, several as one pipeline:
     for a single command redis-py's pipeline machinery costs more than the
     command itself.

@@ -16,6 +16,7 @@ zero-filled, ordered results keyed by the bucket's start (epoch seconds).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -147,6 +148,9 @@ class TimeSeries:
         self.on_expired = on_expired
         self.read_func = read_func or _auto
         self.intervals: dict[str, Interval] = {}
+        self._specs = {
+            name: json.dumps(dict(spec), sort_keys=True) for name, spec in intervals.items()
+        }
         for name, spec in intervals.items():
             validate_name(name, what="interval name")
             unknown = set(spec) - {"step", "steps", "resolution"}
@@ -253,6 +257,8 @@ class TimeSeries:
                     pipe.sadd(key, value)
                 if expire_at is not None:
                     pipe.expireat(key, math.ceil(expire_at))
+            # The intervals are remembered so that delete_all() can find every bucket.
+            pipe.hset(f"{keys.prefix}:reg:series:{self.type}:intervals", mapping=self._specs)
             for name, (first, last) in names.items():
                 pipe.zadd(f"{keys.prefix}:reg:series:{self.type}:first", {name: first}, lt=True)
                 pipe.zadd(f"{keys.prefix}:reg:series:{self.type}:last", {name: last}, gt=True)
@@ -542,3 +548,19 @@ def _apply(kind: str, name: str, value: Any, seconds: float) -> Any:
     if name == "rate":
         return v / seconds if seconds else None
     return v
+
+
+def delete_all_series(store: Analytics) -> None:
+    """Delete every series of every type, with the intervals they were written with."""
+    prefix = store.keys.prefix
+    for kind in SERIES_TYPES:
+        registry = f"{prefix}:reg:series:{kind}:intervals"
+        specs = store.client.hgetall(registry)
+        if specs:
+            intervals = {_text(k): json.loads(_text(v)) for k, v in specs.items()}
+            series = TimeSeries(store, type=kind, intervals=intervals)
+            for name in series.names():
+                series.delete(name)
+        store.delete_keys(
+            [registry, f"{prefix}:reg:series:{kind}:first", f"{prefix}:reg:series:{kind}:last"]
+        )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.cluster
 
 from porpoise_django.embedded import EmbeddedServer, ensure_server
 from porpoise_django.engine import Analytics
@@ -35,8 +36,95 @@ def redis_url() -> str:
     return ensure_server()
 
 
+#: Engine test modules: each of their tests runs on one server and on a cluster.
+CLUSTER_MODULES = {
+    "test_marking",
+    "test_expressions",
+    "test_validation",
+    "test_bulk_import",
+    "test_counters",
+    "test_timeseries",
+    "test_metrics",
+    "test_cohorts",
+    "test_query",
+    "test_behaviour",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in CLUSTER_MODULES and "redis_client" in metafunc.fixturenames:
+        metafunc.parametrize("redis_client", ["single", "cluster"], indirect=True)
+
+
+class Cluster:
+    """A 3-master Redis Cluster of embedded valkey-servers on loopback."""
+
+    def __init__(self, masters: int = 3) -> None:
+        import subprocess
+        import tempfile
+        import time
+
+        from porpoise_django.embedded import free_port, server_binary
+
+        self.servers = []
+        for _ in range(masters):
+            folder = tempfile.mkdtemp(prefix="pptest-cluster-")
+            server = EmbeddedServer(
+                extra=(
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", os.path.join(folder, "nodes.conf"),
+                    "--cluster-node-timeout", "2000",
+                    # The default bus port (port + 10000) may not exist or be taken.
+                    "--cluster-port", str(free_port()),
+                )
+            )  # fmt: skip
+            server.start()
+            self.servers.append(server)
+        addresses = [f"127.0.0.1:{s.port}" for s in self.servers]
+        subprocess.run(
+            [server_binary("valkey-cli"), "--cluster", "create", *addresses,
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        # Every node must know the whole slot map before the client reads it;
+        # a client that read it too early gets MOVED and retries one by one.
+        deadline = time.monotonic() + 30
+        for server in self.servers:
+            node = redis.Redis(port=server.port)
+            while (
+                b"cluster_state:ok" not in node.execute_command("CLUSTER", "INFO")
+                or len(node.execute_command("CLUSTER", "SLOTS")) < masters
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test cluster did not become ready")
+                time.sleep(0.05)
+            node.close()
+        self.client = redis.cluster.RedisCluster(host="127.0.0.1", port=self.servers[0].port)
+
+    def close(self) -> None:
+        self.client.close()
+        for server in self.servers:
+            server.close()
+
+
 @pytest.fixture(scope="session")
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+def cluster() -> Iterator[Cluster]:
+    started = Cluster()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def redis_client(request: pytest.FixtureRequest, single_client: redis.Redis) -> Any:
+    """The server the engine tests use: one server, or (parametrized) the cluster."""
+    if getattr(request, "param", "single") == "cluster":
+        return request.getfixturevalue("cluster").client
+    return single_client
+
+
+@pytest.fixture(scope="session")
+def single_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     foreign = _foreign_keys(client)
     if foreign:
@@ -56,7 +144,7 @@ def _purge(client: Any, prefix: str) -> None:
 
 
 @pytest.fixture
-def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
+def key_prefix(redis_client: Any) -> Iterator[str]:
     """A key prefix of this test alone; its keys are deleted afterwards."""
     prefix = f"{TEST_KEY_PREFIX}-{os.getpid()}-{next(_counter)}"
     yield prefix
@@ -93,10 +181,18 @@ def make_analytics(
 
 
 class RoundTrips:
-    """Counts what the client sends to the server: one packed send is one round trip."""
+    """Counts what the client sends to the server: one packed send is one round trip.
 
-    def __init__(self) -> None:
+    On a cluster a pipeline goes to each node holding its keys, in parallel:
+    ``one()`` then allows one send per node.
+    """
+
+    def __init__(self, nodes: int = 1) -> None:
         self.count = 0
+        self.nodes = nodes
+
+    def one(self) -> bool:
+        return 1 <= self.count <= self.nodes
 
     def __enter__(self) -> RoundTrips:
         self.count = 0
@@ -107,15 +203,20 @@ class RoundTrips:
 
 
 @pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
+def round_trips(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> RoundTrips:
     """``with round_trips as rt: ...; rt.count`` counts round trips made inside the block."""
     from redis.connection import AbstractConnection
 
-    counter = RoundTrips()
+    callspec = getattr(request.node, "callspec", None)
+    on_cluster = callspec is not None and callspec.params.get("redis_client") == "cluster"
+    counter = RoundTrips(nodes=3 if on_cluster else 1)
     original = AbstractConnection.send_packed_command
 
     def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        counter.count += 1
+        head = command if isinstance(command, bytes) else b"".join(command[:2])
+        # A new connection's handshake (CLIENT SETINFO, HELLO...) is not work.
+        if not any(word in head[:60] for word in (b"CLIENT", b"HELLO", b"READONLY")):
+            counter.count += 1
         original(self, command, check_health)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)

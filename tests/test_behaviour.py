@@ -113,4 +113,5 @@ def test_lifecycle_is_two_round_trips_whatever_the_range(pp, clock, round_trips)
     pp.chunks()
     with round_trips:
         lifecycle(pp, "e", pp.range("day", -13))
-    assert round_trips.count == 2  # the event's first mark, then every count
+    # the event's first mark, then every count (per node on a cluster)
+    assert 2 <= round_trips.count <= 2 * round_trips.nodes

@@ -93,7 +93,7 @@ def test_cohort_table_in_one_round_trip_with_labels_average_and_csv(
     pp.chunks()
     with round_trips:
         table = cohort_table(pp, "signup", "active", granularity="week", cohorts=3, offsets=2)
-    assert round_trips.count == 1
+    assert round_trips.one()
     assert table.labels == ["2026-W45", "2026-W46", "2026-W47"]
     assert table.sizes == [10, 0, 0]
     assert table.counts[0] == [0, 5, 2]

@@ -44,7 +44,7 @@ def test_top_n_over_a_range_in_one_round_trip(pp, clock, round_trips):
         pp.count_many(rows)
     with round_trips:
         top = pp.counter("song:played").top(pp.range("hour", -23), 10)
-    assert round_trips.count == 1
+    assert round_trips.one()
     assert [c for _, c in top] == sorted(plays.values(), reverse=True)[:10]
     assert all(plays[song] == c for song, c in top)
 

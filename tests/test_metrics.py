@@ -32,7 +32,7 @@ def test_counts_roll_up_and_hits_are_implicit(pp, round_trips):
     ads.count({"revenue": 100, "visitors": 1}, {"country": "FR"})
     with round_trips:
         ads.count({"visitors": 1}, {"country": "US"})
-    assert round_trips.count == 1
+    assert round_trips.one()
     assert ads.totals("today", ["revenue", "visitors", "hits"]) == {
         "revenue": 600,
         "visitors": 3,

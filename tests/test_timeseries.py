@@ -20,10 +20,10 @@ def test_count_series_dense_and_zero_filled(pp, clock, round_trips):
     series.insert("hits", 1.5)
     with round_trips:
         series.insert("hits", -1)
-    assert round_trips.count == 1
+    assert round_trips.one()
     with round_trips:
         hours = series.series("hits", "hour", steps=4)
-    assert round_trips.count == 1
+    assert round_trips.one()
     assert list(hours.values()) == [0, 2, 0, 0.5]
     starts = list(hours)
     assert starts == sorted(starts) and starts[-1] == pp.period("hour").start.timestamp()

@@ -93,7 +93,13 @@ class CommandBuffer:
         client: Any, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]
     ) -> list[Any]:
         pipe = client.pipeline(transaction=False)
+        find_node = getattr(client, "get_node_from_key", None)  # a RedisCluster
         for method, args, kwargs in calls:
+            if find_node is not None and args and args[0] == "EVALSHA":
+                # Left alone, redis-py's cluster pipeline asks the server for
+                # the keys of every EVALSHA (one round trip each); the first
+                # key names the slot, which every key of a script shares.
+                kwargs = {**kwargs, "target_nodes": find_node(args[3])}
             getattr(pipe, method)(*args, **kwargs)
         return list(pipe.execute(raise_on_error=False))
 

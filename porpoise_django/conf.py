@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     # Storage: the django-redis cache whose connection is shared, or a URL.
     "CACHE_ALIAS": "default",
     "REDIS_URL": None,
+    # True: REDIS_URL names a node of a Redis Cluster (redis.cluster.RedisCluster).
+    "REDIS_CLUSTER": False,
     "KEY_PREFIX": "pp",
     "CHUNK_BITS": 20,
     "ID_MODE": "int",

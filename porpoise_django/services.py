@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
+import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 
 from .buffer import PendingWrite, ReplayBuffer
@@ -37,6 +38,8 @@ _retry_after = 0.0
 def get_client() -> Any:
     """The redis-py client: ``PORPOISE["REDIS_URL"]``, else the django-redis cache's connection."""
     url = porpoise_settings.REDIS_URL
+    if url and porpoise_settings.REDIS_CLUSTER:
+        return redis.cluster.RedisCluster.from_url(url)
     if url:
         return redis.Redis.from_url(url)
     alias = porpoise_settings.CACHE_ALIAS

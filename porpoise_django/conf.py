@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # True: REDIS_URL names a node of a Redis Cluster (redis.cluster.RedisCluster).
     "REDIS_CLUSTER": False,
+    # Seconds a client made from REDIS_URL waits on Redis (connect and reply);
+    # failures are buffered, so a slow Redis never holds a request long.
+    # (For the cache alias, set django-redis' SOCKET_TIMEOUT in CACHES.)
+    "SOCKET_TIMEOUT": 1.0,
     "KEY_PREFIX": "pp",
     "CHUNK_BITS": 20,
     "ID_MODE": "int",

@@ -17,6 +17,8 @@ from typing import Any
 import redis
 import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .buffer import PendingWrite, ReplayBuffer
 from .conf import porpoise_settings
@@ -38,10 +40,14 @@ _retry_after = 0.0
 def get_client() -> Any:
     """The redis-py client: ``PORPOISE["REDIS_URL"]``, else the django-redis cache's connection."""
     url = porpoise_settings.REDIS_URL
-    if url and porpoise_settings.REDIS_CLUSTER:
-        return redis.cluster.RedisCluster.from_url(url)
     if url:
-        return redis.Redis.from_url(url)
+        timeout = porpoise_settings.SOCKET_TIMEOUT
+        # No retries inside redis-py: a failed write goes to the replay buffer,
+        # and retrying here would only make the request wait longer.
+        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if porpoise_settings.REDIS_CLUSTER:
+            return redis.cluster.RedisCluster.from_url(url, **options)
+        return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
     alias = porpoise_settings.CACHE_ALIAS
     try:
         from django_redis import get_redis_connection
@@ -180,7 +186,12 @@ def record(writes: Iterable[PendingWrite]) -> bool:
         _retry_after = time.monotonic() + porpoise_settings.RETRY_SECONDS
         buffer.restore(pending)
         buffer.add(items, error=exc)
-        logger.warning("porpoise: Redis unavailable (%s); %d writes buffered", exc, len(buffer))
+        logger.warning(
+            "porpoise: Redis unavailable (%s: %s); %d writes buffered",
+            type(exc).__name__,
+            exc,
+            len(buffer),
+        )
         return False
     if pending:
         buffer.replayed(len(pending))

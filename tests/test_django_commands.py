@@ -172,3 +172,18 @@ def test_commands_have_help_with_examples():
         command = load_command_class("porpoise_django", name)
         text = command.create_parser("manage.py", name).format_help()
         assert "examples:" in text and f"manage.py {name}" in text, name
+
+
+def test_memory_report(porpoise):
+    pp = porpoise()
+    pp.mark_many([("active", i) for i in range(0, 80_000, 8)])
+    rows = {(r["event"], r["granularity"]): r for r in pp.memory_report()}
+    day = rows[("active", "day")]
+    assert day["users"] == 10_000
+    assert 1 <= day["bytes_per_user"] < 2  # 10,000 bits in a 10 KB bitmap
+    out, _ = run("porpoise_memory", "--event", "active")
+    assert "active" in out and "bytes/user" in out
+    report = json.loads(run("porpoise_memory", "--json")[0])
+    assert {r["granularity"] for r in report} == {"day", "week", "month"}
+    with pytest.raises(CommandError, match="invalid event name"):
+        run("porpoise_memory", "--event", "bad name")

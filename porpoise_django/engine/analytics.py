@@ -703,6 +703,48 @@ class Analytics:
         """Names of every metric under this prefix."""
         return metric_names(self)
 
+    def memory_report(
+        self, names: Sequence[str] | None = None, when: When = None
+    ) -> list[dict[str, Any]]:
+        """Bytes per user of each event's bitmaps for the periods holding ``when``.
+
+        One round trip: ``MEMORY USAGE`` and ``BITCOUNT`` of every chunk's key
+        for each tracked granularity. Rows: event, granularity, period, users,
+        bytes, bytes_per_user.
+        """
+        events = list(names) if names is not None else self.event_names()
+        chunks = self.chunks()
+        plan = [
+            (name, period, self.keys.event(self._name(name), period, chunk))
+            for name in events
+            for period in (self.period(g, when) for g in self.granularities)
+            for chunk in chunks
+        ]
+
+        def build(pipe: Any) -> None:
+            for _, _, key in plan:
+                pipe.memory_usage(key)
+                pipe.bitcount(key)
+
+        replies = self.run(build, scripts=()) if plan else []
+        totals: dict[tuple[str, Period], list[int]] = {}
+        for i, (name, period, _) in enumerate(plan):
+            used, users = replies[2 * i] or 0, replies[2 * i + 1] or 0
+            entry = totals.setdefault((name, period), [0, 0])
+            entry[0] += int(used)
+            entry[1] += int(users)
+        return [
+            {
+                "event": name,
+                "granularity": period.granularity,
+                "period": period.label,
+                "users": users,
+                "bytes": used,
+                "bytes_per_user": used / users if users else None,
+            }
+            for (name, period), (used, users) in totals.items()
+        ]
+
     def decision(self, name: str, *, period: str = "90d", min_trials: int = 30) -> Decision:
         """A choice between options learnt from outcomes; see :mod:`.behaviour`."""
         return Decision(self, name, period=period, min_trials=min_trials)

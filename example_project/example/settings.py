@@ -79,7 +79,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 PORPOISE = {
-    "KEY_PREFIX": "demo",
+    "KEY_PREFIX": os.environ.get("EXAMPLE_KEY_PREFIX", "demo"),
+    "TRACK_THROTTLE_RATE": os.environ.get("EXAMPLE_TRACK_RATE", "600/minute"),
     "GRANULARITIES": ["hour", "day", "week", "month"],
     "RETENTION": {"hour": 14 * 86400},
 }

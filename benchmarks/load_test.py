@@ -1,0 +1,148 @@
+"""Load test: the example project under gunicorn (several processes), driven by
+concurrent clients for a bounded time, then the exact count check.
+
+    pip install gunicorn && python benchmarks/load_test.py [--seconds 20] [--clients 16]
+
+Every request POSTs one mark (a unique id) and one count to ``track/`` with a
+signed token. Afterwards the server is stopped (its writers flush at exit)
+and the stored marks and counts are compared with the accepted requests:
+the script fails on any 5xx or any lost mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from porpoise_django.embedded import EmbeddedServer, free_port  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    secret = secrets.token_urlsafe(32)
+    prefix = f"load{os.getpid()}"
+    with EmbeddedServer() as server, tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "REDIS_URL": server.url,
+            "DJANGO_SECRET_KEY": secret,
+            "DJANGO_DEBUG": "0",
+            "EXAMPLE_DATABASE": str(Path(folder) / "load.sqlite3"),
+            "EXAMPLE_KEY_PREFIX": prefix,
+            "EXAMPLE_TRACK_RATE": "100000000/minute",
+        }
+        manage = str(ROOT / "example_project" / "manage.py")
+        subprocess.run([sys.executable, manage, "migrate", "-v", "0"], env=env, check=True)
+        token = subprocess.run(
+            [sys.executable, manage, "shell", "-c",
+             "from porpoise_django.api.tokens import make_track_token as m;"
+             "print(m(events=['load'], counters=['load']))"],
+            env=env, check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]  # the shell may print a banner first  # fmt: skip
+        port = free_port()
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "example.wsgi:application",
+             "--chdir", str(ROOT / "example_project"), "-b", f"127.0.0.1:{port}",
+             "-w", str(args.workers), "--threads", "4", "--log-level", "warning"],
+            env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    probe.request("GET", "/")
+                    probe.getresponse().read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or gunicorn.poll() is not None:
+                        sys.exit("gunicorn did not start")
+                    time.sleep(0.2)
+
+            latencies: list[float] = []
+            statuses: dict[int, int] = {}
+            accepted: list[int] = []
+            lock = threading.Lock()
+            stop_at = time.monotonic() + args.seconds
+
+            def client(number: int) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                sent = 0
+                while time.monotonic() < stop_at:
+                    ident = number * 10_000_000 + sent
+                    body = json.dumps(
+                        {"rows": [{"event": "load", "id": ident}, {"counter": "load"}]}
+                    )
+                    started = time.perf_counter()
+                    conn.request("POST", "/api/porpoise/track/", body=body, headers={
+                        "Content-Type": "application/json", "X-Porpoise-Token": token,
+                    })  # fmt: skip
+                    response = conn.getresponse()
+                    payload = response.read()
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        latencies.append(elapsed)
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+                        if response.status == 202 and json.loads(payload)["accepted"] == 2:
+                            accepted.append(ident)
+                    sent += 1
+
+            began = time.monotonic()
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            took = time.monotonic() - began
+        finally:
+            gunicorn.send_signal(signal.SIGTERM)  # graceful: workers flush their writers
+            gunicorn.wait(timeout=60)
+
+        from porpoise_django.engine import Analytics
+
+        pp = Analytics(redis.Redis.from_url(server.url), prefix=prefix)
+        stored = set(pp.event("load").day().ids().tolist())
+        counted = pp.counter("load").total(pp.period("day"))
+        total = sum(statuses.values())
+        errors = sum(n for code, n in statuses.items() if code >= 500)
+        lost = len(set(accepted) - stored)
+        latencies.sort()
+        if not latencies:
+            sys.exit("FAILED: no request got an answer")
+        print(f"\n## Load test: example project, gunicorn -w {args.workers} --threads 4, "
+              f"{args.clients} clients, {args.seconds:.0f} s\n")  # fmt: skip
+        print("| measure | value |")
+        print("| --- | --- |")
+        print(f"| requests | {total:,} ({total / took:,.0f}/s) |")
+        print(f"| status codes | {json.dumps(statuses, sort_keys=True)} |")
+        print(f"| p50 / p99 latency | {statistics.median(latencies) * 1e3:.1f} ms / "
+              f"{latencies[int(len(latencies) * 0.99)] * 1e3:.1f} ms |")  # fmt: skip
+        print(f"| marks accepted / stored / lost | {len(accepted):,} / {len(stored):,} / {lost} |")
+        print(f"| counts accepted / stored | {len(accepted):,} / {counted:,} |")
+        print(f"| 5xx | {errors} |")
+        if errors or lost or counted != len(accepted):
+            sys.exit("FAILED: 5xx answers or lost writes")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,12 @@ logger = logging.getLogger("porpoise_django")
 
 #: Errors after which writes are buffered: unreachable, timed out, or refused
 #: (OOM, READONLY, LOADING, cluster slots down...).
-REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.RedisError,
+    # Not a RedisError: raised when a cluster cannot route a command at all.
+    redis.exceptions.RedisClusterException,
+    OSError,
+)
 
 _lock = threading.Lock()
 _analytics: Analytics | None = None

@@ -27,6 +27,9 @@ class PendingWrite:
     row: tuple[Any, ...]
     granularities: tuple[str, ...] | None = None
     track_unique: bool = False
+    #: Counts: applied at most once under this token, even if sent again after
+    #: a partial failure (marks are idempotent and need none).
+    token: str | None = None
 
 
 @dataclass

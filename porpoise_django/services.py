@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -142,19 +143,26 @@ def count(
     """A validated counter increment, its time fixed now."""
     pp = get_analytics()
     row = pp.check_count(counter, id, by, when)
-    return PendingWrite("count", row, None if granularities is None else tuple(granularities))
+    grans = None if granularities is None else tuple(granularities)
+    return PendingWrite("count", row, grans, token=uuid.uuid4().hex)
 
 
 def _prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | None]:
-    groups: dict[tuple[str, tuple[str, ...] | None, bool], list[tuple[Any, ...]]] = defaultdict(
-        list
-    )
+    groups: dict[tuple[str, tuple[str, ...] | None, bool], list[PendingWrite]] = defaultdict(list)
     for write in writes:
-        groups[(write.kind, write.granularities, write.track_unique)].append(write.row)
+        groups[(write.kind, write.granularities, write.track_unique)].append(write)
     prepared: list[Prepared | None] = []
-    for (kind, grans, unique), rows in groups.items():
+    for (kind, grans, unique), group in groups.items():
+        rows = [write.row for write in group]
         if kind == "count":
-            prepared.append(pp.prepare_counts(rows, granularities=grans))
+            prepared.append(
+                pp.prepare_counts(
+                    rows,
+                    granularities=grans,
+                    tokens=[write.token or uuid.uuid4().hex for write in group],
+                    token_ttl=porpoise_settings.IDEMPOTENCY_TTL,
+                )
+            )
         else:
             prepared.append(
                 pp.prepare_marks(

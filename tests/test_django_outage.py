@@ -74,3 +74,17 @@ def test_a_full_buffer_drops_the_oldest_and_says_so(client, porpoise, private_se
     assert len(services.get_buffer()) == 3
     assert stats.dropped == 3
     assert "dropped" in caplog.text
+
+
+def test_a_count_sent_again_after_a_partial_failure_counts_once(porpoise):
+    # A pipeline that failed half-way is buffered whole and sent again: the
+    # increments that had landed must not land twice.
+    pp = porpoise()
+    write = services.count("orders", id="shop-1", by=2)
+    assert services.record([write])
+    assert services.record([write])  # the replay of the same write
+    day = pp.period("day")
+    assert pp.counter("orders").total(day) == 2
+    assert pp.counter("orders").get(day) == {"shop-1": 2}
+    assert services.record([services.count("orders", by=1)])  # a new write counts
+    assert pp.counter("orders").total(day) == 3

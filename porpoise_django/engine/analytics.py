@@ -51,7 +51,7 @@ from .periods import (
     period_range,
     require_aware,
 )
-from .scripts import SET_BITS, LuaScript, run_pipeline
+from .scripts import COUNT_ONCE, SET_BITS, LuaScript, run_pipeline
 from .timeseries import TimeSeries, delete_all_series
 
 #: Granularities tracked when nothing else is configured (bitmapist's defaults).
@@ -201,7 +201,7 @@ class Analytics:
 
     # -- pipelines and chunks ------------------------------------------------------
     def run(
-        self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS,)
+        self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS, COUNT_ONCE)
     ) -> list[Any]:
         """Run one pipeline built by ``build`` (one round trip per node)."""
         return run_pipeline(self.client, build, scripts)
@@ -614,8 +614,16 @@ class Analytics:
         rows: Iterable[tuple[str, object, float, When]],
         *,
         granularities: Sequence[str] | None = None,
+        tokens: Sequence[str] | None = None,
+        token_ttl: int = 86_400,
     ) -> Prepared | None:
-        """Validate counter increments for :meth:`submit`; raises on the first bad row."""
+        """Validate counter increments for :meth:`submit`; raises on the first bad row.
+
+        With ``tokens`` (one per row), each row is applied at most once: a
+        marker ``SET NX`` in the counter's slot guards its increments (a Lua
+        call per row), so a batch sent again after a partial failure does not
+        count twice. Without, increments of one key are added up first.
+        """
         grans = (
             self.counter_granularities
             if granularities is None
@@ -643,17 +651,30 @@ class Analytics:
         members: dict[tuple[str, str], float] = defaultdict(float)
         expiry: dict[str, float] = {}
         sub_quarter = "minute" in grans
-        for name, member, amount, stamp in checked:
+        guarded: list[tuple[list[str], list[str], str, float, str]] = []
+        for number, (name, member, amount, stamp) in enumerate(checked):
             if sub_quarter:
                 moment = dt.datetime.fromtimestamp(stamp, UTC)
                 periods: Sequence[Period] = [period_of(g, moment, self.tz) for g in grans]
             else:
                 periods = self._period_sets[self._period_set(int(stamp // 900), grans)]
-            for period, expire_at in self._periods_to_write(periods, now_ts):
+            writable = self._periods_to_write(periods, now_ts)
+            if tokens is not None:
+                guarded.append(
+                    (
+                        [keys.counter_total(name, p) for p, _ in writable],
+                        [keys.counter(name, p) for p, _ in writable] if member is not None else [],
+                        member or "",
+                        amount,
+                        f"{keys.prefix}:{{k:{name}}}:once:{tokens[number]}",
+                    )
+                )
+            for period, expire_at in writable:
                 total = keys.counter_total(name, period)
-                totals[total] += amount
-                if member is not None:
-                    members[(keys.counter(name, period), member)] += amount
+                if tokens is None:
+                    totals[total] += amount
+                    if member is not None:
+                        members[(keys.counter(name, period), member)] += amount
                 if expire_at is not None:
                     expiry[total] = expire_at
                     if member is not None:
@@ -662,6 +683,12 @@ class Analytics:
             spans[name] = (min(first, stamp), max(last, stamp))
 
         def build(pipe: Any) -> None:
+            for total_keys, zset_keys, member_text, amount, marker in guarded:
+                COUNT_ONCE.queue(
+                    pipe,
+                    [marker, *total_keys, *zset_keys],
+                    [token_ttl, amount, member_text, len(total_keys)],
+                )
             for key, amount in totals.items():
                 pipe.incrbyfloat(key, amount)
             for (key, member), amount in members.items():

@@ -161,3 +161,26 @@ end
 return out
 """
 )
+
+
+#: A counter increment applied at most once. KEYS[1]: a marker named after the
+#: increment's token; then the total keys, then the sorted sets (for an id);
+#: all in the counter's slot. ARGV: marker TTL, amount, id ('' for none),
+#: number of total keys.
+COUNT_ONCE = LuaScript(
+    """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+local totals = tonumber(ARGV[4])
+for i = 2, totals + 1 do
+  redis.call('INCRBYFLOAT', KEYS[i], ARGV[2])
+end
+if ARGV[3] ~= '' then
+  for i = totals + 2, #KEYS do
+    redis.call('ZINCRBY', KEYS[i], ARGV[2], ARGV[3])
+  end
+end
+return 1
+"""
+)

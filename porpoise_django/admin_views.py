@@ -82,7 +82,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     event_page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
     tracked = pp.granularities
-    days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
+    spark_days = pp.range("day", -(SPARK_DAYS - 1)).periods()
+    days = spark_days if "day" in tracked else []
     week = pp.period("week") if "week" in tracked else None
 
     bitmaps = []
@@ -106,12 +107,11 @@ def overview(request: HttpRequest) -> HttpResponse:
             }
         )
 
-    counter_days = pp.range("day", -(SPARK_DAYS - 1)).periods()
     counter_week = pp.period("week")
 
     def build(pipe: Any) -> None:
         for name in counter_page:
-            pipe.execute_command("MGET", *[pp.keys.counter_total(name, p) for p in counter_days])
+            pipe.execute_command("MGET", *[pp.keys.counter_total(name, p) for p in spark_days])
             pipe.get(pp.keys.counter_total(name, counter_week))
 
     replies = pp.run(build, scripts=()) if len(counter_page) else []

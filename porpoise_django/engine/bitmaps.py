@@ -294,6 +294,11 @@ class BitOp(_Derived):
         )
 
 
+def union(bitmaps: Sequence[Bitmap]) -> Bitmap:
+    """The OR of one or more bitmaps (the bitmap itself when there is one)."""
+    return bitmaps[0] if len(bitmaps) == 1 else BitOp(bitmaps[0]._store, "OR", bitmaps)
+
+
 class Difference(_Derived):
     """Ids in ``left`` but not in ``right``; ``~x`` is ``universe - x``.
 

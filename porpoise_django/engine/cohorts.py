@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .bitmaps import Bitmap, BitOp, Memo
+from .bitmaps import Bitmap, Memo, union
 from .counters import InvalidValue
 from .errors import InvalidGranularity
 from .events import Event
@@ -54,10 +54,6 @@ def _template(pp: Analytics, select: str | Bitmap | None) -> Bitmap | None:
 
 def _both(a: Bitmap, b: Bitmap | None) -> Bitmap:
     return a if b is None else a & b
-
-
-def _union(bitmaps: Sequence[Bitmap]) -> Bitmap:
-    return bitmaps[0] if len(bitmaps) == 1 else BitOp(bitmaps[0]._store, "OR", bitmaps)
 
 
 @dataclass(frozen=True)
@@ -192,12 +188,14 @@ def cohort_table(
                 if mode == "on":
                     returned = target(timeline[k])
                 else:
-                    later = timeline[k:reached] or [timeline[k]]
-                    if current not in later and current > timeline[k]:
-                        later = [
-                            timeline[k].delta(j) for j in range(_count_to(timeline[k], current) + 1)
-                        ]
-                    returned = _union([target(p) for p in later])
+                    # From this period to the current one: inside the timeline
+                    # unless the whole table lies in the past.
+                    later = (
+                        timeline[k:reached]
+                        if reached < len(timeline)
+                        else _periods_between(timeline[k], current)
+                    )
+                    returned = union([target(p) for p in later])
                 target_index[k] = len(targets)
                 targets.append(returned)
             row_layout.append(len(cells))
@@ -275,13 +273,12 @@ def _count_cells(
     return sizes, counts
 
 
-def _count_to(first: Period, last: Period) -> int:
-    steps = 0
-    period = first
-    while period < last:
-        period = period.next()
-        steps += 1
-    return steps
+def _periods_between(first: Period, last: Period) -> list[Period]:
+    """``first`` to ``last`` inclusive (``[first]`` if ``last`` is not later)."""
+    periods = [first]
+    while periods[-1] < last:
+        periods.append(periods[-1].next())
+    return periods
 
 
 def history_start(pp: Analytics, s1: Bitmap, table_start: Period) -> Any:
@@ -307,7 +304,7 @@ def _history(pp: Analytics, s1: Bitmap, begin: Any, period: Period) -> Bitmap | 
         period.granularity, begin, period.prev().start, tz=pp.tz, max_buckets=10**6
     )
     buckets = cover(earlier, pp.granularities, pp.clock()) or list(earlier)
-    return _union([s1.bind(p) for p in buckets])
+    return union([s1.bind(p) for p in buckets])
 
 
 @dataclass(frozen=True)
@@ -364,7 +361,7 @@ def funnel(
         per_step[0].append(current)
         for k, template in enumerate(templates[1:], start=1):
             assert template is not None
-            current = current & _union([template.bind(p) for p in reached])
+            current = current & union([template.bind(p) for p in reached])
             per_step[k].append(current)
     flat = [b for step in per_step for b in step]
     counts = pp.count_bitmaps(flat)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .bitmaps import Bitmap, BitOp, EventBitmap
+from .bitmaps import Bitmap, EventBitmap, union
 from .periods import Period, PeriodRange, When
 
 if TYPE_CHECKING:
@@ -57,7 +57,4 @@ class Event(EventBitmap):
 
     def union(self, periods: PeriodRange) -> Bitmap:
         """Ids that did the event in any bucket of ``periods`` (one set)."""
-        bitmaps: list[Bitmap] = list(self.over(periods))
-        if len(bitmaps) == 1:
-            return bitmaps[0]
-        return BitOp(self._store, "OR", bitmaps)
+        return union(self.over(periods))

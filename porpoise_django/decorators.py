@@ -20,6 +20,7 @@ never fails the view.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -99,6 +100,16 @@ def _decorate(
         if standalone:
             collector.flush()
 
+    async def after_async(
+        request: HttpRequest, response: HttpResponseBase, args: Any, kwargs: Any
+    ) -> HttpResponseBase:
+        auser = getattr(request, "auser", None)
+        user = await auser() if auser is not None else None
+        # thread_sensitive (the default): an ``id=`` callable may use the ORM,
+        # and only the sync thread's connections are closed by Django.
+        await sync_to_async(apply)(request, response, args, kwargs, user)
+        return response
+
     def decorator(view_or_class: ViewT) -> ViewT:
         view: Any = view_or_class
         if isinstance(view, type) and issubclass(view, View):
@@ -107,21 +118,25 @@ def _decorate(
 
             @functools.wraps(view)
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                response = await view(request, *args, **kwargs)
-                auser = getattr(request, "auser", None)
-                user = await auser() if auser is not None else None
-                await sync_to_async(apply, thread_sensitive=False)(
-                    request, response, args, kwargs, user
+                return await after_async(
+                    request, await view(request, *args, **kwargs), args, kwargs
                 )
-                return response
 
             return cast(ViewT, async_wrapper)
 
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             response = view(request, *args, **kwargs)
+            if inspect.isawaitable(response):
+                # An async class-based view: its dispatch() is a plain method
+                # that returns a coroutine, so the decorator cannot tell
+                # beforehand; the mark is made once the coroutine has answered.
+                return _awaited(response, request, args, kwargs)
             apply(request, response, args, kwargs, getattr(request, "user", None))
             return response
+
+        async def _awaited(pending: Any, request: HttpRequest, args: Any, kwargs: Any) -> Any:
+            return await after_async(request, await pending, args, kwargs)
 
         return cast(ViewT, wrapper)
 

@@ -25,8 +25,12 @@ logger = logging.getLogger("porpoise_django")
 DISPATCH_PREFIX = "porpoise_django"
 
 
-def mark_on_commit(event: str | None, user_id: Any) -> None:
-    """Validate now, write on commit; bad ids are logged, never raised into the caller."""
+def mark_on_commit(event: str | None, user_id: Any, using: str | None = None) -> None:
+    """Validate now, write when the transaction of database ``using`` commits.
+
+    Bad ids are logged, never raised into the caller. ``event_marked`` is sent
+    after the commit too: on a rollback nothing was marked, so nothing is said.
+    """
     if not event or user_id is None:
         return
     try:
@@ -34,10 +38,14 @@ def mark_on_commit(event: str | None, user_id: Any) -> None:
     except ValueError as exc:
         logger.error("porpoise: %s not marked: %s", event, exc)
         return
-    event_marked.send(
-        sender=mark_on_commit, event=write.row[0], id=write.row[1], timestamp=write.row[2]
-    )
-    transaction.on_commit(partial(services.dispatch, [write]))
+
+    def committed() -> None:
+        services.dispatch([write])
+        event_marked.send(
+            sender=mark_on_commit, event=write.row[0], id=write.row[1], timestamp=write.row[2]
+        )
+
+    transaction.on_commit(committed, using=using)
 
 
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -52,7 +60,7 @@ def on_user_saved(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
     if created and not raw:  # raw: loaddata, not a signup
-        mark_on_commit(porpoise_settings.SIGNUP_EVENT, instance.pk)
+        mark_on_commit(porpoise_settings.SIGNUP_EVENT, instance.pk, kwargs.get("using"))
 
 
 def model_user_id(instance: models.Model, path: str | None) -> Any:
@@ -81,11 +89,13 @@ def on_model_saved(
     if raw:
         return
     event = spec.get("created" if created else "updated")
-    mark_on_commit(event, model_user_id(instance, spec.get("user")))
+    mark_on_commit(event, model_user_id(instance, spec.get("user")), kwargs.get("using"))
 
 
 def on_model_deleted(sender: Any, instance: Any, *, spec: dict[str, Any], **kwargs: Any) -> None:
-    mark_on_commit(spec.get("deleted"), model_user_id(instance, spec.get("user")))
+    mark_on_commit(
+        spec.get("deleted"), model_user_id(instance, spec.get("user")), kwargs.get("using")
+    )
 
 
 def connect() -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from porpoise_django.engine import Analytics
+from porpoise_django.engine.errors import InvalidGranularity
 
 UTC = dt.UTC
 
@@ -25,10 +26,13 @@ def test_mark_tracks_every_configured_granularity_in_one_round_trip(pp, round_tr
     assert 123 in active.week(when)
     assert 123 in active.month(when)
     assert 124 not in active.day(when)
-    assert not active.year(when).has_events_marked()  # year is not tracked by default
+    # year is not tracked by default: reading it is an error, not an empty set
+    with pytest.raises(InvalidGranularity, match="year is not tracked for events; tracked: day"):
+        active.year(when)
 
 
-def test_mark_granularities_per_call_and_unique(pp):
+def test_mark_granularities_per_call_and_unique(make_analytics):
+    pp = make_analytics(granularities=("hour", "day", "year"))
     when = dt.datetime(2026, 11, 18, 10, tzinfo=UTC)
     pp.mark("song:played", 1, when, granularities=("hour", "year"), track_unique=True)
     ev = pp.event("song:played")
@@ -75,7 +79,8 @@ def test_series_over_a_range_in_one_round_trip(pp, clock, round_trips):
     assert [len(b) for b in pp.event("active").over(pp.range("day", -1))] == [2, 1]
 
 
-def test_event_names_from_registry_and_delete_event(pp, clock):
+def test_event_names_from_registry_and_delete_event(make_analytics, clock):
+    pp = make_analytics(granularities=("hour", "day", "week", "month", "year"))
     pp.mark("b", 1)
     pp.mark(
         "a",

@@ -107,6 +107,7 @@ def _row(raw: Any, token: TrackToken | None, user_id: Any) -> PendingWrite:
         if (
             services.get_analytics().id_codec.mode == "int"
             and isinstance(ident, str)
+            and ident.isascii()  # "١٢٣".isdigit() is true too
             and ident.isdigit()
         ):
             ident = int(ident)

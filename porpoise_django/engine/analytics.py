@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 from .behaviour import Decision
 from .bitarrays import bitmap_from_offsets
 from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
+from .buckets import BucketRegistry, Entry, unlink_streamed
 from .counters import (
     DEFAULT_COUNTER_GRANULARITIES,
     Counter,
@@ -30,7 +31,7 @@ from .counters import (
     check_amount,
     check_member,
 )
-from .errors import InvalidId, InvalidTime
+from .errors import InvalidGranularity, InvalidId, InvalidTime
 from .events import Event
 from .ids import ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
@@ -39,7 +40,6 @@ from .names import validate_name
 from .period_strings import parse_period
 from .periods import (
     EVENT_GRANULARITIES,
-    GRANULARITIES,
     UTC,
     Period,
     PeriodRange,
@@ -91,6 +91,8 @@ class Analytics:
     :param counter_granularities: what :meth:`count` tracks (minute and up).
     :param registry_cache_seconds: how long this process skips registry writes
         (event names, chunks) it has already made.
+    :param id_cache_size: in ``"map"`` id mode, how many id -> index pairs this
+        process caches (a full cache starts again; no id is ever lost).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class Analytics:
         chunk_cache_seconds: float = 2.0,
         registry_cache_seconds: float = 60.0,
         counter_granularities: Sequence[str] = DEFAULT_COUNTER_GRANULARITIES,
+        id_cache_size: int = 200_000,
     ) -> None:
         self.client = client
         self.keys = KeyScheme(prefix, chunk_bits)
@@ -117,7 +120,7 @@ class Analytics:
         if id_mode not in ID_MODES:
             raise ValueError(f"unknown id_mode {id_mode!r}; allowed: {', '.join(ID_MODES)}")
         self.id_codec: DirectIds | IdMap = (
-            DirectIds() if id_mode == "int" else IdMap(client, self.keys)
+            DirectIds() if id_mode == "int" else IdMap(client, self.keys, id_cache_size)
         )
         self.retention: dict[str, int] = {}
         self.counter_granularities = tuple(check_granularity(g) for g in counter_granularities)
@@ -136,6 +139,7 @@ class Analytics:
         self._chunks_read_at = -float("inf")
         self._names_seen: set[str] = set()
         self.registry_cache_seconds = registry_cache_seconds
+        self.buckets = BucketRegistry(self.keys.prefix, cache_seconds=registry_cache_seconds)
         self._registered_spans: dict[str, tuple[int, int]] = {}
         self._registered_chunks: set[int] = set()
         self._registry_checked_at = time.monotonic()
@@ -157,6 +161,20 @@ class Analytics:
                 f"track at least one granularity among {', '.join(EVENT_GRANULARITIES)}"
             )
         return checked
+
+    def check_tracked(self, granularity: str, kind: str = "events") -> str:
+        """``granularity`` if this store tracks it for ``kind`` (``events`` or
+        ``counters``), else :class:`InvalidGranularity` naming what is tracked:
+        an untracked bucket was never written, and reading it as empty would lie.
+        """
+        tracked = self.granularities if kind == "events" else self.counter_granularities
+        if granularity not in tracked:
+            option = "granularities" if kind == "events" else "counter_granularities"
+            raise InvalidGranularity(
+                f"{granularity} is not tracked for {kind}; tracked: {', '.join(tracked)} "
+                f"(add it to {option} to track it)"
+            )
+        return granularity
 
     def _name(self, name: object) -> str:
         if isinstance(name, str) and name in self._names_seen:
@@ -402,9 +420,15 @@ class Analytics:
         """
         return (self._name(event), self.id_codec.check(id), self._stamp(when))
 
-    def check_event_granularities(self, granularities: Iterable[str]) -> tuple[str, ...]:
-        """Validate granularities for events; raises with the allowed values."""
-        return self._check_granularities(granularities)
+    def check_event_granularities(self, granularities: Iterable[str] | None) -> tuple[str, ...]:
+        """Granularities a write may use: the tracked ones (None), or some of them.
+
+        Raises with the allowed values; a granularity outside ``granularities``
+        is refused, since readers would take it for untracked.
+        """
+        if granularities is None:
+            return self.granularities
+        return tuple(self.check_tracked(g) for g in self._check_granularities(granularities))
 
     def check_count(
         self, counter: object, id: object, by: object, when: object = None
@@ -467,11 +491,7 @@ class Analytics:
         Raises on the first bad row, before anything is sent. In id-map mode
         new ids are mapped here, which is one round trip to Redis.
         """
-        grans = (
-            self.granularities
-            if granularities is None
-            else self._check_granularities(granularities)
-        )
+        grans = self.check_event_granularities(granularities)
         names: list[str] = []
         externals: list[ExternalId] = []
         stamps: list[float] = []
@@ -521,6 +541,15 @@ class Analytics:
             for number in {number for _, _, number in groups}
         }
         spans, chunks = self._unregistered(slot_spans, {chunk for _, chunk, _ in groups})
+        buckets = (
+            self.buckets.unregistered(
+                (self.buckets.key("e", name), period.member, expire_at)
+                for name, number in {(name, number) for name, _, number in groups}
+                for period, expire_at in writable[number]
+            )
+            if value
+            else []
+        )
 
         def build(pipe: Any) -> None:
             for (name, chunk, number), offsets in groups.items():
@@ -539,12 +568,14 @@ class Analytics:
                         pipe.expireat(keys.event(name, period, chunk), int(expire_at))
             if value:
                 self._queue_registry(pipe, spans, chunks)
+                BucketRegistry.queue(pipe, buckets, now_ts)
                 if track_unique:
                     pipe.sadd(keys.uniques, *sorted(slot_spans))
 
         def done() -> None:
             if value:
                 self._remember_registered(spans, chunks)
+                self.buckets.remember(buckets)
 
         return Prepared(build, done, len(names))
 
@@ -627,7 +658,7 @@ class Analytics:
         grans = (
             self.counter_granularities
             if granularities is None
-            else tuple(check_granularity(g) for g in granularities)
+            else tuple(self.check_tracked(check_granularity(g), "counters") for g in granularities)
         )
         now_ts = self.clock().timestamp()
         checked: list[tuple[str, str | None, float, float]] = []
@@ -652,6 +683,7 @@ class Analytics:
         expiry: dict[str, float] = {}
         sub_quarter = "minute" in grans
         guarded: list[tuple[list[str], list[str], str, float, str]] = []
+        registry: list[Entry] = []
         for number, (name, member, amount, stamp) in enumerate(checked):
             if sub_quarter:
                 moment = dt.datetime.fromtimestamp(stamp, UTC)
@@ -659,6 +691,7 @@ class Analytics:
             else:
                 periods = self._period_sets[self._period_set(int(stamp // 900), grans)]
             writable = self._periods_to_write(periods, now_ts)
+            registry += [(self.buckets.key("k", name), p.member, e) for p, e in writable]
             if tokens is not None:
                 guarded.append(
                     (
@@ -681,8 +714,10 @@ class Analytics:
                         expiry[keys.counter(name, period)] = expire_at
             first, last = spans.get(name, (stamp, stamp))
             spans[name] = (min(first, stamp), max(last, stamp))
+        buckets = self.buckets.unregistered(registry)
 
         def build(pipe: Any) -> None:
+            BucketRegistry.queue(pipe, buckets, now_ts)
             for total_keys, zset_keys, member_text, amount, marker in guarded:
                 COUNT_ONCE.queue(
                     pipe,
@@ -699,7 +734,7 @@ class Analytics:
                 pipe.zadd(keys.counters_first, {name: first}, lt=True)
                 pipe.zadd(keys.counters_last, {name: last}, gt=True)
 
-        return Prepared(build, lambda: None, len(checked))
+        return Prepared(build, lambda: self.buckets.remember(buckets), len(checked))
 
     def counter(self, name: str) -> Counter:
         """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""
@@ -787,11 +822,12 @@ class Analytics:
     def delete_counter(self, name: str) -> None:
         """Delete every bucket of counter ``name`` at every granularity."""
         name = validate_name(name, what="counter name")
+        base = f"{self.keys.prefix}:{{k:{name}}}"
         self.delete_registered(
-            self.keys.counters_first,
-            self.keys.counters_last,
+            "k",
             name,
-            lambda period: [self.keys.counter(name, period), self.keys.counter_total(name, period)],
+            lambda member: (f"{base}:c:{member}", f"{base}:t:{member}"),
+            (self.keys.counters_first, self.keys.counters_last),
         )
 
     def import_arrays(
@@ -809,11 +845,7 @@ class Analytics:
         numpy operations, not a Redis command. Returns the number of events.
         """
         name = self._name(event)
-        grans = (
-            self.granularities
-            if granularities is None
-            else self._check_granularities(granularities)
-        )
+        grans = self.check_event_granularities(granularities)
         stamps = np.asarray(timestamps)
         if stamps.dtype.kind == "M":
             stamps = stamps.astype("datetime64[s]").astype(np.int64)
@@ -838,9 +870,11 @@ class Analytics:
         offsets = indexes & (self.keys.chunk_size - 1)
         chunk_ids, chunk_index = np.unique(chunk_of, return_inverse=True)
         writes: list[tuple[str, np.ndarray, float | None]] = []
+        registry: list[Entry] = []
         for granularity in grans:
             periods, period_index = bucket_keys(granularity, stamps, self.tz)
             expiry = dict(self._periods_to_write(periods, now_ts))
+            registry += [(self.buckets.key("e", name), p.member, e) for p, e in expiry.items()]
             group = period_index * len(chunk_ids) + chunk_index
             for number, group_offsets in self._split_groups(group, offsets):
                 period = periods[number // len(chunk_ids)]
@@ -872,7 +906,12 @@ class Analytics:
 
             self.run(build, scripts=())
         spans = {name: (float(stamps.min()), float(stamps.max()))}
-        self.run(lambda pipe: self._queue_registry(pipe, spans, chunk_ids.tolist()), scripts=())
+
+        def register(pipe: Any) -> None:
+            self._queue_registry(pipe, spans, chunk_ids.tolist())
+            BucketRegistry.queue(pipe, registry, now_ts)
+
+        self.run(register, scripts=())
         self._note_chunks(int(c) for c in chunk_ids)
         return len(indexes)
 
@@ -965,7 +1004,12 @@ class Analytics:
         return sorted(_text(m) for m in self.client.smembers(self.keys.uniques))
 
     def event_span(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
-        """Times of the earliest and latest mark of ``name``, or None if never marked."""
+        """Times of the earliest and latest mark of ``name``, or None if never marked.
+
+        The registry keeps 15-minute slots: the first time is the start of the
+        first mark's slot, the last the end of the last mark's slot, never
+        later than now.
+        """
         name = self._name(name)
 
         def build(pipe: Any) -> None:
@@ -975,9 +1019,10 @@ class Analytics:
         first, last = self.run(build, scripts=())
         if first is None or last is None:
             return None
+        last = min(last, self.clock().timestamp())
         return (
             dt.datetime.fromtimestamp(first, self.tz),
-            dt.datetime.fromtimestamp(last, self.tz),
+            dt.datetime.fromtimestamp(max(first, last), self.tz),
         )
 
     # -- deleting ----------------------------------------------------------------
@@ -986,42 +1031,42 @@ class Analytics:
         name = self._name(name)
         chunks = self.chunks()
         self.delete_registered(
-            self.keys.events_first,
-            self.keys.events_last,
+            "e",
             name,
-            lambda period: [self.keys.event(name, period, c) for c in chunks],
-            EVENT_GRANULARITIES,
+            lambda member: (self.keys.event_bucket(name, member, c) for c in chunks),
+            (self.keys.events_first, self.keys.events_last),
         )
         self._registered_spans.pop(name, None)
 
     def delete_registered(
         self,
-        first_key: str,
-        last_key: str,
+        kind: str,
         name: str,
-        keys_of: Callable[[Period], list[str]],
-        granularities: Sequence[str] = GRANULARITIES,
-    ) -> None:
-        """Delete ``keys_of(period)`` for every period between the registered first
-        and last time of ``name`` (no KEYS scan), then drop ``name`` from the registry."""
+        keys_of: Callable[[str], Iterable[str]],
+        span_keys: tuple[str, str] | None = None,
+    ) -> int:
+        """Delete the keys of every bucket in the registry of ``name`` (``keys_of``
+        turns a bucket member into its keys), then the registry and ``name``'s
+        entries in ``span_keys``. Time and memory follow the buckets that exist,
+        streamed in bounded pages. Returns the number of keys deleted."""
+        registry = self.buckets.key(kind, name)
 
-        def read(pipe: Any) -> None:
-            pipe.zscore(first_key, name)
-            pipe.zscore(last_key, name)
+        def keys() -> Iterator[str]:
+            for page in BucketRegistry.members(self.client, registry):
+                for member in page:
+                    yield from keys_of(member)
 
-        first, last = self.run(read, scripts=())
-        if first is not None and last is not None:
-            start = dt.datetime.fromtimestamp(first, self.tz)
-            end = dt.datetime.fromtimestamp(last, self.tz)
-            for granularity in granularities:
-                periods = period_range(granularity, start, end, tz=self.tz, max_buckets=10**8)
-                self.delete_keys([key for period in periods for key in keys_of(period)])
+        sent = unlink_streamed(self.client, keys(), self.run)
 
         def unregister(pipe: Any) -> None:
-            pipe.zrem(first_key, name)
-            pipe.zrem(last_key, name)
+            pipe.unlink(registry)
+            if span_keys is not None:
+                pipe.zrem(span_keys[0], name)
+                pipe.zrem(span_keys[1], name)
 
         self.run(unregister, scripts=())
+        self.buckets.forget(registry)
+        return sent
 
     def delete_unique(self, name: str) -> None:
         """Delete a unique event and its registry entry."""
@@ -1029,7 +1074,13 @@ class Analytics:
         self.client.srem(self.keys.uniques, self._name(name))
 
     def delete_all(self) -> None:
-        """Delete every key of this prefix: events, uniques, universe, id map, registries."""
+        """Delete every key of this prefix: events, uniques, universe, counters,
+        metrics, series, expression results, registries and the id map.
+
+        In ``"map"`` id mode two keys stay: the id map's sequence, so that no
+        index is ever given to a second id, and its generation, bumped so that
+        every process drops its cached id pairs (see :class:`.ids.IdMap`).
+        """
         for name in self.event_names():
             self.delete_event(name)
         for name in self.unique_names():
@@ -1051,13 +1102,20 @@ class Analytics:
                 self.keys.counters_last,
                 self.keys.idmap_forward,
                 self.keys.idmap_reverse,
-                self.keys.idmap_sequence,
             ]
         )
+        # Expression results expire by themselves; a purge does not wait. This
+        # is the one SCAN of the engine: no registry is worth keeping for keys
+        # that live minutes.
+        temps = self.client.scan_iter(match=f"{self.keys.prefix}:*:tmp:*", count=1000)
+        unlink_streamed(self.client, temps, self.run)
+        if self.client.exists(self.keys.idmap_sequence):
+            self.client.incr(self.keys.idmap_generation)
         self._chunks.clear()
         self._chunks_read_at = -float("inf")
         self._registered_spans.clear()
         self._registered_chunks.clear()
+        self.buckets.forget()
         if isinstance(self.id_codec, IdMap):
             self.id_codec.forget()
 

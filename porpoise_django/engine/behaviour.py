@@ -59,11 +59,7 @@ class Lifecycle:
 
 def lifecycle(pp: Analytics, event: str | Bitmap, periods: PeriodRange) -> Lifecycle:
     """New / returning / resurrecting / dormant users per bucket of ``periods``, one round trip."""
-    if periods.granularity not in pp.granularities:
-        tracked = ", ".join(pp.granularities)
-        raise InvalidGranularity(
-            f"{periods.granularity} is not tracked for events; tracked: {tracked}"
-        )
+    pp.check_tracked(periods.granularity)
     template = pp.event(event) if isinstance(event, str) else event
     buckets = periods.periods()
     begin = history_start(pp, template, buckets[0].prev())
@@ -227,10 +223,15 @@ class Decision:
         out = []
         for paths in candidates:
             figures = [(path, next(sums)) for path in paths]
-            # A matching dimension with enough trials beats the overall figure;
-            # among several, the one with the most evidence.
+            # The most specific matching dimension with enough trials: parents
+            # always have more trials, so "most trials" would pick the least
+            # specific one. Among equally deep paths, the one with more trials.
             qualified = [f for f in figures[1:] if f[1].get("trials", 0) >= self.min_trials]
-            path, values = max(qualified, key=lambda f: f[1]["trials"]) if qualified else figures[0]
+            path, values = (
+                max(qualified, key=lambda f: (f[0].count("/"), f[1]["trials"]))
+                if qualified
+                else figures[0]
+            )
             out.append((path, float(values.get("trials", 0)), float(values.get("successes", 0))))
         return out
 

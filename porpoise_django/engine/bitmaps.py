@@ -172,6 +172,8 @@ class EventBitmap(Bitmap):
     def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
         self._check_bound()
         assert self.period is not None
+        # Every reader comes here before anything is sent.
+        self._store.check_tracked(self.period.granularity)
         return self._store.keys.event(self.name, self.period, chunk)
 
     def _bound_period(self) -> Period:

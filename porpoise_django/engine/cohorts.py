@@ -31,10 +31,8 @@ import numpy as np
 
 from .bitmaps import Bitmap, Memo, union
 from .counters import InvalidValue
-from .errors import InvalidGranularity
 from .events import Event
-from .metrics import cover
-from .periods import Period, period_range
+from .periods import Period, cover, period_range
 
 if TYPE_CHECKING:
     from .analytics import Analytics
@@ -123,10 +121,7 @@ def cohort_table(
     ``start`` (a date or datetime) is the first cohort; by default the table
     ends with the current period. ``offsets`` columns follow offset 0.
     """
-    if granularity not in pp.granularities:
-        raise InvalidGranularity(
-            f"{granularity} is not tracked for events; tracked: {', '.join(pp.granularities)}"
-        )
+    pp.check_tracked(granularity)
     if mode not in MODES:
         raise InvalidValue(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
     if cohort_type not in COHORT_TYPES:
@@ -180,7 +175,9 @@ def cohort_table(
         row_running: list[bool] = []
         for i in range(offsets + 1):
             k = r + i
-            row_running.append(starts[k + 1] > now)
+            # In "on" mode a cell grows until its period ends; in "on_or_after"
+            # mode every cell counts up to the present, so none is final.
+            row_running.append(mode == "on_or_after" or starts[k + 1] > now)
             if starts[k] > now:
                 row_layout.append(None)
                 continue
@@ -333,19 +330,19 @@ def funnel(
     start: Any = -6,
     end: Any = 0,
 ) -> FunnelResult:
-    """Who went through ``steps`` in order, counted in periods.
+    """How many distinct users went through ``steps`` in order.
 
-    Users enter on step 1 in a period ``E`` of ``start..end``; step ``k+1``
-    counts if it was done in ``E`` or within ``window`` periods after it, by a
-    user who did step ``k``. Bitmaps record periods, not instants, so two
-    steps in the same period count as in order. One round trip.
+    A user enters on step 1 in any period ``E`` of ``start..end``; they reach
+    step ``k+1`` if they did it in ``E`` or within ``window`` periods after
+    it, having reached step ``k`` from the same entry. Each step counts
+    users, once each, however many periods they entered in: a user who
+    converts from any of their entries counts as converted. Bitmaps record
+    periods, not instants, so two steps in the same period count as in
+    order. One round trip.
     """
     if not 2 <= len(steps) <= 10:
         raise InvalidValue("a funnel has 2 to 10 steps")
-    if granularity not in pp.granularities:
-        raise InvalidGranularity(
-            f"{granularity} is not tracked for events; tracked: {', '.join(pp.granularities)}"
-        )
+    pp.check_tracked(granularity)
     if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 366:
         raise InvalidValue("window must be an int from 0 to 366 periods")
     templates = [_template(pp, s) for s in steps]
@@ -363,9 +360,7 @@ def funnel(
             assert template is not None
             current = current & union([template.bind(p) for p in reached])
             per_step[k].append(current)
-    flat = [b for step in per_step for b in step]
-    counts = pp.count_bitmaps(flat)
-    width = len(entries)
-    totals = [sum(counts[k * width : (k + 1) * width]) for k in range(len(steps))]
+    # A user counts once per step: the union over entry periods, not a sum.
+    totals = pp.count_bitmaps([union(step) for step in per_step])
     names = [s if isinstance(s, str) else s.signature for s in steps]
     return FunnelResult(names, totals)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import PorpoiseError
-from .periods import Period, PeriodRange
+from .periods import Period, PeriodRange, cover
 
 if TYPE_CHECKING:
     from .analytics import Analytics
@@ -79,15 +79,14 @@ class Counter:
         return f"<Counter {self.name!r}>"
 
     def _periods(self, when: Period | PeriodRange | Iterable[Period]) -> list[Period]:
-        if isinstance(when, Period):
-            return [when]
-        return list(when)
+        periods = [when] if isinstance(when, Period) else list(when)
+        for granularity in {p.granularity for p in periods}:
+            self._store.check_tracked(granularity, "counters")
+        return periods
 
     def _cover(self, when: Period | PeriodRange | Iterable[Period]) -> list[Period]:
         """The fewest stored buckets holding the same counts (a whole day: one key)."""
         if isinstance(when, PeriodRange):
-            from .metrics import cover
-
             buckets = cover(when, self._store.counter_granularities, self._store.clock())
             if buckets is not None:
                 return buckets
@@ -95,6 +94,7 @@ class Counter:
 
     def get(self, period: Period) -> dict[str, float | int]:
         """Every id of ``period`` with its count."""
+        [period] = self._periods(period)
         pairs = self._store.client.zrange(
             self._store.keys.counter(self.name, period), 0, -1, withscores=True
         )
@@ -102,6 +102,7 @@ class Counter:
 
     def total(self, period: Period) -> float | int:
         """Sum of all increments in ``period`` (with or without ids)."""
+        [period] = self._periods(period)
         return number(self._store.client.get(self._store.keys.counter_total(self.name, period)))
 
     def totals(self, periods: PeriodRange | Iterable[Period]) -> list[tuple[Period, float | int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .bitmaps import Bitmap, EventBitmap, union
-from .periods import Period, PeriodRange, When
+from .periods import Period, PeriodRange, When, check_granularity
 
 if TYPE_CHECKING:
     from .analytics import Analytics
@@ -29,7 +29,11 @@ class Event(EventBitmap):
         super().__init__(store, name, None)
 
     def at(self, granularity: str, when: int | When = None) -> EventBitmap:
-        """The bitmap of this event for the ``granularity`` bucket holding ``when``."""
+        """The bitmap of this event for the ``granularity`` bucket holding ``when``.
+
+        Raises :class:`InvalidGranularity` if ``granularity`` is not tracked.
+        """
+        self._store.check_tracked(check_granularity(granularity))
         return EventBitmap(self._store, self.name, self._store.period(granularity, when))
 
     def hour(self, when: int | When = None) -> EventBitmap:

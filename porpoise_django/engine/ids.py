@@ -58,18 +58,26 @@ class DirectIds:
 class IdMap:
     """Strings, UUIDs or sparse integers mapped to dense indexes kept in Redis.
 
-    The map is created atomically by a Lua script and cached in-process, so a
-    known id costs no round trip. Ids come back as strings.
+    The map is created atomically by a Lua script and cached in-process (at
+    most ``cache_size`` ids; a full cache starts again, which costs lookups,
+    never answers). A purge (:meth:`Analytics.delete_all`) bumps a generation
+    number kept beside the map and never resets the index sequence; every
+    lookup checks that number in the same round trip as the map (a ``GET``
+    when every id is cached), so no process keeps using pairs of a map that
+    is gone. Ids come back as strings.
     """
 
     mode = "map"
 
     def __init__(self, client: Any, keys: KeyScheme, cache_size: int = 200_000) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"id cache size must be a positive int, got {cache_size!r}")
         self._client = client
         self._keys = keys
         self._cache_size = cache_size
         self._forward: dict[str, int] = {}
         self._reverse: dict[int, str] = {}
+        self._generation: int | None = None
 
     def check(self, external: object) -> str:
         if isinstance(external, bool) or not isinstance(external, (int, str, np.integer)):
@@ -83,42 +91,100 @@ class IdMap:
             raise InvalidId(f"id must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters long")
         return text
 
+    @property
+    def _map_keys(self) -> list[str]:
+        k = self._keys
+        return [k.idmap_forward, k.idmap_reverse, k.idmap_sequence, k.idmap_generation]
+
     def _remember(self, external: str, index: int) -> None:
         if len(self._forward) >= self._cache_size:
-            # A full reset is cheaper than LRU bookkeeping on every lookup.
+            # A full reset is cheaper than LRU bookkeeping on every lookup;
+            # callers never read their answers back from the cache.
             self._forward.clear()
             self._reverse.clear()
         self._forward[external] = index
         self._reverse[index] = external
 
+    def _observe(self, generation: Any) -> bool:
+        """Note the map's generation; False (and an empty cache) if it changed."""
+        current = int(generation or 0)
+        if current == self._generation:
+            return True
+        fresh = self._generation is None
+        self.forget()
+        self._generation = current
+        return fresh
+
+    def _lookup(self, texts: Sequence[str], create: bool) -> dict[str, int]:
+        """Ask the map for ``texts`` (one round trip per 10,000); the generation
+        seen by the script is observed, so answers are never from a stale map."""
+        found: dict[str, int] = {}
+        for start in range(0, len(texts), 10_000):
+            part = texts[start : start + 10_000]
+            generation, *indexes = ID_MAP(
+                self._client, self._map_keys, ["1" if create else "0", *part]
+            )
+            self._observe(generation)
+            for text, index in zip(part, indexes, strict=True):
+                if index >= 0:
+                    found[text] = int(index)
+        return found
+
     def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]:
-        """Dense indexes of ids validated by :meth:`check` (-1: unknown and not created)."""
+        """Dense indexes of ids validated by :meth:`check` (-1: unknown and not created).
+
+        Every id of the batch gets its answer, whatever the cache size.
+        """
         texts = [str(e) for e in externals]
-        missing = sorted({t for t in texts if t not in self._forward})
+        known = {t: self._forward[t] for t in texts if t in self._forward}
+        missing = sorted(set(texts) - known.keys())
         if missing:
-            keys = [self._keys.idmap_forward, self._keys.idmap_reverse, self._keys.idmap_sequence]
-            for start in range(0, len(missing), 10_000):
-                part = missing[start : start + 10_000]
-                found = ID_MAP(self._client, keys, ["1" if create else "0", *part])
-                for text, index in zip(part, found, strict=True):
-                    if index >= 0:
-                        self._remember(text, int(index))
-        return [self._forward.get(t, -1) for t in texts]
+            generation_before = self._generation
+            found = self._lookup(missing, create)
+            if self._generation != generation_before and known:
+                # The map changed under the cached pairs: ask for them again.
+                found.update(self._lookup(sorted(known), create))
+                known = {}
+        elif texts:
+            if self._observe(self._client.get(self._keys.idmap_generation)):
+                found = {}
+            else:
+                found = self._lookup(sorted(known), create)
+                known = {}
+        else:
+            return []
+        answers = {**known, **found}
+        for text, index in found.items():
+            self._remember(text, index)
+        return [answers.get(t, -1) for t in texts]
 
     def to_externals(self, indexes: np.ndarray) -> list[str]:
-        found = {i: self._reverse[i] for i in map(int, indexes) if i in self._reverse}
-        wanted = [i for i in map(int, indexes) if i not in found]
-        for start in range(0, len(wanted), 50_000):
-            part = wanted[start : start + 50_000]
-            values = self._client.hmget(self._keys.idmap_reverse, part)
-            for index, value in zip(part, values, strict=True):
-                if value is not None:
-                    text = value.decode() if isinstance(value, bytes) else str(value)
-                    found[index] = text
-                    self._remember(text, index)
-        # An index without a reverse entry cannot happen unless the map was
-        # deleted under us; it is skipped rather than reported under a wrong id.
-        return [found[i] for i in map(int, indexes) if i in found]
+        """External ids of ``indexes``; the generation is checked in the same round trip."""
+        wanted = [int(i) for i in indexes]
+        found: dict[int, str] = {}
+        missing = wanted
+        for attempt in range(2):
+            found = {i: self._reverse[i] for i in wanted if i in self._reverse}
+            missing = [i for i in wanted if i not in found]
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(self._keys.idmap_generation)
+            chunks = [missing[s : s + 50_000] for s in range(0, len(missing), 50_000)]
+            for part in chunks:
+                pipe.hmget(self._keys.idmap_reverse, part)
+            generation, *replies = pipe.execute()
+            if not self._observe(generation) and attempt == 0 and found:
+                continue  # cached pairs were from an older map: read them all
+            for part, values in zip(chunks, replies, strict=True):
+                for index, value in zip(part, values, strict=True):
+                    if value is not None:
+                        text = value.decode() if isinstance(value, bytes) else str(value)
+                        found[index] = text
+                        self._remember(text, index)
+            break
+        # An index without a reverse entry is a mark made before a purge by a
+        # process that had not yet seen it; it is skipped, never reported
+        # under somebody else's id (indexes are never reused).
+        return [found[i] for i in wanted if i in found]
 
     def forget(self) -> None:
         """Drop the in-process cache (after the map was deleted)."""

@@ -14,6 +14,7 @@ and the cluster spreads chunks over its nodes::
     pp:reg:events:first / :last     registry of event names (sorted sets)
     pp:reg:chunks                   registry of chunks that hold ids
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
+    pp:{idmap}:gen                  the id map's generation (bumped by a purge)
 
 The last two colon-separated parts of an event key are always granularity code
 and bucket, neither of which contains a colon, so names with colons
@@ -50,6 +51,10 @@ class KeyScheme:
 
     def event(self, name: str, period: Period, chunk: int) -> str:
         return f"{self.prefix}:{{c{chunk}}}:e:{name}:{period.code}:{period.key}"
+
+    def event_bucket(self, name: str, member: str, chunk: int) -> str:
+        """The key of event ``name`` in ``chunk`` for a bucket registry member."""
+        return f"{self.prefix}:{{c{chunk}}}:e:{name}:{member}"
 
     def unique(self, name: str, chunk: int) -> str:
         return f"{self.prefix}:{{c{chunk}}}:u:{name}"
@@ -110,4 +115,10 @@ class KeyScheme:
 
     @property
     def idmap_sequence(self) -> str:
+        """Next dense index; never reset, so an index is never given to two ids."""
         return f"{self.prefix}:{{idmap}}:seq"
+
+    @property
+    def idmap_generation(self) -> str:
+        """Bumped by every purge of the map; processes drop cached pairs when it moves."""
+        return f"{self.prefix}:{{idmap}}:gen"

@@ -27,11 +27,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .buckets import BucketRegistry
 from .counters import InvalidValue, number
 from .errors import InvalidGranularity
 from .names import validate_name
 from .period_strings import parse_period
-from .periods import GRANULARITIES, Period, PeriodRange, period_of
+from .periods import Period, PeriodRange, cover, period_of
 
 if TYPE_CHECKING:
     from .analytics import Analytics
@@ -40,34 +41,6 @@ METRIC_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 SEGMENT = re.compile(r"[^\s/{}]{1,128}")
 HITS = "hits"
 SIGNIFICANCE = 0.10
-
-
-def cover(periods: PeriodRange, tracked: Sequence[str], now: dt.datetime) -> list[Period] | None:
-    """The fewest tracked buckets that add up to exactly ``periods`` (None if impossible).
-
-    The coarsest bucket that starts where the cover has reached and does not
-    pass the range's end is taken each time; a bucket may run past the end
-    when the range reaches the present, since nothing has been counted after
-    now. So "the last 24 hours" is 24 hourly buckets, "yesterday" one daily
-    bucket, "mtd" one monthly bucket.
-    """
-    order = sorted(tracked, key=GRANULARITIES.index, reverse=True)
-    end = periods.last.period_end()
-    open_ended = end >= now
-    position = periods.first.start
-    tz = position.tzinfo
-    assert tz is not None
-    chosen: list[Period] = []
-    while position < end:
-        for granularity in order:
-            candidate = period_of(granularity, position, tz)
-            if candidate.start == position and (candidate.period_end() <= end or open_ended):
-                chosen.append(candidate)
-                position = candidate.period_end()
-                break
-        else:
-            return None
-    return chosen
 
 
 def dimension_paths(dimensions: Mapping[str, Any] | None) -> list[str]:
@@ -188,11 +161,14 @@ class Metric:
         expiries: dict[str, float] = {}
         kids: dict[str, set[str]] = {}
         span: list[float] = []
+        registry_key = store.buckets.key("m", self.name)
+        registry: dict[str, float | None] = {}
         calls = 0
         for number_, row in enumerate(rows):
             try:
                 metrics, dimensions, when = row
-                values: dict[str, float] = {HITS: 1}
+                # An explicit "hits" replaces the implicit one (never added to it).
+                values: dict[str, float] = {} if HITS in (metrics or {}) else {HITS: 1}
                 for key, amount in (metrics or {}).items():
                     check_metric_name(key)
                     if (
@@ -217,6 +193,7 @@ class Metric:
                 [period_of(g, moment, store.tz) for g in grans], now_ts
             )
             for period, expire_at in periods:
+                registry[period.member] = expire_at
                 for path in paths:
                     key = self._values_key(period, path)
                     bucket = increments.setdefault(key, {})
@@ -230,8 +207,10 @@ class Metric:
         if not calls:
             return 0
         keys = store.keys
+        buckets = store.buckets.unregistered((registry_key, m, e) for m, e in registry.items())
 
         def build(pipe: Any) -> None:
+            BucketRegistry.queue(pipe, buckets, now_ts)
             for key, bucket in increments.items():
                 for metric, amount in bucket.items():
                     pipe.hincrbyfloat(key, metric, amount)
@@ -243,6 +222,7 @@ class Metric:
             pipe.zadd(f"{keys.prefix}:reg:metrics:last", {self.name: max(span)}, gt=True)
 
         store.run(build, scripts=())
+        store.buckets.remember(buckets)
         return calls
 
     # -- reading -----------------------------------------------------------------
@@ -412,11 +392,12 @@ class Metric:
         store = self._store
         prefix = store.keys.prefix
         paths = ["", *self.children("", 8)]
+        base = f"{prefix}:{{m:{self.name}}}:v"
         store.delete_registered(
-            f"{prefix}:reg:metrics:first",
-            f"{prefix}:reg:metrics:last",
+            "m",
             self.name,
-            lambda period: [self._values_key(period, p) for p in paths],
+            lambda member: (f"{base}:{member}:={path}" for path in paths),
+            (f"{prefix}:reg:metrics:first", f"{prefix}:reg:metrics:last"),
         )
         store.delete_keys([self._kids_key(p) for p in paths])
 

@@ -29,7 +29,7 @@ from .errors import InvalidTime
 from .periods import PeriodRange, period_of, period_range
 
 _UNITS = {"h": "hour", "d": "day", "w": "week", "mo": "month", "m": "month", "y": "year"}
-_SPAN = re.compile(r"(\d{1,5})(h|d|w|mo|m|y)")
+_SPAN = re.compile(r"(\d{1,12})(h|d|w|mo|m|y)")
 PERIOD_STRING_HELP = (
     "today, yesterday, Nh, Nd, Nw, Nmo, Ny, wtd, mtd, ytd, STEP:SPAN (e.g. 1d:1mo), "
     "or YYYY-MM-DD:YYYY-MM-DD"
@@ -44,22 +44,51 @@ def _months_back(now: dt.datetime, months: int) -> dt.datetime:
     return now.replace(year=year, month=month, day=min(now.day, last_day))
 
 
-def _span_start(now: dt.datetime, count: int, unit: str) -> dt.datetime:
-    """Start of the last ``count`` units up to ``now`` (the current one included)."""
+def _real_minus(now: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``now`` minus ``delta`` of real time (arithmetic on an aware datetime of one
+    zone is wall-clock arithmetic, which is off by an hour across a DST change)."""
+    return (now.astimezone(dt.UTC) - delta).astimezone(now.tzinfo)
+
+
+def _hours_back(now: dt.datetime, hours: int) -> dt.datetime:
+    return _real_minus(now, dt.timedelta(hours=hours))
+
+
+def _days_back(now: dt.datetime, days: int) -> dt.date:
+    return now.date() - dt.timedelta(days=days)
+
+
+def _span_start(now: dt.datetime, count: int, unit: str) -> dt.datetime | dt.date:
+    """Start of the last ``count`` units up to ``now`` (the current one included).
+
+    Hours are real hours ("24h" is 24 buckets on a 23- or 25-hour day); days,
+    weeks, months and years are calendar ones.
+    """
     if unit == "h":
-        return now - dt.timedelta(hours=count - 1)
+        return _hours_back(now, count - 1)
     if unit == "d":
-        return now - dt.timedelta(days=count - 1)
+        return _days_back(now, count - 1)
     if unit == "w":
-        return now - dt.timedelta(weeks=count - 1)
+        return _days_back(now, 7 * (count - 1))
     return _months_back(now, (count * 12 if unit == "y" else count) - 1)
 
 
 def _span_back(now: dt.datetime, count: int, unit: str) -> dt.datetime:
-    """``now`` minus a span of ``count`` units (calendar months for ``mo`` and ``y``)."""
+    """``now`` minus a span of ``count`` units (real hours; calendar months for ``mo``, ``y``)."""
     if unit in ("h", "d", "w"):
-        return now - dt.timedelta(hours={"h": 1, "d": 24, "w": 168}[unit] * count)
+        return _hours_back(now, count * {"h": 1, "d": 24, "w": 168}[unit])
     return _months_back(now, count * 12 if unit == "y" else count)
+
+
+_SECOND = dt.timedelta(seconds=1)
+
+
+def _check_cap(text: str, count: int, max_buckets: int) -> None:
+    # Checked before any date arithmetic, which would overflow on huge counts.
+    if count > max_buckets:
+        raise InvalidTime(
+            f"period {text!r} is larger than the cap of {max_buckets} buckets: narrow it"
+        )
 
 
 def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: int) -> PeriodRange:
@@ -69,7 +98,9 @@ def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: 
     value = text.strip().lower()
     local = now.astimezone(tz)
 
-    def rng(granularity: str, start: dt.date, end: dt.date | None = None) -> PeriodRange:
+    def rng(
+        granularity: str, start: dt.date, end: dt.datetime | dt.date | None = None
+    ) -> PeriodRange:
         return period_range(
             granularity,
             start,
@@ -83,7 +114,7 @@ def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: 
         return rng("hour", period_of("day", local, tz).start)
     if value == "yesterday":
         day = period_of("day", local, tz).prev()
-        return rng("hour", day.start, day.period_end() - dt.timedelta(seconds=1))
+        return rng("hour", day.start, _real_minus(day.period_end(), _SECOND))
     if value == "wtd":
         return rng("day", period_of("week", local, tz).start)
     if value == "mtd":
@@ -95,6 +126,7 @@ def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: 
         count, unit = int(match.group(1)), match.group(2)
         if count < 1:
             raise InvalidTime(f"period {text!r}: the count must be at least 1")
+        _check_cap(text, count * (12 if unit == "y" else 1), max_buckets)
         granularity = {"y": "month", "m": "month"}.get(unit, _UNITS[unit])
         return rng(granularity, _span_start(local, count, unit))
     if ":" in value:
@@ -104,6 +136,7 @@ def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: 
             if int(step.group(1)) != 1:
                 raise InvalidTime(f"period {text!r}: the step must be 1h, 1d, 1w or 1mo")
             granularity = _UNITS[step.group(2)]
+            _check_cap(text, int(span.group(1)), max_buckets)
             # The buckets after the one holding (now - span): a span's worth of them.
             back = _span_back(local, int(span.group(1)), span.group(2))
             return rng(granularity, period_of(granularity, back, tz).next().start)

@@ -132,6 +132,11 @@ class Period:
         return s.strftime("%Y")
 
     @property
+    def member(self) -> str:
+        """``code:key`` (``d:20261122``): the bucket as the last parts of its keys."""
+        return f"{self.code}:{self.key}"
+
+    @property
     def label(self) -> str:
         """Human label: ``2026-11-22``, ``2026-W47`` (ISO week), ``2026-11``..."""
         s = self.start
@@ -206,8 +211,14 @@ class Period:
         return self.next().start
 
     def contains(self, when: dt.datetime) -> bool:
-        """Whether the aware datetime ``when`` falls in this bucket."""
-        return self.start <= require_aware(when) < self.period_end()
+        """Whether the aware datetime ``when`` falls in this bucket.
+
+        Instants are compared, not wall-clock times: within one zone Python
+        compares datetimes by their wall clock and ignores ``fold``, so the two
+        01:30 of an autumn night would both fall in the first 01:00 bucket.
+        """
+        instant = require_aware(when).timestamp()
+        return self.start.timestamp() <= instant < self.period_end().timestamp()
 
 
 def period_of(
@@ -220,8 +231,15 @@ def period_of(
     """
     if when is None:
         when = now if now is not None else dt.datetime.now(UTC)
-    if isinstance(when, dt.date) and isinstance(granularity, str):
-        # Dashboards and series ask for the same periods again and again.
+    if not isinstance(granularity, str):
+        return _period_of(granularity, when, tz)
+    # Dashboards and series ask for the same periods again and again. A
+    # datetime is cached by its instant: aware datetimes that differ only by
+    # ``fold`` (the repeated autumn hour) hash and compare equal in one zone.
+    if isinstance(when, dt.datetime):
+        require_aware(when)
+        return _cached_period_at(granularity, when.timestamp(), tz)
+    if isinstance(when, dt.date):
         return _cached_period_of(granularity, when, tz)
     return _period_of(granularity, when, tz)
 
@@ -229,6 +247,11 @@ def period_of(
 @lru_cache(maxsize=4096)
 def _cached_period_of(granularity: str, when: dt.date, tz: dt.tzinfo) -> Period:
     return _period_of(granularity, when, tz)
+
+
+@lru_cache(maxsize=4096)
+def _cached_period_at(granularity: str, instant: float, tz: dt.tzinfo) -> Period:
+    return _period_of(granularity, dt.datetime.fromtimestamp(instant, UTC), tz)
 
 
 def _period_of(granularity: str, when: object, tz: dt.tzinfo) -> Period:
@@ -327,6 +350,41 @@ def period_range(
             f"range of {size} {granularity} buckets is larger than the cap of {max_buckets}"
         )
     return PeriodRange(first, last, size)
+
+
+def cover(periods: PeriodRange, tracked: Sequence[str], now: dt.datetime) -> list[Period] | None:
+    """The fewest tracked buckets that add up to exactly ``periods`` (None if impossible).
+
+    The coarsest bucket that starts where the cover has reached and does not
+    pass the range's end is taken each time; a bucket may run past the end
+    when the range reaches the present, since nothing has been counted after
+    now. So "the last 24 hours" is 24 hourly buckets, "yesterday" one daily
+    bucket, "mtd" one monthly bucket.
+
+    Positions are instants (epoch seconds): wall-clock datetimes of one zone
+    compare equal across the repeated autumn hour, which once made this walk
+    stand still.
+    """
+    order = sorted(tracked, key=GRANULARITIES.index, reverse=True)
+    end = periods.last.period_end().timestamp()
+    open_ended = end >= now.timestamp()
+    position = periods.first.start
+    tz = position.tzinfo
+    assert tz is not None
+    chosen: list[Period] = []
+    while position.timestamp() < end:
+        for granularity in order:
+            candidate = period_of(granularity, position, tz)
+            reaches = candidate.period_end()
+            if candidate.start.timestamp() == position.timestamp() and (
+                reaches.timestamp() <= end or open_ended
+            ):
+                chosen.append(candidate)
+                position = reaches
+                break
+        else:
+            return None
+    return chosen
 
 
 def bucket_keys(

@@ -6,7 +6,11 @@
     active - premium             the first without the second (spaces around "-",
                                  since names may contain "-")
     ~churned                     every id ever marked, minus churned
+    unique(premium)              holders of the unique (time-less) event premium
     (a | b) & ~(c - d)           parentheses nest
+
+A plain name is an event, bound to the period the query is evaluated for;
+``unique(name)`` is a unique event (``mark_unique``), the same in every period.
 
 Precedence, highest first: ``~``, then ``&`` and ``-``, then ``^``, then ``|``.
 Inputs are bounded (length, tokens, nesting depth, distinct names), so a
@@ -124,6 +128,19 @@ class _Parser:
             return result
         if token in (")", "&", "|", "^", "-"):
             raise InvalidExpression(f"unexpected {token!r} at position {position}")
+        if token == "unique" and self.peek() == "(":
+            self.take()
+            name, name_position = self.take()
+            self.name(name, name_position)
+            if self.peek() != ")":
+                raise InvalidExpression(
+                    f"unique() takes one event name: missing ')' for position {position}"
+                )
+            self.take()
+            return self.pp.unique(name)
+        return self.pp.event(self.name(token, position))
+
+    def name(self, token: str, position: int) -> str:
         if not NAME_PATTERN.fullmatch(token) or len(token) > 128:
             raise InvalidExpression(
                 f"invalid event name {token[:60]!r} at position {position}: {NAME_RULE}"
@@ -131,7 +148,7 @@ class _Parser:
         self.names.add(token)
         if len(self.names) > MAX_NAMES:
             raise InvalidExpression(f"query names more than {MAX_NAMES} events")
-        return self.pp.event(token)
+        return token
 
 
 def parse_query(pp: Analytics, text: object) -> Bitmap:

@@ -138,12 +138,13 @@ return #ARGV - 1
 )
 
 #: Map external ids (ARGV) to dense indexes, creating the missing ones atomically.
-#: KEYS: forward hash, reverse hash, sequence counter (one slot: {idmap}).
-#: ARGV[1] is 1 to create missing ids, 0 to answer -1 for them.
+#: KEYS: forward hash, reverse hash, sequence counter, generation (one slot: {idmap}).
+#: ARGV[1] is 1 to create missing ids, 0 to answer -1 for them. The reply is
+#: the map's generation followed by one index per id.
 ID_MAP = LuaScript(
     """
 local create = ARGV[1] == '1'
-local out = {}
+local out = {tonumber(redis.call('GET', KEYS[4]) or '0')}
 for i = 2, #ARGV do
   local ext = ARGV[i]
   local index = redis.call('HGET', KEYS[1], ext)
@@ -156,7 +157,7 @@ for i = 2, #ARGV do
       index = -1
     end
   end
-  out[i - 1] = tonumber(index)
+  out[i] = tonumber(index)
 end
 return out
 """

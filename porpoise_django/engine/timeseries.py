@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .buckets import BucketRegistry
 from .counters import InvalidValue, number
 from .errors import InvalidGranularity, InvalidTime
 from .names import validate_name
@@ -168,9 +169,16 @@ class TimeSeries:
             self.intervals[name] = Interval(name, step, resolution, steps)
 
     # -- keys --------------------------------------------------------------------
-    def _key(self, name: str, interval: Interval, bucket: Bucket, row: Bucket | None) -> str:
-        base = f"{self._store.keys.prefix}:{{s:{name}}}:{self.type}:{interval.name}:{bucket.key}"
+    def _member(self, interval: Interval, bucket: Bucket, row: Bucket | None) -> str:
+        """The key's part after the series' hash tag (also its bucket registry member)."""
+        base = f"{self.type}:{interval.name}:{bucket.key}"
         return base if row is None else f"{base}:{row.key}"
+
+    def _base(self, name: str) -> str:
+        return f"{self._store.keys.prefix}:{{s:{name}}}"
+
+    def _key(self, name: str, interval: Interval, bucket: Bucket, row: Bucket | None) -> str:
+        return f"{self._base(name)}:{self._member(interval, bucket, row)}"
 
     def _interval(self, name: str) -> Interval:
         try:
@@ -216,6 +224,7 @@ class TimeSeries:
         count = 0
         writes: list[tuple[str, str | float, float | None]] = []
         names: dict[str, tuple[float, float]] = {}
+        registry: list[tuple[str, str, float | None]] = []
         for number_, row in enumerate(rows):
             try:
                 name, value, when = row
@@ -233,8 +242,10 @@ class TimeSeries:
                             )
                         continue
                     row_bucket = interval.resolution.of(ts) if interval.resolution else None
-                    writes.append(
-                        (self._key(name, interval, bucket, row_bucket), checked, expire_at)
+                    member = self._member(interval, bucket, row_bucket)
+                    writes.append((f"{self._base(name)}:{member}", checked, expire_at))
+                    registry.append(
+                        (self._store.buckets.key(f"s:{self.type}", name), member, expire_at)
                     )
             except (TypeError, ValueError) as exc:
                 if isinstance(exc, TypeError):
@@ -244,8 +255,10 @@ class TimeSeries:
             names[name] = (min(first, ts), max(last, ts))
             count += 1
         keys = self._store.keys
+        buckets = self._store.buckets.unregistered(registry)
 
         def build(pipe: Any) -> None:
+            BucketRegistry.queue(pipe, buckets, now)
             for key, value, expire_at in writes:
                 if self.type == "count":
                     pipe.incrbyfloat(key, value)
@@ -265,6 +278,7 @@ class TimeSeries:
 
         if count:
             self._store.run(build, scripts=())
+            self._store.buckets.remember(buckets)
         return count
 
     # -- reading -----------------------------------------------------------------
@@ -428,16 +442,10 @@ class TimeSeries:
         buckets = spec.step.between(first, last, cap)
         data = self._read(names, spec, buckets)
         if collapse:
-            every_row = [row for rows in data for row in rows]
-            merged = Bucket(buckets[0].key, buckets[0].start, buckets[-1].end)
-            if spec.resolution is None or condensed:
-                value = self._merge([v for _, v in every_row])
-                return OrderedDict(
-                    [(merged.start, self._transform(value, merged.end - merged.start, transform))]
-                )
-            return OrderedDict(
-                [(merged.start, self._finish(merged, every_row, spec, False, transform))]
-            )
+            # One data point for the whole range, whatever the resolution (kairos).
+            value = self._merge([v for rows in data for _, v in rows])
+            seconds = buckets[-1].end - buckets[0].start
+            return OrderedDict([(buckets[0].start, self._transform(value, seconds, transform))])
         return OrderedDict(
             (bucket.start, self._finish(bucket, rows, spec, condensed, transform))
             for bucket, rows in zip(buckets, data, strict=True)
@@ -465,34 +473,19 @@ class TimeSeries:
         return _apply(self.type, transform, value, seconds)
 
     def delete(self, name: str) -> None:
-        """Delete every bucket of series ``name`` in every interval."""
+        """Delete every bucket of series ``name`` in every interval (as registered)."""
         name = validate_name(name, what="series name")
-        store = self._store
-        prefix = store.keys.prefix
-        first_key = f"{prefix}:reg:series:{self.type}:first"
-        last_key = f"{prefix}:reg:series:{self.type}:last"
-        first, last = store.client.zscore(first_key, name), store.client.zscore(last_key, name)
-        if first is not None and last is not None:
-            keys: list[str] = []
-            for interval in self.intervals.values():
-                buckets = interval.step.between(
-                    interval.step.of(first), interval.step.of(last), 10**7
-                )
-                for bucket in buckets:
-                    if interval.resolution is None:
-                        keys.append(self._key(name, interval, bucket, None))
-                        continue
-                    row = interval.resolution.of(bucket.start)
-                    while row.start < bucket.end:
-                        keys.append(self._key(name, interval, bucket, row))
-                        row = interval.resolution.shift(row, 1)
-            store.delete_keys(keys)
-
-        def build(pipe: Any) -> None:
-            pipe.zrem(first_key, name)
-            pipe.zrem(last_key, name)
-
-        store.run(build, scripts=())
+        prefix = self._store.keys.prefix
+        base = self._base(name)
+        self._store.delete_registered(
+            f"s:{self.type}",
+            name,
+            lambda member: (f"{base}:{member}",),
+            (
+                f"{prefix}:reg:series:{self.type}:first",
+                f"{prefix}:reg:series:{self.type}:last",
+            ),
+        )
 
     def names(self) -> list[str]:
         """Names of the series of this type (from the registry)."""

@@ -38,8 +38,15 @@ class Command(PorpoiseCommand):
                     "last": span[1].isoformat() if span else None,
                 }
             )
+        counted = set(pp.counter_granularities)
+
+        def total(name: str, granularity: str) -> Any:
+            if granularity not in counted:
+                return None
+            return pp.counter(name).total(pp.period(granularity))
+
         counters = [
-            {"counter": name, "today": pp.counter(name).total(pp.period("day"))}
+            {"counter": name, "today": total(name, "day"), "this_week": total(name, "week")}
             for name in pp.counter_names()
         ]
         memory = pp.client.info("memory")
@@ -69,8 +76,9 @@ class Command(PorpoiseCommand):
             + (", ".join(report["unique_events"]) or "-")
         )
         self.stdout.write(f"\n{len(counters)} counter(s):")
+        self.stdout.write(f"  {'counter':<32} {'today':>12} {'this week':>12}")
         for c in counters:
-            self.stdout.write(f"  {c['counter']:<32} today {c['today']:>12}")
+            self.stdout.write(f"  {c['counter']:<32} {_n(c['today']):>12} {_n(c['this_week']):>12}")
 
 
 def _n(value: Any) -> str:

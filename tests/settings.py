@@ -34,7 +34,11 @@ MIDDLEWARE = [
     "porpoise_django.middleware.PorpoiseMiddleware",
 ]
 ROOT_URLCONF = "tests.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    # A second database: marks follow the commit of the database they came from.
+    "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+}
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",

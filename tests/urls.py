@@ -17,4 +17,6 @@ urlpatterns = [
     path("async/", views.async_view),
     path("checkout/", views.CheckoutView.as_view()),
     path("report/", views.ReportView.as_view()),
+    path("async-report/", views.AsyncReportView.as_view()),
+    path("async-dispatch/", views.AsyncDispatchView.as_view()),
 ]

@@ -819,11 +819,11 @@ class Analytics:
         """Names of every counter under this prefix (from the registry)."""
         return sorted(_text(m) for m in self.client.zrange(self.keys.counters_first, 0, -1))
 
-    def delete_counter(self, name: str) -> None:
-        """Delete every bucket of counter ``name`` at every granularity."""
+    def delete_counter(self, name: str) -> int:
+        """Delete every bucket of counter ``name``; returns the number of keys deleted."""
         name = validate_name(name, what="counter name")
         base = f"{self.keys.prefix}:{{k:{name}}}"
-        self.delete_registered(
+        return self.delete_registered(
             "k",
             name,
             lambda member: (f"{base}:c:{member}", f"{base}:t:{member}"),
@@ -1026,17 +1026,19 @@ class Analytics:
         )
 
     # -- deleting ----------------------------------------------------------------
-    def delete_event(self, name: str) -> None:
-        """Delete every bitmap of event ``name`` at every granularity, and its registry entry."""
+    def delete_event(self, name: str) -> int:
+        """Delete every bitmap of event ``name`` and its registry entry; returns the
+        number of keys deleted."""
         name = self._name(name)
         chunks = self.chunks()
-        self.delete_registered(
+        deleted = self.delete_registered(
             "e",
             name,
             lambda member: (self.keys.event_bucket(name, member, c) for c in chunks),
             (self.keys.events_first, self.keys.events_last),
         )
         self._registered_spans.pop(name, None)
+        return deleted
 
     def delete_registered(
         self,
@@ -1048,7 +1050,7 @@ class Analytics:
         """Delete the keys of every bucket in the registry of ``name`` (``keys_of``
         turns a bucket member into its keys), then the registry and ``name``'s
         entries in ``span_keys``. Time and memory follow the buckets that exist,
-        streamed in bounded pages. Returns the number of keys deleted."""
+        streamed in bounded pages. Returns the number of keys that existed."""
         registry = self.buckets.key(kind, name)
 
         def keys() -> Iterator[str]:
@@ -1056,7 +1058,7 @@ class Analytics:
                 for member in page:
                     yield from keys_of(member)
 
-        sent = unlink_streamed(self.client, keys(), self.run)
+        deleted = unlink_streamed(self.client, keys(), self.run)
 
         def unregister(pipe: Any) -> None:
             pipe.unlink(registry)
@@ -1066,7 +1068,7 @@ class Analytics:
 
         self.run(unregister, scripts=())
         self.buckets.forget(registry)
-        return sent
+        return deleted
 
     def delete_unique(self, name: str) -> None:
         """Delete a unique event and its registry entry."""

@@ -101,12 +101,12 @@ class BucketRegistry:
 
 def unlink_streamed(client: Any, keys: Iterable[str], run: Callable[..., Any]) -> int:
     """UNLINK ``keys`` in pipelines of :data:`KEYS_PER_PIPELINE` (cluster-safe:
-    single-key commands). Returns the number of keys sent."""
+    single-key commands). Returns the number of keys that existed."""
     batch: list[str] = []
-    sent = 0
+    deleted = 0
 
     def flush() -> None:
-        nonlocal batch, sent
+        nonlocal batch, deleted
         if batch:
             part = batch
 
@@ -114,8 +114,7 @@ def unlink_streamed(client: Any, keys: Iterable[str], run: Callable[..., Any]) -
                 for key in part:
                     pipe.unlink(key)
 
-            run(build, scripts=())
-            sent += len(batch)
+            deleted += sum(int(r or 0) for r in run(build, scripts=()))
             batch = []
 
     for key in keys:
@@ -123,4 +122,4 @@ def unlink_streamed(client: Any, keys: Iterable[str], run: Callable[..., Any]) -
         if len(batch) >= KEYS_PER_PIPELINE:
             flush()
     flush()
-    return sent
+    return deleted

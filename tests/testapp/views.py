@@ -59,3 +59,19 @@ class CheckoutView(View):
 class ReportView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse("report")
+
+
+@track("async-cbv:seen")
+class AsyncReportView(View):
+    """An async class-based view decorated on the class."""
+
+    async def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse("async report")
+
+
+@method_decorator(track("async-cbv:dispatch"), name="dispatch")
+class AsyncDispatchView(View):
+    """The README's method_decorator form on an async class-based view."""
+
+    async def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse("async dispatch")

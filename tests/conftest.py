@@ -139,6 +139,12 @@ def single_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+def stored_keys(client: Any, prefix: str) -> list[bytes]:
+    """Keys under ``prefix`` but the purge generation, which a purge keeps on purpose."""
+    generation = f"{prefix}:{{idmap}}:gen".encode()
+    return [k for k in client.scan_iter(match=f"{prefix}:*") if k != generation]
+
+
 def _purge(client: Any, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     for key in keys:

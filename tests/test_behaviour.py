@@ -1,6 +1,7 @@
 """Lifecycle, stickiness and decisions against brute force on random data."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,12 +16,25 @@ activity = st.dictionaries(
 )
 
 
+#: Local noons on days that break things: Paris' 25-hour day, Santiago's day
+#: that starts at 01:00, and a week 53 (UTC).
+ZONED_NOONS = [
+    ("Europe/Paris", dt.datetime(2026, 10, 25, 12)),
+    ("America/Santiago", dt.datetime(2026, 9, 6, 12)),
+    ("UTC", dt.datetime(2026, 12, 31, 12)),
+]
+
+
+@pytest.mark.parametrize(("zone", "noon"), ZONED_NOONS)
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(days=activity)
-def test_lifecycle_matches_brute_force(make_analytics, clock, days):
-    pp = make_analytics()
+def test_lifecycle_matches_brute_force(make_analytics, clock, zone, noon, days):
+    clock.now = noon.replace(tzinfo=ZoneInfo(zone))
+    pp = make_analytics(tz=zone)
+    # Whole days of real time from a local noon stay on the same local hour
+    # give or take one, so offset d is the local day d days away.
     rows = [("e", i, clock.now + dt.timedelta(days=d)) for d, ids in days.items() for i in ids]
     if rows:
         pp.mark_many(rows)
@@ -36,16 +50,27 @@ def test_lifecycle_matches_brute_force(make_analytics, clock, days):
     pp.delete_all()
 
 
+#: Sundays ending weeks with a DST change (Paris autumn, Santiago spring) and
+#: ISO week 2026-W53.
+ZONED_SUNDAYS = [
+    ("UTC", dt.datetime(2026, 11, 22, 12)),
+    ("Europe/Paris", dt.datetime(2026, 10, 25, 12)),
+    ("America/Santiago", dt.datetime(2026, 9, 6, 12)),
+    ("Europe/Paris", dt.datetime(2027, 1, 3, 12)),
+]
+
+
+@pytest.mark.parametrize(("zone", "sunday"), ZONED_SUNDAYS)
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     days=st.dictionaries(st.integers(0, 6), st.sets(st.integers(0, 2000), max_size=30), max_size=7)
 )
-def test_stickiness_matches_brute_force(make_analytics, clock, days):
-    clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=UTC)  # a Sunday: the week is complete
-    pp = make_analytics(chunk_bits=10)  # several chunks
-    monday = dt.datetime(2026, 11, 16, 12, tzinfo=UTC)
+def test_stickiness_matches_brute_force(make_analytics, clock, zone, sunday, days):
+    clock.now = sunday.replace(tzinfo=ZoneInfo(zone))  # the week is complete
+    pp = make_analytics(chunk_bits=10, tz=zone)  # several chunks
+    monday = clock.now - dt.timedelta(days=6)
     rows = [("e", i, monday + dt.timedelta(days=d)) for d, ids in days.items() for i in ids]
     if rows:
         pp.mark_many(rows)

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidName, InvalidValue
+from tests.conftest import stored_keys
 
 
 def test_counts_per_id_and_totals(pp, clock):
@@ -84,7 +85,7 @@ def test_delete_counter(pp, clock):
 def test_bad_increments_write_nothing(pp, redis_client, row, error, message):
     with pytest.raises(error, match=message):
         pp.count_many([("ok", None, 1, None), row])
-    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(redis_client, pp.keys.prefix) == []
 
 
 def test_bad_counter_arguments(pp):

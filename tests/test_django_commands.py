@@ -7,6 +7,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.conftest import stored_keys
+
 
 def run(*args, stdin=None, monkeypatch=None):
     out, err = io.StringIO(), io.StringIO()
@@ -122,7 +124,7 @@ def test_purge_asks_for_confirmation(porpoise, monkeypatch):
     assert pp.event_names() == []
     run("porpoise_purge", "--all", "--yes")
     assert pp.counter_names() == []
-    assert list(pp.client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(pp.client, pp.keys.prefix) == []
     with pytest.raises(CommandError, match="say what to delete"):
         run("porpoise_purge")
 

@@ -8,6 +8,7 @@ import pytest
 
 from porpoise_django.engine import Analytics
 from porpoise_django.engine.errors import InvalidGranularity
+from tests.conftest import stored_keys
 
 UTC = dt.UTC
 
@@ -106,7 +107,7 @@ def test_delete_period_and_delete_all(pp, redis_client):
     assert not pp.event("active").day().has_events_marked()
     assert 1 in pp.event("active").month()
     pp.delete_all()
-    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(redis_client, pp.keys.prefix) == []
 
 
 def test_retention_expires_keys_relative_to_their_period(make_analytics, clock, redis_client):
@@ -170,9 +171,26 @@ def test_marks_survive_a_script_flush(pp, redis_client):
 
 
 def test_registry_is_repaired_after_a_purge_made_elsewhere(make_analytics):
-    web = make_analytics(registry_cache_seconds=0)
+    web = make_analytics()
     admin = make_analytics()
     web.mark("active", 1)
     admin.delete_event("active")
-    web.mark("active", 2)
+    web.mark("active", 2)  # the very next write registers again
     assert admin.event_names() == ["active"]
+    admin.delete_all()
+    web.mark("active", 3)
+    assert admin.event_names() == ["active"] and list(admin.event("active").day()) == [3]
+    admin.delete_event("active")  # its buckets were registered again: nothing is left
+    assert list(admin.client.scan_iter(match=f"{admin.keys.prefix}:*:e:active:*")) == []
+
+
+def test_readers_are_not_blind_after_redis_comes_back_empty(make_analytics, redis_client):
+    web = make_analytics()
+    reader = make_analytics()
+    web.mark("active", 1)
+    assert list(reader.event("active").day()) == [1]
+    for key in redis_client.scan_iter(match=f"{web.keys.prefix}:*"):  # an empty restart
+        redis_client.delete(key)
+    web.mark("active", 2)  # one write batch after Redis is back
+    reader.forget_chunks()  # or wait chunk_cache_seconds
+    assert reader.event_names() == ["active"] and list(reader.event("active").day()) == [2]

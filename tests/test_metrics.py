@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, InvalidValue, cover
 from porpoise_django.engine.metrics import dimension_paths
+from tests.conftest import stored_keys
 
 UTC = dt.UTC
 
@@ -178,7 +179,7 @@ def test_untracked_granularity_is_a_clear_error(make_analytics):
 def test_bad_counts_write_nothing(pp, redis_client, metrics, dimensions, message):
     with pytest.raises(InvalidValue, match=message):
         pp.metric("ads").count_many([({"ok": 1}, None, None), (metrics, dimensions, None)])
-    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(redis_client, pp.keys.prefix) == []
 
 
 def test_bad_queries(pp):

@@ -3,7 +3,7 @@
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidExpression, parse_query
@@ -81,3 +81,49 @@ def test_any_text_parses_or_raises_a_clear_error(text):
     pp = Analytics(None, prefix="fuzz")  # parsing needs no server
     with contextlib.suppress(InvalidExpression):
         parse_query(pp, text)
+
+
+EVENTS = {"login": {1, 2, 3}, "song:played": {2, 3, 4}, "sign-up": {3, 5}, "premium": {4}}
+UNIQUES = {"vip": {1, 5, 6}}  # 6 holds only the unique event: part of the universe
+
+
+def _leaf() -> st.SearchStrategy:
+    return st.sampled_from(
+        [(name, ids) for name, ids in EVENTS.items()]
+        + [(f"unique({name})", ids) for name, ids in UNIQUES.items()]
+    )
+
+
+def _combine(children: st.SearchStrategy) -> st.SearchStrategy:
+    universe = set().union(*EVENTS.values(), *UNIQUES.values())
+    ops = {
+        "&": lambda a, b: a & b,
+        "|": lambda a, b: a | b,
+        "^": lambda a, b: a ^ b,
+        " - ": lambda a, b: a - b,
+    }
+    binary = st.tuples(children, st.sampled_from(sorted(ops)), children).map(
+        lambda t: (f"({t[0][0]}{t[1]}{t[2][0]})", ops[t[1]](t[0][1], t[2][1]))
+    )
+    negated = children.map(lambda c: (f"~({c[0]})", universe - c[1]))
+    return binary | negated
+
+
+@pytest.fixture
+def model_store(pp):
+    pp.mark_many([(name, i) for name, ids in EVENTS.items() for i in ids])
+    for name, ids in UNIQUES.items():
+        for i in ids:
+            pp.mark_unique(name, i)
+    return pp
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(expression=st.recursive(_leaf(), _combine, max_leaves=8), spaces=st.sampled_from(["", " "]))
+def test_random_queries_match_a_set_model(model_store, expression, spaces):
+    text, expected = expression
+    text = text.replace("(", "(" + spaces).replace(")", spaces + ")")
+    result = parse_query(model_store, text).bind(model_store.period("day"))
+    assert set(result) == expected, text

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, InvalidValue
+from tests.conftest import stored_keys
 
 UTC = dt.UTC
 
@@ -175,7 +176,7 @@ def test_bad_writes_and_reads(pp, redis_client):
         counts.get("x", "day")
     with pytest.raises(ValueError, match="series name"):
         counts.insert("bad name", 1)
-    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(redis_client, pp.keys.prefix) == []
 
 
 def test_delete_all_removes_every_series(pp, redis_client):
@@ -186,4 +187,4 @@ def test_delete_all_removes_every_series(pp, redis_client):
     counts.insert("a", 1)
     sets.insert("b", "x")
     pp.delete_all()
-    assert list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*")) == []
+    assert stored_keys(redis_client, pp.keys.prefix) == []

@@ -89,8 +89,9 @@ class Analytics:
     :param clock: returns the current aware datetime (tests freeze time with it).
     :param chunk_cache_seconds: how long the list of chunks is cached in-process.
     :param counter_granularities: what :meth:`count` tracks (minute and up).
-    :param registry_cache_seconds: how long this process skips registry writes
-        (event names, chunks) it has already made.
+    :param registry_cache_seconds: no longer used: every write batch carries its
+        registry entries (names, chunks, buckets), so a purge or an empty restart
+        elsewhere never leaves readers blind. Kept so that callers do not break.
     :param id_cache_size: in ``"map"`` id mode, how many id -> index pairs this
         process caches (a full cache starts again; no id is ever lost).
     """
@@ -139,10 +140,7 @@ class Analytics:
         self._chunks_read_at = -float("inf")
         self._names_seen: set[str] = set()
         self.registry_cache_seconds = registry_cache_seconds
-        self.buckets = BucketRegistry(self.keys.prefix, cache_seconds=registry_cache_seconds)
-        self._registered_spans: dict[str, tuple[int, int]] = {}
-        self._registered_chunks: set[int] = set()
-        self._registry_checked_at = time.monotonic()
+        self.buckets = BucketRegistry(self.keys.prefix)
         self._slot_periods: dict[tuple[int, tuple[str, ...]], int] = {}
         self._period_sets: list[tuple[Period, ...]] = []
         self._set_numbers: dict[tuple[Period, ...], int] = {}
@@ -225,13 +223,24 @@ class Analytics:
         return run_pipeline(self.client, build, scripts)
 
     def chunks(self) -> list[int]:
-        """Chunks holding at least one id, sorted; cached for ``chunk_cache_seconds``."""
+        """Chunks holding at least one id, sorted; cached for ``chunk_cache_seconds``.
+
+        The cache is replaced, not grown, on every read: chunks purged by any
+        process are forgotten within ``chunk_cache_seconds``, and a chunk first
+        written by another process is seen within that time. An empty list is
+        never cached (a store's first marks show at once everywhere).
+        """
         now = time.monotonic()
-        if now - self._chunks_read_at > self.chunk_cache_seconds:
+        if not self._chunks or now - self._chunks_read_at > self.chunk_cache_seconds:
             members = self.client.smembers(self.keys.chunks)
-            self._chunks |= {int(m) for m in members}
+            self._chunks = {int(m) for m in members}
             self._chunks_read_at = now
         return sorted(self._chunks)
+
+    def forget_chunks(self) -> None:
+        """Drop the cached list of chunks (after a purge)."""
+        self._chunks = set()
+        self._chunks_read_at = -float("inf")
 
     def read_chunks(
         self,
@@ -523,16 +532,15 @@ class Analytics:
 
         size = self.keys.chunk_size
         groups: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-        slot_spans: dict[str, tuple[int, int]] = {}
+        spans: dict[str, tuple[float, float]] = {}
         for name, index, stamp in zip(names, indexes, stamps, strict=True):
             if index < 0:  # unmark of an id the map never saw: nothing to clear
                 continue
-            slot = int(stamp // 900)
             chunk, offset = divmod(index, size)
-            groups[(name, chunk, self._period_set(slot, grans))].append(offset)
+            groups[(name, chunk, self._period_set(int(stamp // 900), grans))].append(offset)
             if value:
-                low, high = slot_spans.get(name, (slot, slot))
-                slot_spans[name] = (min(low, slot), max(high, slot))
+                low, high = spans.get(name, (stamp, stamp))
+                spans[name] = (min(low, stamp), max(high, stamp))
 
         keys = self.keys
         period_sets = self._period_sets
@@ -540,16 +548,15 @@ class Analytics:
             number: self._periods_to_write(period_sets[number], now_ts)
             for number in {number for _, _, number in groups}
         }
-        spans, chunks = self._unregistered(slot_spans, {chunk for _, chunk, _ in groups})
-        buckets = (
-            self.buckets.unregistered(
-                (self.buckets.key("e", name), period.member, expire_at)
-                for name, number in {(name, number) for name, _, number in groups}
-                for period, expire_at in writable[number]
-            )
-            if value
-            else []
-        )
+        # Registry entries travel with every batch (a few commands in the same
+        # round trip): a purge or an empty restart elsewhere is repaired by the
+        # next write, and no deletion misses a bucket.
+        chunks = sorted({chunk for _, chunk, _ in groups})
+        buckets: list[Entry] = [
+            (self.buckets.key("e", name), period.member, expire_at)
+            for name, number in {(name, number) for name, _, number in groups}
+            for period, expire_at in writable[number]
+        ]
 
         def build(pipe: Any) -> None:
             for (name, chunk, number), offsets in groups.items():
@@ -570,46 +577,13 @@ class Analytics:
                 self._queue_registry(pipe, spans, chunks)
                 BucketRegistry.queue(pipe, buckets, now_ts)
                 if track_unique:
-                    pipe.sadd(keys.uniques, *sorted(slot_spans))
+                    pipe.sadd(keys.uniques, *sorted(spans))
 
         def done() -> None:
             if value:
-                self._remember_registered(spans, chunks)
-                self.buckets.remember(buckets)
+                self._note_chunks(chunks)
 
         return Prepared(build, done, len(names))
-
-    def _unregistered(
-        self, slot_spans: Mapping[str, tuple[int, int]], chunks: set[int]
-    ) -> tuple[dict[str, tuple[float, float]], list[int]]:
-        """The registry writes still needed: spans this process has not recorded lately.
-
-        Spans are kept to 15-minute slots, so a busy event costs one registry
-        write per slot and process, not one per mark. The memory is short-lived
-        (``registry_cache_seconds``) so that a purge made elsewhere is repaired.
-        """
-        now = time.monotonic()
-        if now - self._registry_checked_at > self.registry_cache_seconds:
-            self._registered_spans.clear()
-            self._registered_chunks.clear()
-            self._registry_checked_at = now
-        spans: dict[str, tuple[float, float]] = {}
-        for name, (low, high) in slot_spans.items():
-            known = self._registered_spans.get(name)
-            if known is None or low < known[0] or high > known[1]:
-                spans[name] = (low * 900.0, high * 900.0 + 899.0)
-        return spans, sorted(chunks - self._registered_chunks)
-
-    def _remember_registered(
-        self, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]
-    ) -> None:
-        for name, (first, last) in spans.items():
-            low, high = int(first // 900), int(last // 900)
-            known = self._registered_spans.get(name, (low, high))
-            self._registered_spans[name] = (min(known[0], low), max(known[1], high))
-        chunk_list = list(chunks)
-        self._registered_chunks.update(chunk_list)
-        self._note_chunks(chunk_list)
 
     # -- counters ------------------------------------------------------------------
     def count(
@@ -714,10 +688,9 @@ class Analytics:
                         expiry[keys.counter(name, period)] = expire_at
             first, last = spans.get(name, (stamp, stamp))
             spans[name] = (min(first, stamp), max(last, stamp))
-        buckets = self.buckets.unregistered(registry)
 
         def build(pipe: Any) -> None:
-            BucketRegistry.queue(pipe, buckets, now_ts)
+            BucketRegistry.queue(pipe, registry, now_ts)
             for total_keys, zset_keys, member_text, amount, marker in guarded:
                 COUNT_ONCE.queue(
                     pipe,
@@ -734,7 +707,7 @@ class Analytics:
                 pipe.zadd(keys.counters_first, {name: first}, lt=True)
                 pipe.zadd(keys.counters_last, {name: last}, gt=True)
 
-        return Prepared(build, lambda: self.buckets.remember(buckets), len(checked))
+        return Prepared(build, lambda: None, len(checked))
 
     def counter(self, name: str) -> Counter:
         """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""
@@ -1004,12 +977,8 @@ class Analytics:
         return sorted(_text(m) for m in self.client.smembers(self.keys.uniques))
 
     def event_span(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
-        """Times of the earliest and latest mark of ``name``, or None if never marked.
-
-        The registry keeps 15-minute slots: the first time is the start of the
-        first mark's slot, the last the end of the last mark's slot, never
-        later than now.
-        """
+        """Times of the earliest and latest mark of ``name``, or None if never marked
+        (the latest is never later than now, even for marks dated ahead)."""
         name = self._name(name)
 
         def build(pipe: Any) -> None:
@@ -1037,7 +1006,6 @@ class Analytics:
             lambda member: (self.keys.event_bucket(name, member, c) for c in chunks),
             (self.keys.events_first, self.keys.events_last),
         )
-        self._registered_spans.pop(name, None)
         return deleted
 
     def delete_registered(
@@ -1067,7 +1035,6 @@ class Analytics:
                 pipe.zrem(span_keys[1], name)
 
         self.run(unregister, scripts=())
-        self.buckets.forget(registry)
         return deleted
 
     def delete_unique(self, name: str) -> None:
@@ -1079,10 +1046,14 @@ class Analytics:
         """Delete every key of this prefix: events, uniques, universe, counters,
         metrics, series, expression results, registries and the id map.
 
-        In ``"map"`` id mode two keys stay: the id map's sequence, so that no
-        index is ever given to a second id, and its generation, bumped so that
-        every process drops its cached id pairs (see :class:`.ids.IdMap`).
+        Two keys stay: the purge generation, bumped so that every process drops
+        the id pairs it cached (see :class:`.ids.IdMap`), and in ``"map"`` id
+        mode the id map's sequence, so that no index is ever given to a second
+        id. Writes of other processes carry their registry entries, so what
+        they write after the purge is found by readers and by the next purge.
         """
+        # Bumped first too: id lookups made while the purge runs see it.
+        self.client.incr(self.keys.generation)
         for name in self.event_names():
             self.delete_event(name)
         for name in self.unique_names():
@@ -1111,13 +1082,8 @@ class Analytics:
         # that live minutes.
         temps = self.client.scan_iter(match=f"{self.keys.prefix}:*:tmp:*", count=1000)
         unlink_streamed(self.client, temps, self.run)
-        if self.client.exists(self.keys.idmap_sequence):
-            self.client.incr(self.keys.idmap_generation)
-        self._chunks.clear()
-        self._chunks_read_at = -float("inf")
-        self._registered_spans.clear()
-        self._registered_chunks.clear()
-        self.buckets.forget()
+        self.client.incr(self.keys.generation)
+        self.forget_chunks()
         if isinstance(self.id_codec, IdMap):
             self.id_codec.forget()
 

@@ -9,18 +9,18 @@ has, never to the span between its first and last write (a counter written in
     pp:reg:b:e:active        d:20261122, w:2026W47, ...   (event "active")
     pp:reg:b:k:plays         h:2026112213, ...            (counter "plays")
 
-A process remembers what it registered for ``cache_seconds``, so a busy name
-costs one ``ZADD`` per new bucket and process, not one per write. Expired
-members are trimmed when new ones are added.
+Every write batch sends its entries (one ``ZADD`` per name and batch, in the
+same round trip), so a purge or an empty restart elsewhere is repaired by the
+next write. Expired members are trimmed when buckets with a retention are
+written.
 
->>> registry = BucketRegistry("pp", cache_seconds=60)
+>>> registry = BucketRegistry("pp")
 >>> registry.key("e", "active")
 'pp:reg:b:e:active'
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -28,8 +28,6 @@ from typing import Any
 _SCAN_PAGE = 500
 #: Keys per UNLINK pipeline while deleting.
 KEYS_PER_PIPELINE = 2_000
-#: Pairs a process remembers before it starts again (bounds its memory).
-_MEMORY_LIMIT = 200_000
 
 Entry = tuple[str, str, float | None]  # (registry key, member, expire at or None)
 
@@ -37,34 +35,18 @@ Entry = tuple[str, str, float | None]  # (registry key, member, expire at or Non
 class BucketRegistry:
     """Notes written buckets per name and streams them back for deletion."""
 
-    def __init__(self, prefix: str, *, cache_seconds: float) -> None:
+    def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.cache_seconds = cache_seconds
-        self._known: set[tuple[str, str]] = set()
-        self._checked_at = time.monotonic()
 
     def key(self, kind: str, name: str) -> str:
         """The registry of ``name`` of ``kind`` (``e`` events, ``k`` counters, ``m``
         metrics, ``s:<type>`` series)."""
         return f"{self.prefix}:reg:b:{kind}:{name}"
 
-    def unregistered(self, entries: Iterable[Entry]) -> list[Entry]:
-        """The entries this process has not registered lately (one per member)."""
-        now = time.monotonic()
-        if now - self._checked_at > self.cache_seconds or len(self._known) > _MEMORY_LIMIT:
-            # Forgotten now and then, so that a purge made elsewhere is repaired.
-            self._known.clear()
-            self._checked_at = now
-        fresh: dict[tuple[str, str], Entry] = {}
-        for entry in entries:
-            pair = (entry[0], entry[1])
-            if pair not in self._known and pair not in fresh:
-                fresh[pair] = entry
-        return list(fresh.values())
-
     @staticmethod
     def queue(pipe: Any, entries: Iterable[Entry], now: float) -> None:
-        """Queue the ``ZADD`` of ``entries`` (and the trim of expired members)."""
+        """Queue the ``ZADD`` of ``entries`` (one per registry) and, where buckets
+        expire, the trim of expired members."""
         grouped: dict[str, dict[str, float]] = {}
         for key, member, expire_at in entries:
             grouped.setdefault(key, {})[member] = (
@@ -73,18 +55,8 @@ class BucketRegistry:
         for key, members in grouped.items():
             # GT: a bucket written with a longer retention keeps the later expiry.
             pipe.zadd(key, members, gt=True)
-            pipe.zremrangebyscore(key, "-inf", f"({now}")
-
-    def remember(self, entries: Iterable[Entry]) -> None:
-        """Note entries as registered (after the pipeline that wrote them succeeded)."""
-        self._known.update((key, member) for key, member, _ in entries)
-
-    def forget(self, key: str | None = None) -> None:
-        """Forget what was registered (everything, or one registry after its deletion)."""
-        if key is None:
-            self._known.clear()
-        else:
-            self._known = {pair for pair in self._known if pair[0] != key}
+            if any(score != float("inf") for score in members.values()):
+                pipe.zremrangebyscore(key, "-inf", f"({now}")
 
     @staticmethod
     def members(client: Any, key: str) -> Iterator[list[str]]:

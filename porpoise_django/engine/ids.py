@@ -94,7 +94,7 @@ class IdMap:
     @property
     def _map_keys(self) -> list[str]:
         k = self._keys
-        return [k.idmap_forward, k.idmap_reverse, k.idmap_sequence, k.idmap_generation]
+        return [k.idmap_forward, k.idmap_reverse, k.idmap_sequence, k.generation]
 
     def _remember(self, external: str, index: int) -> None:
         if len(self._forward) >= self._cache_size:
@@ -146,7 +146,7 @@ class IdMap:
                 found.update(self._lookup(sorted(known), create))
                 known = {}
         elif texts:
-            if self._observe(self._client.get(self._keys.idmap_generation)):
+            if self._observe(self._client.get(self._keys.generation)):
                 found = {}
             else:
                 found = self._lookup(sorted(known), create)
@@ -167,7 +167,7 @@ class IdMap:
             found = {i: self._reverse[i] for i in wanted if i in self._reverse}
             missing = [i for i in wanted if i not in found]
             pipe = self._client.pipeline(transaction=False)
-            pipe.get(self._keys.idmap_generation)
+            pipe.get(self._keys.generation)
             chunks = [missing[s : s + 50_000] for s in range(0, len(missing), 50_000)]
             for part in chunks:
                 pipe.hmget(self._keys.idmap_reverse, part)

@@ -14,7 +14,7 @@ and the cluster spreads chunks over its nodes::
     pp:reg:events:first / :last     registry of event names (sorted sets)
     pp:reg:chunks                   registry of chunks that hold ids
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
-    pp:{idmap}:gen                  the id map's generation (bumped by a purge)
+    pp:{idmap}:gen                  the purge generation (bumped by delete_all)
 
 The last two colon-separated parts of an event key are always granularity code
 and bucket, neither of which contains a colon, so names with colons
@@ -119,6 +119,8 @@ class KeyScheme:
         return f"{self.prefix}:{{idmap}}:seq"
 
     @property
-    def idmap_generation(self) -> str:
-        """Bumped by every purge of the map; processes drop cached pairs when it moves."""
+    def generation(self) -> str:
+        """The purge generation, bumped by every ``delete_all``: processes drop
+        cached registrations and id pairs when it moves. In the id map's slot,
+        so the map's script reads it atomically."""
         return f"{self.prefix}:{{idmap}}:gen"

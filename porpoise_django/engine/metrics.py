@@ -207,7 +207,7 @@ class Metric:
         if not calls:
             return 0
         keys = store.keys
-        buckets = store.buckets.unregistered((registry_key, m, e) for m, e in registry.items())
+        buckets = [(registry_key, m, e) for m, e in registry.items()]
 
         def build(pipe: Any) -> None:
             BucketRegistry.queue(pipe, buckets, now_ts)
@@ -222,7 +222,6 @@ class Metric:
             pipe.zadd(f"{keys.prefix}:reg:metrics:last", {self.name: max(span)}, gt=True)
 
         store.run(build, scripts=())
-        store.buckets.remember(buckets)
         return calls
 
     # -- reading -----------------------------------------------------------------

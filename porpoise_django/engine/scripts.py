@@ -55,6 +55,12 @@ class CommandBuffer:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.tolerated: set[int] = set()
+
+    def tolerate_last(self) -> None:
+        """Let the last recorded call fail without failing the batch: its error
+        becomes its reply (a read whose node is down must not fail a write)."""
+        self.tolerated.add(len(self.calls) - 1)
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -69,7 +75,7 @@ class CommandBuffer:
         """Send the recorded calls; a NOSCRIPT reply loads ``scripts`` and re-sends
         only the script calls (never the whole batch, which may hold increments).
         """
-        if len(self.calls) == 1:
+        if len(self.calls) == 1 and not self.tolerated:
             method, args, kwargs = self.calls[0]
             try:
                 return [getattr(client, method)(*args, **kwargs)]
@@ -83,8 +89,8 @@ class CommandBuffer:
             retried = self._pipeline(client, [self.calls[i] for i in missing])
             for i, result in zip(missing, retried, strict=True):
                 results[i] = result
-        for result in results:
-            if isinstance(result, Exception):
+        for i, result in enumerate(results):
+            if isinstance(result, Exception) and i not in self.tolerated:
                 raise result
         return results
 

@@ -255,10 +255,9 @@ class TimeSeries:
             names[name] = (min(first, ts), max(last, ts))
             count += 1
         keys = self._store.keys
-        buckets = self._store.buckets.unregistered(registry)
 
         def build(pipe: Any) -> None:
-            BucketRegistry.queue(pipe, buckets, now)
+            BucketRegistry.queue(pipe, registry, now)
             for key, value, expire_at in writes:
                 if self.type == "count":
                     pipe.incrbyfloat(key, value)
@@ -278,7 +277,6 @@ class TimeSeries:
 
         if count:
             self._store.run(build, scripts=())
-            self._store.buckets.remember(buckets)
         return count
 
     # -- reading -----------------------------------------------------------------

@@ -37,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds to keep each granularity after its period ends, e.g. {"hour": 604800}.
     "RETENTION": {},
     "MAX_RANGE_BUCKETS": 5000,
+    # Bounds on what anyone may write: the largest id in "int" mode (larger or
+    # sparse ids belong in ID_MODE "map"), how far ahead of now a time may be,
+    # the largest absolute counter or metric increment.
+    "MAX_ID": 2**32 - 1,
+    "MAX_FUTURE_SECONDS": 86400,
+    "MAX_INCREMENT": 1e12,
     # Middleware: the event marked for authenticated users (None: off), paths
     # skipped (regular expressions), and anonymous users by session key under
     # their own event (needs ID_MODE "map").
@@ -54,8 +60,22 @@ DEFAULTS: dict[str, Any] = {
     "MARK_RESPONSE_PREDICATE": None,
     # REST API (porpoise_django.api): who may read, and the tracking endpoint.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # True: the OpenAPI schema and Swagger UI are public (they follow
+    # API_PERMISSION_CLASSES otherwise).
+    "API_DOCS_PUBLIC": False,
     "TRACK_PERMISSION_CLASSES": ["porpoise_django.api.tokens.IsAuthenticatedOrSignedToken"],
     "TRACK_THROTTLE_RATE": "600/minute",
+    # Names the tracking endpoint accepts from callers who are not staff (a
+    # signed token's own names are allowed too): nobody outside can create
+    # names without limit. Patterns with "*" at the end match prefixes.
+    "TRACK_EVENTS": [],
+    "TRACK_COUNTERS": [],
+    # Who may write for ids other than their own through a session: staff, or
+    # users passing this permission class (dotted path), e.g. a DRF class.
+    "TRACK_ANY_ID_PERMISSION": None,
+    # Proxies in front of Django that append to X-Forwarded-For; 0 (default)
+    # trusts only the socket's address, so a client cannot pick its own.
+    "NUM_PROXIES": 0,
     "TRACK_MAX_ROWS": 1000,
     "TRACK_TOKEN_MAX_AGE": 30 * 86400,
     "IDEMPOTENCY_TTL": 86400,

@@ -37,6 +37,11 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+#: Seconds between two log lines about the same kind of outage.
+LOG_INTERVAL = 10.0
+_logged_at: dict[str, float] = {}
+_log_suppressed: dict[str, int] = defaultdict(int)
+
 _lock = threading.Lock()
 _analytics: Analytics | None = None
 _buffer: ReplayBuffer | None = None
@@ -78,6 +83,9 @@ def engine_options() -> dict[str, Any]:
         id_mode=s.ID_MODE,
         retention=dict(s.RETENTION),
         max_range_buckets=s.MAX_RANGE_BUCKETS,
+        max_id=s.MAX_ID,
+        max_future_seconds=s.MAX_FUTURE_SECONDS,
+        max_increment=s.MAX_INCREMENT,
     )
 
 
@@ -112,6 +120,8 @@ def reset() -> None:
         _analytics = None
         _buffer = None
         _retry_after = 0.0
+        _logged_at.clear()
+        _log_suppressed.clear()
 
 
 # -- building writes ---------------------------------------------------------------
@@ -175,6 +185,24 @@ def _prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | N
     return prepared
 
 
+def log_outage(exc: BaseException, outcome: str) -> None:
+    """Log a Redis failure at most once per :data:`LOG_INTERVAL` per ``outcome``, with
+    the number of failures not logged since (an outage must not flood the logs)."""
+    now = time.monotonic()
+    if now - _logged_at.get(outcome, -LOG_INTERVAL - 1) < LOG_INTERVAL:
+        _log_suppressed[outcome] += 1
+        return
+    _logged_at[outcome] = now
+    quiet = _log_suppressed.pop(outcome, 0)
+    logger.warning(
+        "porpoise: Redis unavailable (%s: %s); %s%s",
+        type(exc).__name__,
+        exc,
+        outcome,
+        f" ({quiet} more since the last line)" if quiet else "",
+    )
+
+
 def record(writes: Iterable[PendingWrite]) -> bool:
     """Write ``writes`` (and any buffered ones) in one round trip; never raises for Redis.
 
@@ -199,13 +227,15 @@ def record(writes: Iterable[PendingWrite]) -> bool:
         _retry_after = time.monotonic() + porpoise_settings.RETRY_SECONDS
         buffer.restore(pending)
         buffer.add(items, error=exc)
-        logger.warning(
-            "porpoise: Redis unavailable (%s: %s); %d writes buffered",
-            type(exc).__name__,
-            exc,
-            len(buffer),
-        )
+        log_outage(exc, f"{len(buffer)} writes buffered")
         return False
+    except Exception:
+        # Not Redis (a bug, or a row that no longer validates): the taken
+        # writes go back to the buffer rather than vanish uncounted.
+        buffer.restore(pending)
+        buffer.add(items)
+        logger.exception("porpoise: %d writes kept in the buffer after an error", len(batch))
+        raise
     if pending:
         buffer.replayed(len(pending))
         logger.info("porpoise: replayed %d buffered writes", len(pending))

@@ -165,10 +165,11 @@ def test_untracked_granularity_is_a_clear_error(make_analytics):
 @pytest.mark.parametrize(
     ("metrics", "dimensions", "message"),
     [
-        ({"revenue": "lots"}, None, "finite number"),
+        ({"revenue": "lots"}, None, "increment must be an int or a float"),
         ({"bad name": 1}, None, "invalid metric name"),
         ({"a/b": 1}, None, "invalid metric name"),
-        ({"x": float("inf")}, None, "finite number"),
+        ({"x": float("inf")}, None, "increment must be finite"),
+        ({"x": 1e13}, None, "out of range: at most 1e\\+12"),
         (None, {"country": "U S"}, "invalid dimension value"),
         (None, {"country": "a/b"}, "invalid dimension value"),
         (None, {"tag{x}": "y"}, "invalid dimension value"),

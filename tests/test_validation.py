@@ -26,16 +26,33 @@ def test_malformed_event_names(pp, redis_client, name):
     assert _keys(redis_client, pp) == []
 
 
-@pytest.mark.parametrize("bad_id", [-1, 2**63, 1.5, "12", None, True])
-def test_ids_out_of_range_or_not_integers_in_int_mode(pp, redis_client, bad_id):
-    with pytest.raises(InvalidId, match=r"\[0, 2\*\*63\)"):
+@pytest.mark.parametrize(
+    ("bad_id", "message"),
+    [
+        (-1, "id -1 is out of range: ids run from 0 to 4294967295"),
+        (2**32, "out of range: ids run from 0 to 4294967295 \\(MAX_ID\\); use id_mode='map'"),
+        (2**63, "out of range"),
+        (10**400, "a huge integer is out of range"),
+        (1.5, "not an integer"),
+        ("12", "not an integer"),
+        (None, "not an integer"),
+        (True, "not an integer"),
+    ],
+)
+def test_ids_out_of_range_or_not_integers_in_int_mode(pp, redis_client, bad_id, message):
+    with pytest.raises(InvalidId, match=message):
         pp.mark("active", bad_id)
     assert _keys(redis_client, pp) == []
 
 
-def test_largest_id_is_accepted(pp):
-    pp.mark("active", 2**63 - 1)
-    assert 2**63 - 1 in pp.event("active").day()
+def test_largest_id_is_accepted(pp, make_analytics):
+    pp.mark("active", 2**32 - 1)
+    assert 2**32 - 1 in pp.event("active").day()
+    wide = make_analytics(max_id=2**63 - 1)
+    wide.mark("active", 2**63 - 1)
+    assert 2**63 - 1 in wide.event("active").day()
+    with pytest.raises(ValueError, match="max_id must be an int from 1 to 2\\*\\*63 - 1"):
+        make_analytics(max_id=2**63)
 
 
 def test_one_bad_row_in_a_batch_writes_nothing(pp, redis_client):

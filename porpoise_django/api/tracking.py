@@ -16,6 +16,8 @@ rows are kept when others are bad. Marks are idempotent by nature.
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 from typing import Any
 
 from django.http import HttpResponse
@@ -28,7 +30,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .. import services
 from ..buffer import PendingWrite
@@ -42,21 +44,66 @@ PIXEL = bytes.fromhex(
 )
 
 
-class TrackThrottle(SimpleRateThrottle):
-    """Per user (or per client address for tokens), at ``PORPOISE["TRACK_THROTTLE_RATE"]``."""
+def client_address(request: Request) -> str:
+    """The caller's address: the socket's, or with ``NUM_PROXIES`` trusted proxies
+    the address the outermost of them saw (``X-Forwarded-For`` is otherwise the
+    client's to choose, and a rotating header would buy a fresh budget)."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    proxies = porpoise_settings.NUM_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in str(forwarded).split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return remote
 
-    scope = "porpoise_track"
 
-    def get_rate(self) -> str | None:
-        return porpoise_settings.TRACK_THROTTLE_RATE
+class TrackThrottle(BaseThrottle):
+    """Per user (or per client address), at ``PORPOISE["TRACK_THROTTLE_RATE"]``.
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    Counted atomically in Redis (``INCR`` of a fixed-window key with an
+    expiry, one round trip), so concurrent requests cannot slip past a
+    read-then-write. When Redis fails, requests are allowed (fail open) and
+    the failure is logged: tracking never answers 500 because Redis is down.
+    """
+
+    def __init__(self) -> None:
+        self.wait_seconds: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        rate = porpoise_settings.TRACK_THROTTLE_RATE
+        if not rate:
+            return True
+        limit, window = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+        if limit is None or window is None:
+            return True
+        user = getattr(request, "user", None)
         ident = (
-            request.user.pk
-            if request.user and request.user.is_authenticated
-            else self.get_ident(request)
+            f"u{user.pk}"
+            if user is not None and user.is_authenticated
+            else (f"a{client_address(request)}")
         )
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        now = time.time()
+        slot = int(now // window)
+        pp = services.get_analytics()
+        key = f"{pp.keys.prefix}:throttle:{hashlib.sha1(ident.encode()).hexdigest()}:{slot}"
+
+        def build(pipe: Any) -> None:
+            pipe.incr(key)
+            pipe.expire(key, int(window) + 1)
+
+        try:
+            used = int(pp.run(build, scripts=())[0])
+        except services.REDIS_ERRORS as exc:
+            services.log_outage(exc, "throttle allowed the request")
+            return True
+        if used > limit:
+            self.wait_seconds = (slot + 1) * window - now
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
 
 
 class RowSerializer(serializers.Serializer):
@@ -85,35 +132,100 @@ def _time(value: Any) -> Any:
     raise ValueError("time must be epoch seconds or an ISO 8601 string")
 
 
-def _row(raw: Any, token: TrackToken | None, user_id: Any) -> PendingWrite:
+_INTEGER = re.compile(r"-?[0-9]{1,40}")  # ASCII digits only: "١٢٣".isdigit() is true
+
+
+def declared(kind: str, name: str) -> bool:
+    """Whether ``name`` is in TRACK_EVENTS / TRACK_COUNTERS (``"prefix*"`` matches a prefix)."""
+    names = porpoise_settings.TRACK_COUNTERS if kind == "count" else porpoise_settings.TRACK_EVENTS
+    return any(
+        name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
+        for pattern in names
+    )
+
+
+class Caller:
+    """Who writes: a token's rights, or a session user's (own id, declared names)."""
+
+    def __init__(self, request: Request) -> None:
+        self.token = request.auth if isinstance(request.auth, TrackToken) else None
+        user = request.user if request.user and request.user.is_authenticated else None
+        self.user_id = user.pk if user is not None else None
+        self.trusted = bool(user is not None and user.is_staff)
+        permission = porpoise_settings.TRACK_ANY_ID_PERMISSION
+        if user is not None and not self.trusted and permission:
+            checker = import_string(permission)() if isinstance(permission, str) else permission()
+            self.trusted = bool(checker.has_permission(request, None))
+
+    @property
+    def scope(self) -> str:
+        """What idempotency keys are scoped to: the user, or the token's rights."""
+        if self.token is not None and self.user_id is None:
+            rights = (sorted(self.token.events), sorted(self.token.counters), self.token.id)
+            return "t" + hashlib.sha1(repr(rights).encode()).hexdigest()
+        return f"u{self.user_id}"
+
+    def check(self, kind: str, name: Any, ident: Any) -> Any:
+        """The id to write, or ``ValueError`` when this caller may not write the row."""
+        token = self.token
+        if token is not None and self.user_id is None:
+            if not isinstance(name, str) or not token.allows(kind, name):
+                raise ValueError(f"the token does not allow {kind}s of {str(name)[:60]!r}")
+            if token.id is not None:
+                if ident is not None and str(ident) != token.id:
+                    raise ValueError("the token does not allow this id")
+                return token.id
+            return ident
+        if self.trusted:
+            return self.user_id if ident is None else ident
+        if not isinstance(name, str) or not (
+            declared(kind, name) or (token is not None and token.allows(kind, name))
+        ):
+            setting = "TRACK_COUNTERS" if kind == "count" else "TRACK_EVENTS"
+            raise ValueError(f"{str(name)[:60]!r} is not declared for tracking ({setting})")
+        if ident is not None and str(ident) != str(self.user_id):
+            raise ValueError(
+                "a session may write only for its own user (TRACK_ANY_ID_PERMISSION allows more)"
+            )
+        return self.user_id
+
+
+def _row(raw: Any, caller: Caller) -> PendingWrite:
     if not isinstance(raw, dict):
         raise ValueError("a row is an object with event or counter")
     unknown = set(raw) - {"event", "counter", "id", "by", "time", "idempotency_key"}
     if unknown:
-        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+    if "counter" in raw and "event" in raw:
+        raise ValueError("a row has 'event' (a mark) or 'counter' (a count), not both")
     kind = "count" if "counter" in raw else "mark" if "event" in raw else None
     if kind is None:
         raise ValueError("a row needs 'event' (a mark) or 'counter' (a count)")
     name = raw["counter"] if kind == "count" else raw["event"]
-    if token is not None:
-        if not isinstance(name, str) or not token.allows(kind, name):
-            raise ValueError(f"the token does not allow {kind}s of {name!r}")
-        if token.id is not None and raw.get("id") is not None and str(raw["id"]) != token.id:
-            raise ValueError("the token does not allow this id")
-    ident = raw.get("id", token.id if token is not None and token.id is not None else user_id)
+    ident = caller.check(kind, name, raw.get("id"))
+    when = _time(raw.get("time"))
     if kind == "mark":
         if ident is None:
             raise ValueError("a mark needs an id")
         if (
             services.get_analytics().id_codec.mode == "int"
             and isinstance(ident, str)
-            and ident.isascii()  # "١٢٣".isdigit() is true too
-            and ident.isdigit()
+            and _INTEGER.fullmatch(ident)
         ):
             ident = int(ident)
-        return services.mark(name, ident, _time(raw.get("time")))
-    by = raw.get("by", 1)
-    return services.count(name, ident, by, _time(raw.get("time")))
+        return services.mark(name, ident, when)
+    return services.count(name, ident, raw.get("by", 1), when)
+
+
+def _idempotency_key(raw: dict[str, Any], write: PendingWrite) -> str | None:
+    if "idempotency_key" not in raw:
+        return None
+    if write.kind != "count":
+        raise ValueError("idempotency_key goes with counts (marks are idempotent anyway)")
+    key = raw["idempotency_key"]
+    if not isinstance(key, (str, int)) or isinstance(key, bool) or not 1 <= len(str(key)) <= 128:
+        raise ValueError("idempotency_key must be a non-empty string of at most 128 characters")
+    return str(key)
 
 
 class TrackViewSet(PorpoiseViewSet):
@@ -131,41 +243,48 @@ class TrackViewSet(PorpoiseViewSet):
             raise ValidationError(
                 {"rows": [f"at most {porpoise_settings.TRACK_MAX_ROWS} rows per request"]}
             )
-        token = request.auth if isinstance(request.auth, TrackToken) else None
-        user_id = request.user.pk if request.user and request.user.is_authenticated else None
+        caller = Caller(request)
         writes: list[tuple[int, PendingWrite, str | None]] = []
         errors: list[dict[str, Any]] = []
+        seen_keys: set[str] = set()
+        duplicates = 0
         for index, raw in enumerate(rows):
             try:
-                write = _row(raw, token, user_id)
-            except (ValueError, TypeError) as exc:
+                write = _row(raw, caller)
+                key = _idempotency_key(raw, write)
+            except (ValueError, TypeError, OverflowError) as exc:
                 errors.append({"index": index, "error": str(exc)})
                 continue
-            key = raw.get("idempotency_key") if write.kind == "count" else None
-            writes.append((index, write, str(key) if key is not None else None))
-        fresh = self._first_time(request, [w for w in writes if w[2] is not None])
+            if key is not None:
+                if key in seen_keys:  # the same key twice in one request counts once
+                    duplicates += 1
+                    continue
+                seen_keys.add(key)
+            writes.append((index, write, key))
+        fresh = self._first_time(caller, [w for w in writes if w[2] is not None])
         accepted = [w for _, w, key in writes if key is None or key in fresh]
-        services.record(accepted)
+        # Queued like the middleware's marks (WRITE_MODE): the answer never
+        # waits on Redis, and a backlog is never replayed inside a request.
+        services.dispatch(accepted)
         return {
             "accepted": len(accepted),
-            "duplicates": len(writes) - len(accepted),
+            "duplicates": duplicates + len(writes) - len(accepted),
             "errors": errors,
         }
 
     @staticmethod
-    def _first_time(
-        request: Request, keyed: list[tuple[int, PendingWrite, str | None]]
-    ) -> set[str]:
-        """Idempotency keys not seen before (remembered for ``IDEMPOTENCY_TTL``), one round trip."""
+    def _first_time(caller: Caller, keyed: list[tuple[int, PendingWrite, str | None]]) -> set[str]:
+        """Idempotency keys not seen before (remembered for ``IDEMPOTENCY_TTL``), one
+        round trip. Keys are scoped to the caller and the counter: one caller's
+        ``order-1`` never makes another's, or another counter's, a duplicate."""
         if not keyed:
             return set()
         pp = services.get_analytics()
-        owner = request.user.pk if request.user and request.user.is_authenticated else "token"
-        keys = {
-            key: f"{pp.keys.prefix}:idem:{hashlib.sha1(f'{owner}:{key}'.encode()).hexdigest()}"
-            for _, _, key in keyed
-            if key
-        }
+        keys = {}
+        for _, write, key in keyed:
+            assert key is not None
+            scoped = f"{caller.scope}:{write.row[0]}:{key}"
+            keys[key] = f"{pp.keys.prefix}:idem:{hashlib.sha1(scoped.encode()).hexdigest()}"
         ttl = porpoise_settings.IDEMPOTENCY_TTL
 
         def build(pipe: Any) -> None:

@@ -26,6 +26,7 @@ from .bitmaps import Bitmap, EventBitmap, Memo, UniqueBitmap, UniverseBitmap
 from .buckets import BucketRegistry, Entry, unlink_streamed
 from .counters import (
     DEFAULT_COUNTER_GRANULARITIES,
+    DEFAULT_MAX_INCREMENT,
     Counter,
     InvalidValue,
     check_amount,
@@ -33,13 +34,14 @@ from .counters import (
 )
 from .errors import InvalidGranularity, InvalidId, InvalidTime
 from .events import Event
-from .ids import ID_MODES, DirectIds, ExternalId, IdMap
+from .ids import DEFAULT_MAX_ID, ID_MODES, DirectIds, ExternalId, IdMap
 from .keys import KeyScheme
 from .metrics import Metric, metric_names
 from .names import validate_name
 from .period_strings import parse_period
 from .periods import (
     EVENT_GRANULARITIES,
+    LATEST_READ,
     UTC,
     Period,
     PeriodRange,
@@ -66,10 +68,14 @@ Row = tuple[str, ExternalId] | tuple[str, ExternalId, Any]
 
 @dataclass(frozen=True)
 class Prepared:
-    """A validated write, ready to be queued on a pipeline by :meth:`Analytics.submit`."""
+    """A validated write, ready to be queued on a pipeline by :meth:`Analytics.submit`.
+
+    ``done`` receives the replies of the commands ``build`` queued, and may
+    return a follow-up to send (registry entries the server turned out to lack).
+    """
 
     build: Callable[[Any], None]
-    done: Callable[[], None]
+    done: Callable[[list[Any]], Callable[[Any], None] | None]
     rows: int
 
 
@@ -89,11 +95,17 @@ class Analytics:
     :param clock: returns the current aware datetime (tests freeze time with it).
     :param chunk_cache_seconds: how long the list of chunks is cached in-process.
     :param counter_granularities: what :meth:`count` tracks (minute and up).
-    :param registry_cache_seconds: no longer used: every write batch carries its
-        registry entries (names, chunks, buckets), so a purge or an empty restart
-        elsewhere never leaves readers blind. Kept so that callers do not break.
+    :param registry_cache_seconds: how long this process skips the registry
+        entries (event names, chunks, buckets) it has already written. A mark
+        that creates a bitmap on the server (a purge or an empty restart
+        elsewhere) sends them again at once, whatever this says.
     :param id_cache_size: in ``"map"`` id mode, how many id -> index pairs this
         process caches (a full cache starts again; no id is ever lost).
+    :param max_id: in ``"int"`` id mode, the largest id accepted (default
+        2**32 - 1): memory per bucket stays under ``max_id / 8`` bytes whatever
+        ids a caller sends. Larger or sparse ids belong in ``"map"`` mode.
+    :param max_future_seconds: how far ahead of the clock a write may be dated.
+    :param max_increment: the largest absolute counter or metric increment.
     """
 
     def __init__(
@@ -113,6 +125,9 @@ class Analytics:
         registry_cache_seconds: float = 60.0,
         counter_granularities: Sequence[str] = DEFAULT_COUNTER_GRANULARITIES,
         id_cache_size: int = 200_000,
+        max_id: int = DEFAULT_MAX_ID,
+        max_future_seconds: int = 86_400,
+        max_increment: float = DEFAULT_MAX_INCREMENT,
     ) -> None:
         self.client = client
         self.keys = KeyScheme(prefix, chunk_bits)
@@ -121,7 +136,7 @@ class Analytics:
         if id_mode not in ID_MODES:
             raise ValueError(f"unknown id_mode {id_mode!r}; allowed: {', '.join(ID_MODES)}")
         self.id_codec: DirectIds | IdMap = (
-            DirectIds() if id_mode == "int" else IdMap(client, self.keys, id_cache_size)
+            DirectIds(max_id) if id_mode == "int" else IdMap(client, self.keys, id_cache_size)
         )
         self.retention: dict[str, int] = {}
         self.counter_granularities = tuple(check_granularity(g) for g in counter_granularities)
@@ -133,14 +148,27 @@ class Analytics:
         if not isinstance(temp_ttl, int) or temp_ttl < 1:
             raise ValueError("temp_ttl must be a positive number of seconds")
         self.temp_ttl = temp_ttl
+        for option, value in (
+            ("max_future_seconds", max_future_seconds),
+            ("max_increment", max_increment),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{option} must be a positive number, got {value!r}")
+        self.max_future_seconds = max_future_seconds
+        self.max_increment = max_increment
         self.max_range_buckets = max_range_buckets
         self.clock = clock or (lambda: dt.datetime.now(UTC))
         self.chunk_cache_seconds = chunk_cache_seconds
         self._chunks: set[int] = set()
+        # Chunks this process wrote: read even if the registry lost them (a
+        # cluster node that came back empty) until a purge is seen.
+        self._own_chunks: set[int] = set()
         self._chunks_read_at = -float("inf")
         self._names_seen: set[str] = set()
         self.registry_cache_seconds = registry_cache_seconds
-        self.buckets = BucketRegistry(self.keys.prefix)
+        self.buckets = BucketRegistry(self.keys.prefix, cache_seconds=registry_cache_seconds)
+        self._registered_spans: dict[str, tuple[float, float]] = {}
+        self._registered_chunks: set[int] = set()
         self._slot_periods: dict[tuple[int, tuple[str, ...]], int] = {}
         self._period_sets: list[tuple[Period, ...]] = []
         self._set_numbers: dict[tuple[Period, ...], int] = {}
@@ -225,22 +253,52 @@ class Analytics:
     def chunks(self) -> list[int]:
         """Chunks holding at least one id, sorted; cached for ``chunk_cache_seconds``.
 
-        The cache is replaced, not grown, on every read: chunks purged by any
+        The registry's list is re-read, not grown: chunks purged by another
         process are forgotten within ``chunk_cache_seconds``, and a chunk first
-        written by another process is seen within that time. An empty list is
-        never cached (a store's first marks show at once everywhere).
+        written by another process is seen within that time. Chunks this
+        process wrote are always included (until it sees a purge). An empty
+        list is never cached (a store's first marks show at once everywhere).
         """
         now = time.monotonic()
         if not self._chunks or now - self._chunks_read_at > self.chunk_cache_seconds:
             members = self.client.smembers(self.keys.chunks)
             self._chunks = {int(m) for m in members}
             self._chunks_read_at = now
-        return sorted(self._chunks)
+        return sorted(self._chunks | self._own_chunks)
 
     def forget_chunks(self) -> None:
         """Drop the cached list of chunks (after a purge)."""
         self._chunks = set()
+        self._own_chunks = set()
         self._chunks_read_at = -float("inf")
+
+    def forget_registrations(self) -> None:
+        """Drop what this process believes is registered (after a purge)."""
+        self._registered_spans.clear()
+        self._registered_chunks.clear()
+        self.buckets.forget()
+
+    def _unregistered(
+        self, spans: Mapping[str, tuple[float, float]], chunks: Sequence[int]
+    ) -> tuple[dict[str, tuple[float, float]], list[int]]:
+        """The spans and chunks this process has not registered lately."""
+        if self.buckets.expired():
+            self._registered_spans.clear()
+            self._registered_chunks.clear()
+        fresh = {}
+        for name, (low, high) in spans.items():
+            known = self._registered_spans.get(name)
+            if known is None or low < known[0] or high > known[1]:
+                fresh[name] = (low, high)
+        return fresh, [c for c in chunks if c not in self._registered_chunks]
+
+    def _remember_registered(
+        self, spans: Mapping[str, tuple[float, float]], chunks: Iterable[int]
+    ) -> None:
+        for name, (low, high) in spans.items():
+            known = self._registered_spans.get(name, (low, high))
+            self._registered_spans[name] = (min(known[0], low), max(known[1], high))
+        self._registered_chunks.update(chunks)
 
     def read_chunks(
         self,
@@ -292,7 +350,7 @@ class Analytics:
         return bool(bit)
 
     def _note_chunks(self, chunks: Iterable[int]) -> None:
-        self._chunks.update(chunks)
+        self._own_chunks.update(chunks)
 
     def delete_keys(self, keys: Sequence[str]) -> None:
         """Delete keys with single-key commands (cluster-safe), pipelined."""
@@ -412,13 +470,28 @@ class Analytics:
         if not parts:
             return 0
 
-        def build(pipe: Any) -> None:
-            for part in parts:
-                part.build(pipe)
+        spans: list[tuple[int, int]] = []
 
-        self.run(build)
-        for part in parts:
-            part.done()
+        def build(pipe: Any) -> None:
+            spans.clear()
+            for part in parts:
+                start = len(pipe)
+                part.build(pipe)
+                spans.append((start, len(pipe)))
+
+        results = self.run(build)
+        follow_ups: list[Callable[[Any], None]] = [
+            follow
+            for part, (start, end) in zip(parts, spans, strict=True)
+            if (follow := part.done(results[start:end])) is not None
+        ]
+        if follow_ups:
+            # Rare: the first write after a purge or an empty restart elsewhere.
+            def send(pipe: Any) -> None:
+                for follow in follow_ups:
+                    follow(pipe)
+
+            self.run(send, scripts=())
         return sum(part.rows for part in parts)
 
     def check_mark(self, event: object, id: object, when: object = None) -> tuple[str, Any, float]:
@@ -427,7 +500,7 @@ class Analytics:
         The time is fixed now, so a mark written later (after an outage) still
         lands in the buckets of the moment it happened.
         """
-        return (self._name(event), self.id_codec.check(id), self._stamp(when))
+        return (self._name(event), self.id_codec.check(id), self.stamp(when))
 
     def check_event_granularities(self, granularities: Iterable[str] | None) -> tuple[str, ...]:
         """Granularities a write may use: the tracked ones (None), or some of them.
@@ -446,26 +519,53 @@ class Analytics:
         return (
             validate_name(counter, what="counter name"),
             check_member(id),
-            check_amount(by),
-            self._stamp(when),
+            check_amount(by, self.max_increment),
+            self.stamp(when),
         )
 
-    def _stamp(self, when: object) -> float:
-        """Epoch seconds of a mark's time: ``None`` is now, a date its local midnight."""
+    def stamp(self, when: object, *, writing: bool = True) -> float:
+        """Epoch seconds of a time: ``None`` is now, a date its local midnight.
+
+        A time to write must lie in the write window: from 1970-01-01 UTC to
+        now plus ``max_future_seconds`` (a clock a little ahead is fine; 1e15,
+        milliseconds by mistake, is not). Reads accept 1970 to 9998.
+        """
         if when is None:
             return self.clock().timestamp()
-        if isinstance(when, (int, float)) and not isinstance(when, bool):
-            if not math.isfinite(when):
-                raise InvalidTime("a timestamp must be finite")
-            return float(when)
-        if isinstance(when, dt.datetime):
-            # timestamp() of an aware datetime does not depend on its zone.
-            return require_aware(when).timestamp()
-        if isinstance(when, dt.date):
-            return period_of("day", when, self.tz).start.timestamp()
-        raise InvalidTime(
-            f"expected an aware datetime, a date, epoch seconds or None, got {type(when).__name__}"
-        )
+        try:
+            if isinstance(when, (int, float)) and not isinstance(when, bool):
+                if not math.isfinite(when):
+                    raise InvalidTime("a timestamp must be finite")
+                ts = float(when)
+            elif isinstance(when, dt.datetime):
+                # timestamp() of an aware datetime does not depend on its zone.
+                ts = require_aware(when).timestamp()
+            elif isinstance(when, dt.date):
+                ts = period_of("day", when, self.tz).start.timestamp()
+            else:
+                raise InvalidTime(
+                    "expected an aware datetime, a date, epoch seconds or None, "
+                    f"got {type(when).__name__}"
+                )
+        except OverflowError:
+            raise InvalidTime(f"time {when!r} is out of range") from None
+        self.check_window(ts, writing=writing)
+        return ts
+
+    def check_window(self, ts: float, *, writing: bool = True) -> None:
+        """Raise :class:`InvalidTime` unless epoch seconds ``ts`` may be written (or read)."""
+        latest = self.clock().timestamp() + self.max_future_seconds if writing else LATEST_READ
+        if not 0 <= ts <= latest:
+            what = "written" if writing else "read"
+            limit = (
+                f"now + {self.max_future_seconds} s (max_future_seconds)"
+                if writing
+                else "9998-12-31"
+            )
+            raise InvalidTime(
+                f"time {ts:.15g} cannot be {what}: times run from 1970-01-01 (epoch 0) to "
+                f"{limit}, in seconds (not milliseconds)"
+            )
 
     def _period_set(self, slot: int, grans: tuple[str, ...]) -> int:
         """Number of the tuple of periods holding 15-minute ``slot`` (cached across calls).
@@ -519,7 +619,7 @@ class Analytics:
             try:
                 names.append(self._name(event))
                 externals.append(self.id_codec.check(external))
-                stamps.append(now_ts if when is None else self._stamp(when))
+                stamps.append(now_ts if when is None else self.stamp(when))
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
         if not names:
@@ -548,25 +648,43 @@ class Analytics:
             number: self._periods_to_write(period_sets[number], now_ts)
             for number in {number for _, _, number in groups}
         }
-        # Registry entries travel with every batch (a few commands in the same
-        # round trip): a purge or an empty restart elsewhere is repaired by the
-        # next write, and no deletion misses a bucket.
-        chunks = sorted({chunk for _, chunk, _ in groups})
-        buckets: list[Entry] = [
+        all_chunks = sorted({chunk for _, chunk, _ in groups})
+        all_buckets: list[Entry] = [
             (self.buckets.key("e", name), period.member, expire_at)
             for name, number in {(name, number) for name, _, number in groups}
             for period, expire_at in writable[number]
         ]
+        # Registry entries this process has not written lately go with the
+        # batch; the rest are skipped (the hot path is one Lua call).
+        new_spans, chunks = self._unregistered(spans, all_chunks)
+        buckets = self.buckets.unregistered(all_buckets)
+        sent = {(key, member) for key, member, _ in buckets}
+        # Per SET_BITS call: its position in this part's replies, the mask of
+        # its bitmaps whose registration was skipped as already made, and the
+        # bit of its chunk's universe if the chunk's was (a chunk this process
+        # registered cannot be new unless it was purged or lost).
+        calls: list[tuple[int, int, int]] = []
 
         def build(pipe: Any) -> None:
+            calls.clear()
+            first = len(pipe)
             for (name, chunk, number), offsets in groups.items():
                 periods = writable[number]
                 targets = [keys.event(name, period, chunk) for period, _ in periods]
+                registry = self.buckets.key("e", name)
+                known_chunk = chunk not in chunks
+                trusted = [known_chunk and (registry, p.member) not in sent for p, _ in periods]
+                universe = 0
                 if value:
                     targets.append(keys.universe(chunk))
+                    trusted.append(known_chunk)
+                    universe = (1 << (len(targets) - 1)) if known_chunk else 0
                 if track_unique:
                     targets.append(keys.unique(name, chunk))
+                    trusted.append(False)
+                mask = sum(1 << k for k, flag in enumerate(trusted) if flag)
                 for start in range(0, len(offsets), _OFFSETS_PER_CALL):
+                    calls.append((len(pipe) - first, mask, universe))
                     SET_BITS.queue(
                         pipe, targets, [value, *offsets[start : start + _OFFSETS_PER_CALL]]
                     )
@@ -574,14 +692,35 @@ class Analytics:
                     if expire_at is not None:
                         pipe.expireat(keys.event(name, period, chunk), int(expire_at))
             if value:
-                self._queue_registry(pipe, spans, chunks)
+                self._queue_registry(pipe, new_spans, chunks)
                 BucketRegistry.queue(pipe, buckets, now_ts)
                 if track_unique:
                     pipe.sadd(keys.uniques, *sorted(spans))
 
-        def done() -> None:
-            if value:
-                self._note_chunks(chunks)
+        def register_all(pipe: Any) -> None:
+            self._queue_registry(pipe, spans, all_chunks)
+            BucketRegistry.queue(pipe, all_buckets, now_ts)
+
+        def done(replies: list[Any]) -> Callable[[Any], None] | None:
+            if not value:
+                return None
+            self._note_chunks(all_chunks)
+            created = [int(replies[at] or 0) for at, _, _ in calls]
+            if any(c & mask for c, (_, mask, _) in zip(created, calls, strict=True)):
+                # A bitmap this process thought registered was new to the
+                # server: a deletion or a purge elsewhere, or Redis came back
+                # empty. (A bucket new to one chunk of a registered event is
+                # too, now and then: a spare round trip, never a wrong count.)
+                self.forget_registrations()
+                if any(c & u for c, (_, _, u) in zip(created, calls, strict=True)):
+                    self.forget_chunks()  # the chunk itself was new: purged or lost
+                    self._note_chunks(all_chunks)
+                self._remember_registered(spans, all_chunks)
+                self.buckets.remember(all_buckets)
+                return register_all
+            self._remember_registered(new_spans, chunks)
+            self.buckets.remember(buckets)
+            return None
 
         return Prepared(build, done, len(names))
 
@@ -707,7 +846,7 @@ class Analytics:
                 pipe.zadd(keys.counters_first, {name: first}, lt=True)
                 pipe.zadd(keys.counters_last, {name: last}, gt=True)
 
-        return Prepared(build, lambda: None, len(checked))
+        return Prepared(build, lambda replies: None, len(checked))
 
     def counter(self, name: str) -> Counter:
         """A handle on counter ``name``: ``.get(period)``, ``.top(range, n)``, ``.totals()``."""
@@ -835,6 +974,8 @@ class Analytics:
             return 0
         if not np.isfinite(stamps).all():
             raise InvalidTime("timestamps must be finite")
+        self.check_window(float(stamps.min()))
+        self.check_window(float(stamps.max()))
         stamps = stamps.astype(np.int64, copy=False)
         now_ts = self.now().timestamp()
 
@@ -930,10 +1071,7 @@ class Analytics:
                 event, external, when = row  # type: ignore[misc]
                 name = self._name(event)
                 checked = self.id_codec.check(external)
-                if isinstance(when, (int, float)) and not isinstance(when, bool):
-                    stamp = float(when)
-                else:
-                    stamp = self._stamp(when)
+                stamp = self.stamp(when)
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
             ids, stamps = batch[name]
@@ -1084,6 +1222,7 @@ class Analytics:
         unlink_streamed(self.client, temps, self.run)
         self.client.incr(self.keys.generation)
         self.forget_chunks()
+        self.forget_registrations()
         if isinstance(self.id_codec, IdMap):
             self.id_codec.forget()
 

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from .analytics import Analytics
 
 Memo = dict[str, str]
+#: The deepest expression accepted: deep enough for any real query, far from
+#: Python's recursion limit (the evaluation recurses once per level).
+MAX_DEPTH = 100
 
 
 class Bitmap:
@@ -39,6 +42,9 @@ class Bitmap:
 
     def __init__(self, store: Analytics) -> None:
         self._store = store
+
+    #: Levels of operators below and including this one (a plain bitmap: 0).
+    depth = 0
 
     # -- to be provided by subclasses -------------------------------------------
     @property
@@ -243,6 +249,12 @@ class _Derived(Bitmap):
 
     operands: tuple[Bitmap, ...]
 
+    def _set_operands(self, operands: Sequence[Bitmap]) -> None:
+        self.operands = tuple(operands)
+        self.depth = 1 + max(o.depth for o in self.operands)
+        if self.depth > MAX_DEPTH:
+            raise InvalidExpression(f"expression nests deeper than {MAX_DEPTH} levels")
+
     @property
     def is_bound(self) -> bool:
         return all(o.is_bound for o in self.operands)
@@ -266,7 +278,7 @@ class BitOp(_Derived):
     def __init__(self, store: Analytics, op: str, operands: Sequence[Bitmap]) -> None:
         super().__init__(store)
         self.op = op
-        self.operands = tuple(operands)
+        self._set_operands(operands)
 
     @classmethod
     def make(cls, op: str, left: Bitmap, right: Bitmap) -> Bitmap:
@@ -315,7 +327,7 @@ class Difference(_Derived):
         if left._store is not right._store:
             raise InvalidExpression("cannot combine bitmaps of two different Analytics")
         super().__init__(left._store)
-        self.operands = (left, right)
+        self._set_operands((left, right))
 
     @property
     def signature(self) -> str:

@@ -9,10 +9,11 @@ has, never to the span between its first and last write (a counter written in
     pp:reg:b:e:active        d:20261122, w:2026W47, ...   (event "active")
     pp:reg:b:k:plays         h:2026112213, ...            (counter "plays")
 
-Every write batch sends its entries (one ``ZADD`` per name and batch, in the
-same round trip), so a purge or an empty restart elsewhere is repaired by the
-next write. Expired members are trimmed when buckets with a retention are
-written.
+Counters, metrics and series send their entries with every batch (one
+``ZADD`` per name, same round trip). Marks, the hot path, skip what the
+process registered lately, and send everything again when a mark creates a
+bitmap on the server (after a purge or an empty restart elsewhere). Expired
+members are trimmed when buckets with a retention are written.
 
 >>> registry = BucketRegistry("pp")
 >>> registry.key("e", "active")
@@ -21,11 +22,14 @@ written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 #: Members read per ZSCAN page while deleting.
 _SCAN_PAGE = 500
+#: Pairs a process remembers before it starts again (bounds its memory).
+_MEMORY_LIMIT = 200_000
 #: Keys per UNLINK pipeline while deleting.
 KEYS_PER_PIPELINE = 2_000
 
@@ -35,8 +39,32 @@ Entry = tuple[str, str, float | None]  # (registry key, member, expire at or Non
 class BucketRegistry:
     """Notes written buckets per name and streams them back for deletion."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, cache_seconds: float = 60.0) -> None:
         self.prefix = prefix
+        self.cache_seconds = cache_seconds
+        self._known: set[tuple[str, str]] = set()
+        self._checked_at = time.monotonic()
+
+    def expired(self) -> bool:
+        """True (and the memory emptied) once ``cache_seconds`` have passed."""
+        now = time.monotonic()
+        if now - self._checked_at > self.cache_seconds or len(self._known) > _MEMORY_LIMIT:
+            self._known.clear()
+            self._checked_at = now
+            return True
+        return False
+
+    def unregistered(self, entries: Iterable[Entry]) -> list[Entry]:
+        """The entries this process has not registered lately (used by marks, the
+        hot path; counters, metrics and series register with every batch)."""
+        self.expired()
+        return [e for e in entries if (e[0], e[1]) not in self._known]
+
+    def remember(self, entries: Iterable[Entry]) -> None:
+        self._known.update((key, member) for key, member, _ in entries)
+
+    def forget(self) -> None:
+        self._known.clear()
 
     def key(self, kind: str, name: str) -> str:
         """The registry of ``name`` of ``kind`` (``e`` events, ``k`` counters, ``m``

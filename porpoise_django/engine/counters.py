@@ -37,13 +37,32 @@ class InvalidValue(PorpoiseError):
     """A counter increment or id that cannot be stored."""
 
 
-def check_amount(amount: object) -> float | int:
-    """An increment: a finite int or float (negative allowed), not a bool."""
+#: The largest absolute increment unless configured: far above any real
+#: count or amount, far below where float sums lose whole units (2**53).
+DEFAULT_MAX_INCREMENT = 1e12
+
+
+def check_amount(amount: object, limit: float = DEFAULT_MAX_INCREMENT) -> float | int:
+    """An increment: a finite int or float within ``[-limit, limit]`` (not a bool).
+
+    Stored values are floats (``INCRBYFLOAT``): an unbounded increment could
+    make a total infinite, after which every read of it would fail.
+    """
     if isinstance(amount, bool) or not isinstance(amount, (int, float)):
-        raise InvalidValue(f"increment must be an int or a float, got {amount!r}")
+        raise InvalidValue(f"increment must be an int or a float, got {_short(amount)}")
     if isinstance(amount, float) and not math.isfinite(amount):
         raise InvalidValue(f"increment must be finite, got {amount!r}")
+    if not -limit <= amount <= limit:
+        raise InvalidValue(
+            f"increment {_short(amount)} is out of range: at most {limit:g} either way "
+            "(MAX_INCREMENT)"
+        )
     return amount
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text[:60]
 
 
 def check_member(member: object) -> str | None:

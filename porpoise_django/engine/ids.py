@@ -12,6 +12,9 @@ from .keys import KeyScheme
 from .scripts import ID_MAP
 
 MAX_INT_ID = (1 << 63) - 1
+#: The largest id of "int" mode unless configured: what 32-bit auto-increment
+#: keys reach, and a bound on memory per bucket (512 MiB at the worst).
+DEFAULT_MAX_ID = (1 << 32) - 1
 MAX_EXTERNAL_ID_LENGTH = 256
 ID_MODES = ("int", "map")
 
@@ -27,15 +30,24 @@ class DirectIds:
 
     mode = "int"
 
+    def __init__(self, max_id: int = DEFAULT_MAX_ID) -> None:
+        if isinstance(max_id, bool) or not isinstance(max_id, int) or not 0 < max_id <= MAX_INT_ID:
+            raise ValueError(f"max_id must be an int from 1 to 2**63 - 1, got {max_id!r}")
+        self.max_id = max_id
+
     def check(self, external: object) -> int:
         if isinstance(external, bool) or not isinstance(external, (int, np.integer)):
             raise InvalidId(
-                f"id {external!r} is not an integer: in 'int' id mode ids are integers "
-                f"in [0, 2**63); use id_mode='map' for strings or UUIDs"
+                f"id {str(external)[:60]!r} is not an integer: in 'int' id mode ids are "
+                f"integers from 0 to {self.max_id}; use id_mode='map' for strings or UUIDs"
             )
         value = int(external)
-        if not 0 <= value <= MAX_INT_ID:
-            raise InvalidId(f"id {value} is out of range: ids must be in [0, 2**63)")
+        if not 0 <= value <= self.max_id:
+            shown = str(value) if abs(value) < 10**30 else "a huge integer"
+            raise InvalidId(
+                f"id {shown} is out of range: ids run from 0 to {self.max_id} (MAX_ID); "
+                "use id_mode='map' for larger or sparse ids"
+            )
         return value
 
     def check_array(self, ids: np.ndarray) -> np.ndarray:
@@ -43,8 +55,8 @@ class DirectIds:
         arr = np.asarray(ids)
         if arr.dtype.kind not in "iu":
             raise InvalidId(f"ids must be an integer array in 'int' id mode, got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > MAX_INT_ID)):
-            raise InvalidId("ids must be in [0, 2**63)")
+        if arr.size and (arr.min() < 0 or int(arr.max()) > self.max_id):
+            raise InvalidId(f"ids run from 0 to {self.max_id} (MAX_ID)")
         return arr.astype(np.int64, copy=False)
 
     def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .buckets import BucketRegistry
-from .counters import InvalidValue, number
+from .counters import InvalidValue, check_amount, number
 from .errors import InvalidGranularity
 from .names import validate_name
 from .period_strings import parse_period
@@ -171,17 +171,13 @@ class Metric:
                 values: dict[str, float] = {} if HITS in (metrics or {}) else {HITS: 1}
                 for key, amount in (metrics or {}).items():
                     check_metric_name(key)
-                    if (
-                        isinstance(amount, bool)
-                        or not isinstance(amount, (int, float))
-                        or not math.isfinite(amount)
-                    ):
-                        raise InvalidValue(
-                            f"metric {key!r} must be a finite number, got {amount!r}"
-                        )
+                    try:
+                        check_amount(amount, store.max_increment)
+                    except InvalidValue as exc:
+                        raise InvalidValue(f"metric {key!r}: {exc}") from None
                     values[key] = values.get(key, 0) + amount
                 paths = dimension_paths(dimensions)
-                stamp = store._stamp(when)
+                stamp = store.stamp(when)
             except (TypeError, ValueError) as exc:
                 if isinstance(exc, TypeError):
                     exc = InvalidValue("expected (metrics, dimensions, when)")

@@ -40,6 +40,11 @@ GRANULARITIES: tuple[str, ...] = tuple(GRANULARITY_CODES)
 #: Granularities that events (bitmaps) may track.
 EVENT_GRANULARITIES: tuple[str, ...] = ("hour", "day", "week", "month", "year")
 _SUB_DAY = {"minute": 60, "hour": 3600}
+#: Buckets are computed for years 1970 to 9998: nothing can be written before
+#: 1970, and the end leaves room for a year's arithmetic before datetime's 9999.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9998
+#: The latest instant a read may name (epoch seconds of 9998-12-31).
+LATEST_READ = dt.datetime(LATEST_YEAR, 12, 31, tzinfo=dt.UTC).timestamp()
 
 When = dt.datetime | dt.date | None
 
@@ -174,9 +179,24 @@ class Period:
 
     # -- navigation ----------------------------------------------------------
     def delta(self, steps: int) -> Period:
-        """The bucket ``steps`` buckets later (negative: earlier)."""
+        """The bucket ``steps`` buckets later (negative: earlier).
+
+        Raises :class:`InvalidTime` past the years 1970 to 9998.
+        """
         if steps == 0:
             return self
+        try:
+            moved = self._moved(steps)
+        except (OverflowError, ValueError):
+            moved = None
+        if moved is None or not EARLIEST_YEAR - 1 <= moved.start.year <= LATEST_YEAR + 1:
+            raise InvalidTime(
+                f"{steps} {self.granularity}s from {self.label} is out of range: times run "
+                f"from {EARLIEST_YEAR} to {LATEST_YEAR}"
+            )
+        return moved
+
+    def _moved(self, steps: int) -> Period:
         tz = self.start.tzinfo
         assert tz is not None
         g = self.granularity
@@ -256,13 +276,20 @@ def _cached_period_at(granularity: str, instant: float, tz: dt.tzinfo) -> Period
 
 def _period_of(granularity: str, when: object, tz: dt.tzinfo) -> Period:
     check_granularity(granularity)
-    if isinstance(when, dt.datetime):
-        local = require_aware(when).astimezone(tz)
-    elif isinstance(when, dt.date):
-        local = _local_midnight(when, tz)
-    else:
+    if not isinstance(when, dt.date):
         raise InvalidTime(f"expected an aware datetime or a date, got {type(when).__name__}")
-    return Period(granularity, _truncate(granularity, local))
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        raise InvalidTime(
+            f"{when.isoformat()} is out of range: times run from {EARLIEST_YEAR} to {LATEST_YEAR}"
+        )
+    try:
+        if isinstance(when, dt.datetime):
+            local = require_aware(when).astimezone(tz)
+        else:
+            local = _local_midnight(when, tz)
+        return Period(granularity, _truncate(granularity, local))
+    except OverflowError:
+        raise InvalidTime(f"{when.isoformat()} is out of range") from None
 
 
 @dataclass(frozen=True)

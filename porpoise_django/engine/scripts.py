@@ -130,16 +130,23 @@ def run_pipeline(
 
 #: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS.
 #: All KEYS share one chunk hash tag, so this is single-slot on a cluster.
+#: Returns a bit mask of the KEYS that did not exist before (bit k-1 for
+#: KEYS[k]): a key the caller believed registered but new to the server means
+#: a purge or an empty restart.
 SET_BITS = LuaScript(
     """
 local value = tonumber(ARGV[1])
+local created = 0
 for k = 1, #KEYS do
   local key = KEYS[k]
+  if redis.call('EXISTS', key) == 0 then
+    created = created + 2 ^ (k - 1)
+  end
   for i = 2, #ARGV do
     redis.call('SETBIT', key, ARGV[i], value)
   end
 end
-return #ARGV - 1
+return created
 """
 )
 

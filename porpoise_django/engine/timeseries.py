@@ -230,7 +230,7 @@ class TimeSeries:
                 name, value, when = row
                 name = validate_name(name, what="series name")
                 checked = self._check_value(value)
-                ts = self._store._stamp(when)
+                ts = self._store.stamp(when)
                 for interval in self.intervals.values():
                     bucket = interval.step.of(ts)
                     expire_at = interval.expire_at(bucket)
@@ -395,7 +395,7 @@ class TimeSeries:
         """
         spec = self._interval(interval)
         names = self._names(name)
-        bucket = spec.step.of(self._store._stamp(timestamp))
+        bucket = spec.step.of(self._store.stamp(timestamp, writing=False))
         [rows] = self._read(names, spec, [bucket])
         return OrderedDict([(bucket.start, self._finish(bucket, rows, spec, condensed, transform))])
 
@@ -427,15 +427,15 @@ class TimeSeries:
         if count > cap:
             raise InvalidTime(f"{count} steps is more than the cap of {cap}")
         if start is not None and end is not None:
-            first = spec.step.of(self._store._stamp(start))
-            last = spec.step.of(self._store._stamp(end))
+            first = spec.step.of(self._store.stamp(start, writing=False))
+            last = spec.step.of(self._store.stamp(end, writing=False))
             if last.start < first.start:
                 raise InvalidTime("inverted range: start is after end")
         elif start is not None:
-            first = spec.step.of(self._store._stamp(start))
+            first = spec.step.of(self._store.stamp(start, writing=False))
             last = spec.step.shift(first, count - 1)
         else:
-            last = spec.step.of(self._store._stamp(end))
+            last = spec.step.of(self._store.stamp(end, writing=False))
             first = spec.step.shift(last, -(count - 1))
         buckets = spec.step.between(first, last, cap)
         data = self._read(names, spec, buckets)

@@ -354,3 +354,72 @@ def test_arbitrary_query_strings_never_500(pp, staff, path, query):
     response = client.get(f"{API}{path}", query)
     assert response.status_code in (200, 400, 404), (path, query, response.content[:300])
     assert time.monotonic() - started < 5
+
+
+# Management commands: a bad line is a reported row, never a traceback -----------------
+def _run(*args):
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_reports_hostile_lines_and_keeps_the_good_ones(pp, tmp_path):
+    from django.core.management import CommandError
+
+    now = pp.now().isoformat()
+    jsonl = tmp_path / "events.jsonl"
+    with jsonl.open("wb") as out:
+        good = f'{{"event": "page:view", "id": 1, "time": "{now}"}}\n'
+        out.write(good.encode())
+        out.write(b'{"event": "page:view", "id": 2, "time": 1e15}\n')
+        out.write(b'{"event": "page:view", "id": 3, "time": "0001-01-01"}\n')
+        out.write(b'{"event": "page:view", "id": 4, "time": true}\n')
+        out.write(b'{"event": "page:view", "id": ' + b"9" * 5000 + b', "time": 0}\n')
+        out.write(b'{"event": "page:view", "id": 5, "time": "\xff\xfe"}\n')
+        out.write(b'{"event": "' + b"x" * (21 * 2**20) + b'"}\n')
+        out.write(good.replace('"id": 1', '"id": 6').encode())
+    with pytest.raises(CommandError, match="6 bad row\\(s\\) were skipped") as raised:
+        _run("porpoise_import", str(jsonl))
+    assert raised.value.returncode == 1
+    assert sorted(pp.event("page:view").day()) == [1, 6]
+    out, err = _run("porpoise_import", str(jsonl), "--allow-bad-rows")
+    assert "imported 2 event(s); 6 bad row(s)" in out
+    for line, words in [
+        (2, "not milliseconds"),
+        (3, "out of range"),
+        (4, "time must be epoch seconds or an ISO 8601 string, got true"),
+        (5, "invalid JSON"),
+        (6, "not UTF-8"),
+        (7, "longer than"),
+    ]:
+        assert f"line {line}:" in err and words in err.split(f"line {line}:")[1].split("\n")[0]
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_bytes(
+        b"event,id,time\n"
+        + f"page:view,7,{now}\n".encode()
+        + b"page:view,\xff,2026-01-01\n"
+        + b'page:view,"'
+        + b"1" * 200_000
+        + b'",2026-01-01\n'
+        + b"page:view,8,0001-01-01\n"
+    )
+    out, err = _run("porpoise_import", str(csv_file), "--allow-bad-rows")
+    assert "imported 1 event(s); 3 bad row(s)" in out
+    assert "line 3: not UTF-8" in err and "line 4:" in err and "line 5:" in err
+
+
+def test_export_memory_and_purge_answer_clearly(pp, tmp_path):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="out of range"):
+        _run("porpoise_export", "--from", "0001-01-01")
+    with pytest.raises(CommandError, match="folder does not exist"):
+        _run("porpoise_export", "--output", str(tmp_path / "missing" / "out.csv"))
+    with pytest.raises(CommandError, match="out of range"):
+        _run("porpoise_memory", "--date", "0001-01-01")
+    with pytest.raises(CommandError, match="nothing to delete: no event nonexistent"):
+        _run("porpoise_purge", "--event", "nonexistent", "--yes")

@@ -30,7 +30,7 @@ def test_import_csv_keeps_good_rows_and_reports_bad_ones(porpoise, tmp_path):
         f"login,6,{pp.now().timestamp()}\n"
         "active,7,not a time\n"
     )
-    out, err = run("porpoise_import", str(path))
+    out, err = run("porpoise_import", str(path), "--allow-bad-rows")
     assert "imported 3 event(s); 4 bad row(s)" in out
     assert "line 4: invalid event name 'bad name'" in err
     assert "line 5:" in err and "non-negative integer" in err
@@ -52,7 +52,7 @@ def test_import_json_lines_and_bad_json(porpoise, tmp_path):
         + json.dumps({"event": "active", "id": 11, "time": now})
         + "\n"
     )
-    out, err = run("porpoise_import", str(path), "--granularities", "day")
+    out, err = run("porpoise_import", str(path), "--granularities", "day", "--allow-bad-rows")
     assert "imported 2 event(s); 2 bad row(s)" in out
     assert "line 2: invalid JSON" in err
     assert "line 3: expected an object" in err

@@ -886,12 +886,13 @@ class Analytics:
         for each tracked granularity. Rows: event, granularity, period, users,
         bytes, bytes_per_user.
         """
+        periods = [self.period(g, when) for g in self.granularities]  # validates ``when``
         events = list(names) if names is not None else self.event_names()
         chunks = self.chunks()
         plan = [
             (name, period, self.keys.event(self._name(name), period, chunk))
             for name in events
-            for period in (self.period(g, when) for g in self.granularities)
+            for period in periods
             for chunk in chunks
         ]
 

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -40,11 +41,13 @@ class Command(PorpoiseCommand):
         if "day" not in pp.granularities:
             raise CommandError("export reads daily bitmaps: add 'day' to PORPOISE['GRANULARITIES']")
         end: dt.date = options["end"] or pp.now().date()
-        start: dt.date = options["start"] or end - dt.timedelta(days=29)
         try:
+            start: dt.date = options["start"] or end - dt.timedelta(days=29)
             days = pp.range("day", start, end)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise CommandError(str(exc)) from None
+        if options["output"] and not Path(options["output"]).resolve().parent.is_dir():
+            raise CommandError(f"cannot write {options['output']}: its folder does not exist")
         names = options["event"] or pp.event_names()
         target = (
             open(options["output"], "w", encoding="utf-8", newline="")  # noqa: SIM115

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +17,21 @@ from tqdm import tqdm
 from ..base import PorpoiseCommand
 
 MAX_REPORTED = 20
+#: A longer line is a bad row, not parsed: no real event row comes near it.
+MAX_LINE_BYTES = 1 << 20
+_INTEGER = re.compile(r"[0-9]{1,40}")  # ASCII digits: "١٢٣".isdigit() is true too
 
 
 def parse_time(value: Any) -> Any:
     """Epoch seconds, an ISO 8601 date, or an ISO 8601 datetime with an offset."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    if not isinstance(value, str) or not value.strip():
+    if value is None or value == "":
         raise ValueError("time is missing")
+    if not isinstance(value, str):
+        raise ValueError(
+            f"time must be epoch seconds or an ISO 8601 string, got {json.dumps(value)[:40]}"
+        )
     text = value.strip()
     try:
         return float(text)
@@ -41,10 +48,23 @@ def parse_time(value: Any) -> Any:
 def parse_id(value: Any, id_mode: str) -> Any:
     if id_mode == "int" and isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
-            raise ValueError(f"id {value!r} is not a non-negative integer")
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"id {value[:40]!r} is not a non-negative integer")
         return int(text)
     return value
+
+
+def decoded_lines(stream: Any) -> Iterator[tuple[int, str | ValueError]]:
+    """``(line number, text)`` of a binary stream; a line that is not UTF-8 or is
+    longer than :data:`MAX_LINE_BYTES` comes as a ``ValueError`` (a bad row)."""
+    for number, raw in enumerate(stream, start=1):
+        if len(raw) > MAX_LINE_BYTES:
+            yield number, ValueError(f"line is longer than {MAX_LINE_BYTES} bytes")
+            continue
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, ValueError(f"not UTF-8 (byte {exc.start + 1})")
 
 
 class Command(PorpoiseCommand):
@@ -52,12 +72,14 @@ class Command(PorpoiseCommand):
         "Import events from a CSV file (columns event,id,time) or JSON Lines "
         '({"event": ..., "id": ..., "time": ...}). time is epoch seconds, a date, or an '
         "ISO 8601 datetime with an offset. Bad rows are reported with their line numbers; "
-        "good rows are kept."
+        "good rows are kept, and the command exits with status 1 if any row was bad "
+        "(--allow-bad-rows: 0)."
     )
     examples = """
 events.csv
 events.jsonl --granularities day,week
 - --format csv < events.csv
+events.csv --allow-bad-rows
 """
 
     def add_arguments(self, parser: Any) -> None:
@@ -68,6 +90,11 @@ events.jsonl --granularities day,week
         parser.add_argument("--batch-size", type=int, default=100_000, help="rows per write")
         parser.add_argument(
             "--granularities", help="comma-separated, e.g. day,week (default: PORPOISE setting)"
+        )
+        parser.add_argument(
+            "--allow-bad-rows",
+            action="store_true",
+            help="exit with status 0 even if some rows were bad (they are still reported)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -85,12 +112,12 @@ events.jsonl --granularities day,week
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
 
-        stream = sys.stdin if path == "-" else open(path, encoding="utf-8", newline="")  # noqa: SIM115
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         imported = 0
         bad: list[tuple[int, str]] = []
         batch: list[tuple[str, Any, float]] = []
         try:
-            rows = self._rows(stream, fmt)
+            rows = self._rows(decoded_lines(stream), fmt)
             progress = tqdm(rows, unit=" rows", file=self.stderr, disable=None)
             for line, raw in progress:
                 try:
@@ -103,8 +130,8 @@ events.jsonl --granularities day,week
                         parse_id(raw.get("id"), pp.id_codec.mode),
                         parse_time(raw.get("time")),
                     )
-                except (ValueError, TypeError) as exc:
-                    bad.append((line, str(exc)))
+                except (ValueError, TypeError, OverflowError) as exc:
+                    bad.append((line, str(exc)[:300]))
                     continue
                 batch.append(row)
                 if len(batch) >= options["batch_size"]:
@@ -112,7 +139,7 @@ events.jsonl --granularities day,week
                     batch = []
             imported += pp.bulk_import(batch, granularities=grans)
         finally:
-            if stream is not sys.stdin:
+            if stream is not sys.stdin.buffer:
                 stream.close()
 
         self.stdout.write(f"imported {imported} event(s); {len(bad)} bad row(s)")
@@ -120,21 +147,48 @@ events.jsonl --granularities day,week
             self.stderr.write(f"  line {line}: {message}")
         if len(bad) > MAX_REPORTED:
             self.stderr.write(f"  ... and {len(bad) - MAX_REPORTED} more")
+        if bad and not options["allow_bad_rows"]:
+            raise CommandError(
+                f"{len(bad)} bad row(s) were skipped (--allow-bad-rows to accept that)",
+                returncode=1,
+            )
 
-    def _rows(self, stream: io.TextIOBase | Any, fmt: str) -> Iterator[tuple[int, Any]]:
+    def _rows(
+        self, lines: Iterator[tuple[int, str | ValueError]], fmt: str
+    ) -> Iterator[tuple[int, Any]]:
         if fmt == "jsonl":
-            for number, text in enumerate(stream, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    yield number, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, ValueError(f"invalid JSON: {exc.msg}")
+            for number, text in lines:
+                if isinstance(text, ValueError):
+                    yield number, text
+                elif text.strip():
+                    try:
+                        yield number, json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        yield number, ValueError(f"invalid JSON: {exc.msg}")
+                    except ValueError as exc:  # e.g. an integer of 4,300+ digits
+                        yield number, ValueError(f"invalid JSON: {str(exc)[:120]}")
             return
-        reader = csv.DictReader(stream)
-        missing = {"event", "id", "time"} - set(reader.fieldnames or [])
-        if missing:
-            names = ", ".join(sorted(missing))
-            raise CommandError(f"the CSV header must name event, id and time; missing: {names}")
-        for record in reader:
-            yield reader.line_num, record
+        header: list[str] | None = None
+        for number, text in lines:
+            if isinstance(text, ValueError):
+                if header is None:
+                    raise CommandError(f"line {number}: the CSV header is unreadable: {text}")
+                yield number, text
+                continue
+            try:
+                # One line at a time, so that a bad line is one bad row.
+                cells = next(csv.reader([text]), [])
+            except csv.Error as exc:
+                yield number, ValueError(f"invalid CSV: {exc}")
+                continue
+            if header is None:
+                header = [c.strip() for c in cells]
+                missing = {"event", "id", "time"} - set(header)
+                if missing:
+                    names = ", ".join(sorted(missing))
+                    raise CommandError(
+                        f"the CSV header must name event, id and time; missing: {names}"
+                    )
+                continue
+            if cells:
+                yield number, dict(zip(header, cells, strict=False))

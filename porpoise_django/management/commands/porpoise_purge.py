@@ -48,6 +48,7 @@ class Command(PorpoiseCommand):
                 answer = ""
             if answer.strip().lower() != "yes":
                 raise CommandError("aborted: nothing deleted")
+        missing = self._missing(events, uniques, counters)
         try:
             if options["all"]:
                 pp.delete_all()
@@ -59,4 +60,26 @@ class Command(PorpoiseCommand):
                 pp.delete_counter(name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"deleted {what}")
+        if missing:
+            self.stderr.write(f"nothing stored under {', '.join(missing)}")
+        found = len(events) + len(uniques) + len(counters) - len(missing)
+        if options["all"] or found:
+            self.stdout.write(f"deleted {what}" if not missing else f"deleted the others of {what}")
+        if missing and not found and not options["all"]:
+            raise CommandError(f"nothing to delete: no {', '.join(missing)}")
+
+    def _missing(self, events: list[str], uniques: list[str], counters: list[str]) -> list[str]:
+        """What was named but is not in the registries (purging it would say nothing)."""
+        pp = self.analytics
+        known = (set(pp.event_names()), set(pp.unique_names()), set(pp.counter_names()))
+        return [
+            f"{kind} {name}"
+            for kind, names, present in zip(
+                ("event", "unique event", "counter"),
+                (events, uniques, counters),
+                known,
+                strict=True,
+            )
+            for name in names
+            if name not in present
+        ]

@@ -40,12 +40,17 @@ def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     return never_cache(wrapped)
 
 
+#: Names offered as suggestions in a page: a registry flooded with thousands
+#: of names must not make every page carry them all (the fields accept any name).
+SUGGESTIONS = 200
+
+
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     pp = get_analytics()
     return {
         **admin.site.each_context(request),
         "title": title,
-        "event_names": pp.event_names(),
+        "event_names": pp.event_names()[:SUGGESTIONS],
         "porpoise_tz": str(pp.tz),
         **extra,
     }
@@ -327,6 +332,7 @@ def charts(request: HttpRequest) -> HttpResponse:
             chart = {"type": data["chart"], "labels": labels, "datasets": datasets}
     pp = get_analytics()
     names = sorted(set(pp.counter_names()) | set(pp.event_names()) | set(pp.metric_names()))
+    names = names[:SUGGESTIONS]
     return render(
         request,
         "porpoise_django/admin/charts.html",

@@ -423,3 +423,35 @@ def test_export_memory_and_purge_answer_clearly(pp, tmp_path):
         _run("porpoise_memory", "--date", "0001-01-01")
     with pytest.raises(CommandError, match="nothing to delete: no event nonexistent"):
         _run("porpoise_purge", "--event", "nonexistent", "--yes")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/decisions/landing/report/?options=a", "options"),
+        ("/decisions/landing/report/?options=a,a", "options"),
+        ("/metrics/ads/breakdown/?dimension=country&sort=bad%20name", "sort"),
+        ("/metrics/ads/totals/?metrics=bad%20name", "metrics"),
+        ("/cohorts/?select1=signup&select2=active&cohorts=200&offsets=200", "cohorts"),
+    ],
+)
+def test_errors_are_filed_under_the_parameter_at_fault(pp, staff, path, field):
+    response = _client(staff).get(f"{API}{path}")
+    assert response.status_code == 400
+    assert field in response.json(), response.json()
+
+
+def test_thousands_of_names_are_paged_not_inlined(pp, staff):
+    pp.mark_many([(f"flood-{i:05d}", 1) for i in range(3000)])
+    client = _client(staff)
+    body = client.get(f"{API}/events/").json()
+    assert body["count"] == 3000 and len(body["events"]) == 1000 and body["limit"] == 1000
+    page = client.get(f"{API}/events/", {"search": "flood-029", "offset": 10, "limit": 5}).json()
+    assert page["count"] == 100 and page["events"] == [f"flood-029{i}" for i in range(10, 15)]
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(staff)
+    for path in ("/admin/porpoise/", "/admin/porpoise/charts/", "/admin/porpoise/cohorts/"):
+        html = browser.get(path).content.decode()
+        assert html.count('<option value="flood-') <= 2 * 200, path

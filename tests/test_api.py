@@ -78,7 +78,12 @@ def test_expressions(api, data):
 
 
 def test_counters_and_metrics(api, data):
-    assert api.get(f"{API}/counters/").json() == {"names": ["plays"]}
+    assert api.get(f"{API}/counters/").json() == {
+        "names": ["plays"],
+        "count": 1,
+        "offset": 0,
+        "limit": 1000,
+    }
     top = api.get(f"{API}/counters/plays/top/?period=24h&n=2").json()
     assert top["top"] == [{"id": "song-5", "value": 5}, {"id": "song-4", "value": 4}]
     totals = api.get(

@@ -70,6 +70,14 @@ class MemberParams(PeriodParams):
     id = serializers.CharField(max_length=256, help_text="The id to look up.")
 
 
+class NamesParams(serializers.Serializer):
+    """A page of names: never all of them at once (a registry may hold thousands)."""
+
+    search = serializers.CharField(required=False, max_length=128, help_text="Substring.")
+    offset = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=1000)
+
+
 class PageParams(PeriodParams):
     offset = serializers.IntegerField(min_value=0, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)

@@ -38,11 +38,13 @@ NAME_PARAM = OpenApiParameter(
 
 
 def engine(field: str, call: Callable[[], T]) -> T:
-    """Run an engine call; its ``ValueError`` becomes a 400 naming ``field``."""
+    """Run an engine call; its ``ValueError`` becomes a 400 naming ``field``, or the
+    argument the engine names (``PorpoiseError.field``) when it knows better."""
     try:
         return call()
     except ValueError as exc:
-        raise ValidationError({field: [str(exc)]}) from None
+        named = getattr(exc, "field", None) or field
+        raise ValidationError({named: [str(exc)]}) from None
 
 
 def query(pp: Any, field: str, text: str) -> Any:
@@ -137,7 +139,32 @@ class PorpoiseViewSet(viewsets.ViewSet):
         ]
 
 
-Names = inline_serializer("Names", {"names": serializers.ListField(child=serializers.CharField())})
+_PAGE_FIELDS = {
+    "count": serializers.IntegerField(),
+    "offset": serializers.IntegerField(),
+    "limit": serializers.IntegerField(),
+}
+Names = inline_serializer(
+    "Names", {"names": serializers.ListField(child=serializers.CharField()), **_PAGE_FIELDS}
+)
+Recorded = inline_serializer(
+    "Recorded", {"names": serializers.ListField(child=serializers.CharField())}
+)
+
+
+def names_page(names: list[str], request: Request, key: str = "names") -> dict[str, Any]:
+    """``names`` filtered by ``search`` and cut to ``offset``/``limit``, with the count."""
+    args = validated(params.NamesParams, request)
+    if args.get("search"):
+        needle = args["search"].lower()
+        names = [n for n in names if needle in n.lower()]
+    start = args["offset"]
+    return {
+        key: names[start : start + args["limit"]],
+        "count": len(names),
+        "offset": start,
+        "limit": args["limit"],
+    }
 
 
 class EventViewSet(PorpoiseViewSet):
@@ -147,17 +174,21 @@ class EventViewSet(PorpoiseViewSet):
     lookup_value_regex = NAME_REGEX
 
     @extend_schema(
+        parameters=[params.NamesParams],
         responses=inline_serializer(
             "EventNames",
             {
                 "events": serializers.ListField(child=serializers.CharField()),
                 "unique_events": serializers.ListField(child=serializers.CharField()),
+                **_PAGE_FIELDS,
             },
-        )
+        ),
     )
     def list(self, request: Request) -> Response:
+        """A page of event names (``search``, ``offset``, ``limit``), and the unique events."""
         pp = get_analytics()
-        return Response({"events": pp.event_names(), "unique_events": pp.unique_names()})
+        page = names_page(pp.event_names(), request, "events")
+        return Response({**page, "unique_events": pp.unique_names()[:1000]})
 
     @extend_schema(
         parameters=[params.ManyEventsParams],
@@ -289,9 +320,9 @@ class CounterViewSet(PorpoiseViewSet):
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
-    @extend_schema(responses=Names)
+    @extend_schema(parameters=[params.NamesParams], responses=Names)
     def list(self, request: Request) -> Response:
-        return Response({"names": get_analytics().counter_names()})
+        return Response(names_page(get_analytics().counter_names(), request))
 
     @extend_schema(parameters=[NAME_PARAM, params.RangeParams], responses=Series)
     @action(detail=True, methods=["get"])
@@ -330,9 +361,9 @@ class MetricViewSet(PorpoiseViewSet):
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
-    @extend_schema(responses=Names)
+    @extend_schema(parameters=[params.NamesParams], responses=Names)
     def list(self, request: Request) -> Response:
-        return Response({"names": get_analytics().metric_names()})
+        return Response(names_page(get_analytics().metric_names(), request))
 
     @extend_schema(
         parameters=[NAME_PARAM, params.MetricParams],
@@ -656,7 +687,9 @@ class DecisionViewSet(PorpoiseViewSet):
         pick = engine("dimensions", lambda: decision.decide(args["options"], args["dimensions"]))
         return Response({"name": name, "options": [vars(r) for r in rows], "decide": pick})
 
-    @extend_schema(parameters=[NAME_PARAM], request=params.DecisionRecord, responses={202: Names})
+    @extend_schema(
+        parameters=[NAME_PARAM], request=params.DecisionRecord, responses={202: Recorded}
+    )
     @action(detail=True, methods=["post"])
     def record(self, request: Request, name: str) -> Response:
         check_name(name)

@@ -187,7 +187,9 @@ class Decision:
             str(option) if isinstance(option, (str, int)) and not isinstance(option, bool) else None
         )
         if text is None:
-            raise InvalidValue(f"an option is a string or an int, got {option!r}")
+            raise InvalidValue(
+                f"an option is a string or an int, got {str(option)[:60]!r}", field="options"
+            )
         check_path(text)
         return text
 
@@ -246,7 +248,7 @@ class Decision:
         """Each option's trials, successes, rate, 95% interval and probability of being best."""
         opts = [self._option(o) for o in options]
         if len(opts) < 2 or len(set(opts)) != len(opts):
-            raise InvalidValue("give two or more distinct options")
+            raise InvalidValue("give two or more distinct options", field="options")
         stats = self._stats(opts, known_dimensions)
         rng = np.random.default_rng(seed)
         samples = np.stack([rng.beta(1 + min(s, t), 1 + max(t - s, 0), draws) for _, t, s in stats])
@@ -279,7 +281,7 @@ class Decision:
         Thompson sampling on Beta(successes + 1, failures + 1). One round trip."""
         opts = [self._option(o) for o in options]
         if not opts or len(set(opts)) != len(opts):
-            raise InvalidValue("give one or more distinct options")
+            raise InvalidValue("give one or more distinct options", field="options")
         if len(opts) == 1:
             return opts[0]
         stats = self._stats(opts, known_dimensions)

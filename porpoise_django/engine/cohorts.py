@@ -123,16 +123,21 @@ def cohort_table(
     """
     pp.check_tracked(granularity)
     if mode not in MODES:
-        raise InvalidValue(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+        raise InvalidValue(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}", field="mode")
     if cohort_type not in COHORT_TYPES:
         raise InvalidValue(
             f"unknown cohort type {cohort_type!r}; allowed: {', '.join(COHORT_TYPES)}"
         )
     for value, label, low in ((cohorts, "cohorts", 1), (offsets, "offsets", 0)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1000:
-            raise InvalidValue(f"{label} must be an int from {low} to 1000, got {value!r}")
+            raise InvalidValue(
+                f"{label} must be an int from {low} to 1000, got {value!r}", field=label
+            )
     if cohorts * (offsets + 1) > MAX_CELLS:
-        raise InvalidValue(f"a table of {cohorts} x {offsets + 1} cells is over {MAX_CELLS} cells")
+        raise InvalidValue(
+            f"a table of {cohorts} x {offsets + 1} cells is over {MAX_CELLS} cells",
+            field="cohorts",
+        )
     s1, s1b = _template(pp, select1), _template(pp, select1b)
     s2, s2b = _template(pp, select2), _template(pp, select2b)
     assert s1 is not None and s2 is not None
@@ -341,14 +346,16 @@ def funnel(
     order. One round trip.
     """
     if not 2 <= len(steps) <= 10:
-        raise InvalidValue("a funnel has 2 to 10 steps")
+        raise InvalidValue("a funnel has 2 to 10 steps", field="steps")
     pp.check_tracked(granularity)
     if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 366:
-        raise InvalidValue("window must be an int from 0 to 366 periods")
+        raise InvalidValue("window must be an int from 0 to 366 periods", field="window")
     templates = [_template(pp, s) for s in steps]
     entries = pp.range(granularity, start, end)
     if len(entries) * window > MAX_CELLS:
-        raise InvalidValue(f"funnel of {len(entries)} entry periods x {window} is too large")
+        raise InvalidValue(
+            f"funnel of {len(entries)} entry periods x {window} is too large", field="window"
+        )
     per_step: list[list[Bitmap]] = [[] for _ in steps]
     for entry in entries:
         reached = [entry.delta(j) for j in range(window + 1)]

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 
 class PorpoiseError(ValueError):
-    """Base class of the engine's input errors."""
+    """Base class of the engine's input errors.
+
+    ``field`` names the argument at fault where the raiser knows it (e.g.
+    ``"options"``, ``"sort"``), so that an HTTP layer can file the error
+    under the right parameter.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidName(PorpoiseError):

@@ -261,7 +261,10 @@ class Metric:
     def _metric_list(self, metrics: Sequence[str] | str | None) -> list[str]:
         names = [metrics] if isinstance(metrics, str) else list(metrics or [HITS])
         for metric in names:
-            ratio_parts(metric)  # validates
+            try:
+                ratio_parts(metric)
+            except InvalidValue as exc:
+                raise InvalidValue(str(exc), field="metrics") from None
         return names
 
     def totals(
@@ -300,7 +303,7 @@ class Metric:
     def children(self, dimension: str = "", depth: int = 1) -> list[str]:
         """Paths below ``dimension``, ``depth`` levels down (one round trip per level)."""
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
-            raise InvalidValue("depth must be an int from 1 to 8")
+            raise InvalidValue("depth must be an int from 1 to 8", field="depth")
         level = [check_path(dimension)]
         found: list[str] = []
         for _ in range(depth):
@@ -334,12 +337,15 @@ class Metric:
         names = self._metric_list(metrics)
         sort_key = sort or names[0]
         if sort_key not in names:
+            try:
+                ratio_parts(sort_key)
+            except InvalidValue as exc:
+                raise InvalidValue(str(exc), field="sort") from None
             names.append(sort_key)
-            ratio_parts(sort_key)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
-            raise InvalidValue("limit must be a positive int")
+            raise InvalidValue("limit must be a positive int", field="limit")
         paths = self.children(dimension, depth)
         buckets = self._cover(self._range(period))
         sums = self._sum([(path, buckets) for path in paths])

@@ -82,8 +82,13 @@ DEFAULTS: dict[str, Any] = {
     # "background": a writer thread sends the marks of all requests (a response
     # never waits on Redis); "sync": each request writes before it returns.
     "WRITE_MODE": "background",
-    # Outage handling: marks kept in memory while Redis is unreachable, and
-    # how long to wait before trying Redis again after a failure.
+    # Outage handling: writes Redis refused go to a durable spool on local disk
+    # (one SQLite file per process; None: a folder in the system's temporary
+    # directory), at most SPOOL_MAX_BYTES per process; BUFFER_SIZE writes are
+    # kept in memory only if the spool cannot be written. RETRY_SECONDS is the
+    # first pause before trying Redis again (doubling up to a minute).
+    "SPOOL_DIR": None,
+    "SPOOL_MAX_BYTES": 100 * 2**20,
     "BUFFER_SIZE": 100_000,
     "RETRY_SECONDS": 2.0,
 }

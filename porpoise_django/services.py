@@ -7,7 +7,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import random
+import tempfile
 import threading
 import time
 import uuid
@@ -21,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .buffer import PendingWrite, ReplayBuffer
+from .buffer import DurableBuffer, PendingWrite
 from .conf import porpoise_settings
 from .engine import Analytics
 from .engine.analytics import Prepared
@@ -44,7 +48,8 @@ _log_suppressed: dict[str, int] = defaultdict(int)
 
 _lock = threading.Lock()
 _analytics: Analytics | None = None
-_buffer: ReplayBuffer | None = None
+_buffer: DurableBuffer | None = None
+_replayer: Replayer | None = None
 _retry_after = 0.0
 
 
@@ -104,13 +109,130 @@ def get_analytics() -> Analytics:
     return _analytics
 
 
-def get_buffer() -> ReplayBuffer:
+def spool_dir() -> str:
+    """``SPOOL_DIR``, or a folder of this user in the system's temporary directory
+    (it survives process restarts, so a new worker finds a dead one's spool)."""
+    configured = porpoise_settings.SPOOL_DIR
+    if configured:
+        return str(configured)
+    return os.path.join(tempfile.gettempdir(), f"porpoise-django-{os.getuid()}")
+
+
+def get_buffer() -> DurableBuffer:
+    """Where writes Redis refused wait (a durable spool; see :mod:`.buffer`)."""
     global _buffer
-    if _buffer is None:
+    if _buffer is None or _buffer.pid != os.getpid():  # a forked worker opens its own
         with _lock:
-            if _buffer is None:
-                _buffer = ReplayBuffer(porpoise_settings.BUFFER_SIZE)
+            if _buffer is None or _buffer.pid != os.getpid():
+                _buffer = DurableBuffer(
+                    spool_dir(),
+                    max_bytes=porpoise_settings.SPOOL_MAX_BYTES,
+                    memory_size=porpoise_settings.BUFFER_SIZE,
+                )
+                _register_shutdown()
     return _buffer
+
+
+class Replayer:
+    """A daemon thread that replays spooled writes on a timer, without traffic:
+    first after ``RETRY_SECONDS``, then with backoff (doubling up to a minute,
+    with jitter) while Redis keeps failing. It also claims the spools of
+    processes that are gone (at start, then every half minute)."""
+
+    ORPHAN_CHECK_SECONDS = 30.0
+    MAX_DELAY = 60.0
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.pid = os.getpid()
+        self.fresh = True  # back to the first delay (settings changed, Redis answered)
+        self.idle = True  # in the long sleep between orphan checks
+        self._thread = threading.Thread(target=self._run, name="porpoise-replayer", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Try again now, from the first delay."""
+        self.fresh = True
+        self.wake.set()
+
+    def _run(self) -> None:
+        delay = 0.0
+        orphans_at = 0.0  # at once: a new process claims what dead ones left
+        while True:
+            base = max(float(porpoise_settings.RETRY_SECONDS), 0.05)
+            if self.fresh:
+                self.fresh, delay = False, base
+            due_orphans = time.monotonic() >= orphans_at
+            buffer = _buffer
+            busy = buffer is not None and buffer.pid == self.pid and buffer.backlog
+            if buffer is not None and (busy or due_orphans):
+                if flush_buffer(orphans=due_orphans):
+                    delay = base
+                    if due_orphans:
+                        orphans_at = time.monotonic() + self.ORPHAN_CHECK_SECONDS
+                else:
+                    delay = min(delay * 2, self.MAX_DELAY)
+            pause = delay * random.uniform(0.8, 1.2) if busy else self.ORPHAN_CHECK_SECONDS
+            self.idle = not busy
+            self.wake.wait(pause)
+            self.wake.clear()
+
+
+def get_replayer() -> Replayer:
+    """The process's replay thread (started on the first spooled write)."""
+    global _replayer
+    if _replayer is None or _replayer.pid != os.getpid():
+        with _lock:
+            if _replayer is None or _replayer.pid != os.getpid():
+                _replayer = Replayer()
+    return _replayer
+
+
+def _spooled() -> None:
+    """Writes were just spooled: make sure the replayer keeps a short timer (it is
+    woken only from its long sleep, so an outage does not make it retry per write)."""
+    replayer = get_replayer()
+    if replayer.idle:
+        replayer.idle = False
+        replayer.wake.set()
+
+
+_shutdown_registered = False
+
+
+def _register_shutdown() -> None:
+    global _shutdown_registered
+    if not _shutdown_registered:
+        _shutdown_registered = True
+        atexit.register(shutdown)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """At exit (also the gunicorn ``worker_exit`` hook): hand queued writes over,
+    try one replay, then close the spool. What Redis did not take stays in the
+    spool file, which the next process replays. Never raises.
+
+    >>> # gunicorn.conf.py
+    >>> from porpoise_django.hooks import worker_exit  # doctest: +SKIP
+    """
+    try:
+        from .writer import get_writer
+
+        get_writer().flush(timeout)
+    except Exception:
+        logger.exception("porpoise: flushing the writer at exit failed")
+    buffer = _buffer
+    if buffer is None or buffer.pid != os.getpid():
+        return
+    try:
+        if buffer.backlog:
+            flush_buffer(orphans=False)
+    except Exception:
+        logger.exception("porpoise: replay at exit failed")
+    finally:
+        if len(buffer):
+            logger.warning("porpoise: %d writes stay spooled at exit", len(buffer))
+        buffer.close()
 
 
 def reset() -> None:
@@ -118,8 +240,12 @@ def reset() -> None:
     global _analytics, _buffer, _retry_after
     with _lock:
         _analytics = None
+        if _buffer is not None and _buffer.pid == os.getpid():
+            _buffer.close()
         _buffer = None
         _retry_after = 0.0
+        if _replayer is not None and _replayer.pid == os.getpid():
+            _replayer.poke()
         _logged_at.clear()
         _log_suppressed.clear()
 
@@ -203,42 +329,43 @@ def log_outage(exc: BaseException, outcome: str) -> None:
     )
 
 
-def record(writes: Iterable[PendingWrite]) -> bool:
-    """Write ``writes`` (and any buffered ones) in one round trip; never raises for Redis.
+def _submit(writes: list[PendingWrite]) -> None:
+    pp = get_analytics()
+    pp.submit(_prepare(pp, writes))
 
-    Returns True if they reached Redis, False if they were buffered because
-    Redis is unreachable or failing; they are replayed by a later call.
+
+def record(writes: Iterable[PendingWrite]) -> bool:
+    """Write ``writes`` in one round trip; never raises for Redis.
+
+    Returns True if they reached Redis, False if Redis refused them: they are
+    then spooled durably and replayed by a timer thread, never inside this
+    call (a request must not wait on a backlog).
     """
     global _retry_after
     items = list(writes)
-    buffer = get_buffer()
+    if not items:
+        return True
     if time.monotonic() < _retry_after:
         # Redis failed a moment ago: do not make this request wait on it.
-        buffer.add(items)
+        get_buffer().add(items)
+        _spooled()
         return False
-    pending = buffer.take()
-    batch = pending + items
-    if not batch:
-        return True
-    pp = get_analytics()
     try:
-        pp.submit(_prepare(pp, batch))
+        _submit(items)
     except REDIS_ERRORS as exc:
         _retry_after = time.monotonic() + porpoise_settings.RETRY_SECONDS
-        buffer.restore(pending)
-        buffer.add(items, error=exc)
-        log_outage(exc, f"{len(buffer)} writes buffered")
+        get_buffer().add(items, error=exc)
+        _spooled()
+        log_outage(exc, f"{len(items)} writes spooled")
         return False
     except Exception:
-        # Not Redis (a bug, or a row that no longer validates): the taken
-        # writes go back to the buffer rather than vanish uncounted.
-        buffer.restore(pending)
-        buffer.add(items)
-        logger.exception("porpoise: %d writes kept in the buffer after an error", len(batch))
+        # Not Redis (a bug): the writes are kept rather than lost uncounted.
+        get_buffer().add(items)
+        logger.exception("porpoise: %d writes spooled after an error", len(items))
         raise
-    if pending:
-        buffer.replayed(len(pending))
-        logger.info("porpoise: replayed %d buffered writes", len(pending))
+    buffer = _buffer
+    if buffer is not None and buffer.backlog:
+        get_replayer().poke()  # Redis answers again: drain in the background
     return True
 
 
@@ -265,11 +392,21 @@ def flush(timeout: float = 5.0) -> bool:
     return get_writer().flush(timeout)
 
 
-def flush_buffer() -> bool:
-    """Try to replay buffered writes now (e.g. from a health check or at exit)."""
+def flush_buffer(*, orphans: bool = True) -> bool:
+    """Replay spooled writes now (and, with ``orphans``, those of dead processes);
+    False if Redis still refuses them (they stay spooled). Never raises for Redis.
+    """
     global _retry_after
+    buffer = get_buffer()
+    try:
+        buffer.replay(_submit, orphans=orphans)
+    except REDIS_ERRORS as exc:
+        _retry_after = time.monotonic() + porpoise_settings.RETRY_SECONDS
+        buffer.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log_outage(exc, "replay postponed")
+        return False
     _retry_after = 0.0
-    return record([])
+    return True
 
 
 def validate_event_name(name: str) -> str:

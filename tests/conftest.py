@@ -139,6 +139,17 @@ def single_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (background threads at work), or fail."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {seconds} s")
+        time.sleep(0.02)
+
+
 def stored_keys(client: Any, prefix: str) -> list[bytes]:
     """Keys under ``prefix`` but the purge generation, which a purge keeps on purpose."""
     generation = f"{prefix}:{{idmap}}:gen".encode()
@@ -237,13 +248,22 @@ def pp(make_analytics: Callable[..., Analytics]) -> Analytics:
 
 
 @pytest.fixture
-def porpoise(settings: Any, key_prefix: str) -> Iterator[Callable[..., Analytics]]:
-    """Configure PORPOISE for this test (own key prefix); returns a function that
-    updates the settings and gives back the services' Analytics."""
+def porpoise(
+    settings: Any, key_prefix: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Analytics]]:
+    """Configure PORPOISE for this test (own key prefix, own spool folder); returns
+    a function that updates the settings and gives back the services' Analytics."""
     from porpoise_django import services
 
+    spool = str(tmp_path_factory.mktemp("spool"))
+
     def configure(**options: Any) -> Analytics:
-        settings.PORPOISE = {"KEY_PREFIX": key_prefix, "WRITE_MODE": "sync", **options}
+        settings.PORPOISE = {
+            "KEY_PREFIX": key_prefix,
+            "WRITE_MODE": "sync",
+            "SPOOL_DIR": spool,
+            **options,
+        }
         return services.get_analytics()
 
     configure()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+from ... import services
 from ..base import PorpoiseCommand
 
 
@@ -49,6 +51,7 @@ class Command(PorpoiseCommand):
             {"counter": name, "today": total(name, "day"), "this_week": total(name, "week")}
             for name in pp.counter_names()
         ]
+        spool = services.get_buffer().spool_stats()
         memory = pp.client.info("memory")
         report = {
             "prefix": pp.keys.prefix,
@@ -58,6 +61,11 @@ class Command(PorpoiseCommand):
             "counters": counters,
             "chunks": len(pp.chunks()),
             "server_memory": memory.get("used_memory_human"),
+            "spool": spool,
+            "outages": {
+                "failures": services.get_buffer().stats.failures,
+                "dropped": services.get_buffer().stats.dropped + spool["dropped"],
+            },
         }
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
@@ -65,6 +73,15 @@ class Command(PorpoiseCommand):
         self.stdout.write(
             f"prefix {report['prefix']!r}, time zone {report['time_zone']}, "
             f"{report['chunks']} chunk(s), server memory {report['server_memory']}"
+        )
+        oldest = (
+            dt.datetime.fromtimestamp(spool["oldest"], pp.tz).isoformat(timespec="seconds")
+            if spool["oldest"]
+            else "-"
+        )
+        self.stdout.write(
+            f"spool: {spool['rows']} write(s), {spool['bytes']:,} bytes, oldest {oldest}, "
+            f"dropped {report['outages']['dropped']} ({spool['path'] or 'no spool'})"
         )
         self.stdout.write(f"\n{len(events)} event(s):")
         self.stdout.write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")

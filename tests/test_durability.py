@@ -1,0 +1,142 @@
+"""Nothing accepted is lost: writes spooled during an outage survive the process
+(SIGKILL or a normal exit) and are replayed by another one, exactly once."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from porpoise_django import services
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    sys.path.insert(0, {root!r})
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    import django
+    from django.conf import settings
+    django.setup()
+    settings.PORPOISE = json.loads({options!r})
+    from porpoise_django import services
+    rows = []
+    for i in range({n}):
+        rows.append(services.mark("order:paid", i))
+        rows.append(services.count("revenue", i % 3, 5))
+    for start in range(0, len(rows), 50):
+        services.record(rows[start:start + 50])
+    print("accepted", len(rows), flush=True)
+    if {hang}:
+        time.sleep(60)
+    """
+)
+
+
+def _worker(options: dict, n: int, hang: bool) -> subprocess.Popen:
+    code = WORKER.format(root=str(ROOT), options=json.dumps(options), n=n, hang=hang)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.parametrize("ending", ["sigkill", "exit"])
+def test_writes_spooled_in_an_outage_outlive_their_process(
+    porpoise, private_server, tmp_path, key_prefix, ending
+):
+    spool = tmp_path / "spool"
+    options = {
+        "KEY_PREFIX": key_prefix,
+        "REDIS_URL": private_server.url,
+        "WRITE_MODE": "sync",
+        "SPOOL_DIR": str(spool),
+        "RETRY_SECONDS": 60,
+        "SOCKET_TIMEOUT": 0.3,
+    }
+    private_server.stop()
+    worker = _worker(options, 200, hang=ending == "sigkill")
+    line = worker.stdout.readline()
+    assert line.strip() == "accepted 400", worker.stderr.read()
+    if ending == "sigkill":
+        worker.send_signal(signal.SIGKILL)
+    worker.wait(30)
+    files = sorted(p.name for p in spool.glob("spool-*.sqlite3"))
+    assert len(files) == 1  # the dead process's spool, left for others
+
+    private_server.start()
+    pp = porpoise(**{k: v for k, v in options.items() if k != "KEY_PREFIX"})
+    from django.core.management import call_command
+
+    call_command("porpoise_replay", stdout=io.StringIO())
+    assert sorted(pp.event("order:paid").day()) == list(range(200))
+    assert pp.counter("revenue").total(pp.period("day")) == 400 * 5 / 2
+    assert pp.counter("revenue").get(pp.period("day")) == {"0": 335, "1": 335, "2": 330}
+    # Replayed once: the dead one's file is gone (ours stays open while we
+    # live), and a second replay adds nothing.
+    ours = services.get_buffer().spool_stats()["path"]
+    assert [str(p) for p in spool.glob("spool-*.sqlite3")] == [ours]
+    call_command("porpoise_replay", stdout=io.StringIO())
+    assert pp.counter("revenue").total(pp.period("day")) == 1000
+
+
+def test_a_live_processs_spool_is_not_claimed(porpoise, private_server, tmp_path, key_prefix):
+    spool = tmp_path / "spool"
+    options = {
+        "KEY_PREFIX": key_prefix,
+        "REDIS_URL": private_server.url,
+        "WRITE_MODE": "sync",
+        "SPOOL_DIR": str(spool),
+        "RETRY_SECONDS": 60,
+        "SOCKET_TIMEOUT": 0.3,
+    }
+    private_server.stop()
+    worker = _worker(options, 10, hang=True)
+    try:
+        assert worker.stdout.readline().strip() == "accepted 20"
+        private_server.start()
+        pp = porpoise(**{k: v for k, v in options.items() if k != "KEY_PREFIX"})
+        assert services.flush_buffer()
+        assert pp.event_names() == []  # its owner is alive and holds the lock
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    assert services.flush_buffer()  # now it is an orphan
+    assert sorted(pp.event("order:paid").day()) == list(range(10))
+
+
+def test_replay_needs_no_traffic_and_backs_off(porpoise, private_server, caplog):
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0.1, SOCKET_TIMEOUT=0.3)
+    private_server.stop()
+    assert services.record([services.mark("seen", 1)]) is False
+    time.sleep(1.0)  # the timer keeps trying (with backoff), no request comes
+    failures = services.get_buffer().stats.failures
+    private_server.start()
+    wait_until(lambda: len(services.get_buffer()) == 0)
+    assert list(pp.event("seen").day()) == [1]
+    assert failures >= 1
+
+
+def test_stats_show_the_spool(porpoise, private_server):
+    import io
+
+    from django.core.management import call_command
+
+    porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, SOCKET_TIMEOUT=0.3)
+    private_server.stop()
+    services.record([services.mark("seen", 1), services.mark("seen", 2)])
+    stats = services.get_buffer().spool_stats()
+    assert stats["rows"] == 2 and stats["oldest"] is not None
+    private_server.start()
+    out = io.StringIO()
+    call_command("porpoise_stats", stdout=out)
+    assert "spool: 2 write(s)" in out.getvalue()

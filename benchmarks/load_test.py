@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from porpoise_django.embedded import EmbeddedServer, free_port  # noqa: E402
 
+#: The example project's TIME_ZONE (example_project/example/settings.py).
+PROJECT_TIME_ZONE = "Europe/Paris"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -85,6 +88,8 @@ def main() -> None:
             lock = threading.Lock()
             stop_at = time.monotonic() + args.seconds
 
+            client_errors: list[str] = []
+
             def client(number: int) -> None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 sent = 0
@@ -94,11 +99,20 @@ def main() -> None:
                         {"rows": [{"event": "load", "id": ident}, {"counter": "load"}]}
                     )
                     started = time.perf_counter()
-                    conn.request("POST", "/api/porpoise/track/", body=body, headers={
-                        "Content-Type": "application/json", "X-Porpoise-Token": token,
-                    })  # fmt: skip
-                    response = conn.getresponse()
-                    payload = response.read()
+                    try:
+                        conn.request("POST", "/api/porpoise/track/", body=body, headers={
+                            "Content-Type": "application/json", "X-Porpoise-Token": token,
+                        })  # fmt: skip
+                        response = conn.getresponse()
+                        payload = response.read()
+                    except (OSError, http.client.HTTPException) as exc:
+                        # Counted, not fatal: a fault run must finish and report.
+                        with lock:
+                            client_errors.append(type(exc).__name__)
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                        sent += 1
+                        continue
                     elapsed = time.perf_counter() - started
                     with lock:
                         latencies.append(elapsed)
@@ -120,7 +134,8 @@ def main() -> None:
 
         from porpoise_django.engine import Analytics
 
-        pp = Analytics(redis.Redis.from_url(server.url), prefix=prefix)
+        # The day in the project's own time zone (Europe/Paris), as it wrote it.
+        pp = Analytics(redis.Redis.from_url(server.url), prefix=prefix, tz=PROJECT_TIME_ZONE)
         stored = set(pp.event("load").day().ids().tolist())
         counted = pp.counter("load").total(pp.period("day"))
         total = sum(statuses.values())
@@ -140,6 +155,7 @@ def main() -> None:
         print(f"| marks accepted / stored / lost | {len(accepted):,} / {len(stored):,} / {lost} |")
         print(f"| counts accepted / stored | {len(accepted):,} / {counted:,} |")
         print(f"| 5xx | {errors} |")
+        print(f"| client errors (no answer) | {len(client_errors)} |")
         if errors or lost or counted != len(accepted):
             sys.exit("FAILED: 5xx answers or lost writes")
 

@@ -49,8 +49,10 @@ class BackgroundWriter:
         self._pid = os.getpid()
 
     def submit(self, writes: Iterable[PendingWrite]) -> None:
-        if self._pid != os.getpid():  # forked (e.g. gunicorn --preload): new thread
-            self._setup()
+        if self._pid != os.getpid():  # forked without the hook below (should not happen)
+            with _lock:
+                if self._pid != os.getpid():
+                    self._setup()
         with self._cond:
             was_empty = not self._queue
             self._queue.extend(writes)
@@ -114,3 +116,15 @@ def get_writer() -> BackgroundWriter:
                 _writer = BackgroundWriter(record)
                 atexit.register(_writer.flush)
     return _writer
+
+
+def _after_fork_in_child() -> None:
+    # The child starts with one thread: its writer is set up anew here, before
+    # any of its threads can race to do it (gunicorn --preload forks workers).
+    global _lock
+    _lock = threading.Lock()
+    if _writer is not None:
+        _writer._setup()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

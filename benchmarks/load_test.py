@@ -41,6 +41,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--fault",
+        choices=["none", "pause", "full"],
+        default="none",
+        help="mid-run, hang Redis (SIGSTOP) or fill it (maxmemory 1) for 3 s",
+    )
     args = parser.parse_args()
     secret = secrets.token_urlsafe(32)
     prefix = f"load{os.getpid()}"
@@ -53,6 +59,8 @@ def main() -> None:
             "EXAMPLE_DATABASE": str(Path(folder) / "load.sqlite3"),
             "EXAMPLE_KEY_PREFIX": prefix,
             "EXAMPLE_TRACK_RATE": "100000000/minute",
+            "EXAMPLE_SPOOL_DIR": str(Path(folder) / "spool"),
+            "EXAMPLE_RETRY_SECONDS": "0.2",
         }
         manage = str(ROOT / "example_project" / "manage.py")
         subprocess.run([sys.executable, manage, "migrate", "-v", "0"], env=env, check=True)
@@ -125,6 +133,20 @@ def main() -> None:
             threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
             for t in threads:
                 t.start()
+            if args.fault != "none":
+                time.sleep(args.seconds / 3)
+                admin = redis.Redis.from_url(server.url)
+                assert server.process is not None
+                if args.fault == "pause":
+                    server.process.send_signal(signal.SIGSTOP)
+                else:
+                    admin.config_set("maxmemory-policy", "noeviction")
+                    admin.config_set("maxmemory", "1")
+                time.sleep(3)
+                if args.fault == "pause":
+                    server.process.send_signal(signal.SIGCONT)
+                else:
+                    admin.config_set("maxmemory", "0")
             for t in threads:
                 t.join()
             took = time.monotonic() - began
@@ -145,7 +167,7 @@ def main() -> None:
         if not latencies:
             sys.exit("FAILED: no request got an answer")
         print(f"\n## Load test: example project, gunicorn -w {args.workers} --threads 4, "
-              f"{args.clients} clients, {args.seconds:.0f} s\n")  # fmt: skip
+              f"{args.clients} clients, {args.seconds:.0f} s, fault: {args.fault}\n")  # fmt: skip
         print("| measure | value |")
         print("| --- | --- |")
         print(f"| requests | {total:,} ({total / took:,.0f}/s) |")

@@ -23,6 +23,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
+from . import services
 from .collector import Collector
 from .conf import porpoise_settings
 
@@ -48,6 +49,9 @@ class PorpoiseMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+        # A process that serves requests replays what dead ones left spooled,
+        # even if it never has to spool anything itself.
+        services.start_replayer()
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:

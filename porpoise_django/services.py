@@ -188,6 +188,16 @@ def get_replayer() -> Replayer:
     return _replayer
 
 
+def start_replayer() -> None:
+    """Start the replay thread (it claims dead processes' spools at once). Never raises:
+    a server must start even where the spool folder cannot be used."""
+    try:
+        get_buffer()
+        get_replayer()
+    except Exception:
+        logger.exception("porpoise: the replay thread could not start")
+
+
 def _spooled() -> None:
     """Writes were just spooled: make sure the replayer keeps a short timer (it is
     woken only from its long sleep, so an outage does not make it retry per write)."""
@@ -215,6 +225,7 @@ def shutdown(timeout: float = 5.0) -> None:
     >>> # gunicorn.conf.py
     >>> from porpoise_django.hooks import worker_exit  # doctest: +SKIP
     """
+    global _buffer
     try:
         from .writer import get_writer
 
@@ -233,6 +244,9 @@ def shutdown(timeout: float = 5.0) -> None:
         if len(buffer):
             logger.warning("porpoise: %d writes stay spooled at exit", len(buffer))
         buffer.close()
+        # A write that still comes (another thread) opens a new spool file.
+        if _buffer is buffer:
+            _buffer = None
 
 
 def reset() -> None:

@@ -65,6 +65,9 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "example-cache",
+        # A cache must fail fast: a hung Redis must not hold requests (the
+        # analytics writes are spooled and replayed; see the README).
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
@@ -83,4 +86,8 @@ PORPOISE = {
     "TRACK_THROTTLE_RATE": os.environ.get("EXAMPLE_TRACK_RATE", "600/minute"),
     "GRANULARITIES": ["hour", "day", "week", "month"],
     "RETENTION": {"hour": 14 * 86400},
+    # The outage spool (None: the system's temporary directory) and the first
+    # retry delay; the fault tests set both.
+    "SPOOL_DIR": os.environ.get("EXAMPLE_SPOOL_DIR") or None,
+    "RETRY_SECONDS": float(os.environ.get("EXAMPLE_RETRY_SECONDS", "2")),
 }

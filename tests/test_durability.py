@@ -43,6 +43,19 @@ WORKER = textwrap.dedent(
 )
 
 
+def _options(key_prefix: str, url: str, spool: Path) -> dict:
+    """PORPOISE of a worker and of this test: same Redis, prefix and spool folder;
+    a long retry pause, so only the replay under test sends the spooled writes."""
+    return {
+        "KEY_PREFIX": key_prefix,
+        "REDIS_URL": url,
+        "WRITE_MODE": "sync",
+        "SPOOL_DIR": str(spool),
+        "RETRY_SECONDS": 60,
+        "SOCKET_TIMEOUT": 0.3,
+    }
+
+
 def _worker(options: dict, n: int, hang: bool) -> subprocess.Popen:
     code = WORKER.format(root=str(ROOT), options=json.dumps(options), n=n, hang=hang)
     return subprocess.Popen(
@@ -55,14 +68,7 @@ def test_writes_spooled_in_an_outage_outlive_their_process(
     porpoise, private_server, tmp_path, key_prefix, ending
 ):
     spool = tmp_path / "spool"
-    options = {
-        "KEY_PREFIX": key_prefix,
-        "REDIS_URL": private_server.url,
-        "WRITE_MODE": "sync",
-        "SPOOL_DIR": str(spool),
-        "RETRY_SECONDS": 60,
-        "SOCKET_TIMEOUT": 0.3,
-    }
+    options = _options(key_prefix, private_server.url, spool)
     private_server.stop()
     worker = _worker(options, 200, hang=ending == "sigkill")
     line = worker.stdout.readline()
@@ -91,14 +97,7 @@ def test_writes_spooled_in_an_outage_outlive_their_process(
 
 def test_a_live_processs_spool_is_not_claimed(porpoise, private_server, tmp_path, key_prefix):
     spool = tmp_path / "spool"
-    options = {
-        "KEY_PREFIX": key_prefix,
-        "REDIS_URL": private_server.url,
-        "WRITE_MODE": "sync",
-        "SPOOL_DIR": str(spool),
-        "RETRY_SECONDS": 60,
-        "SOCKET_TIMEOUT": 0.3,
-    }
+    options = _options(key_prefix, private_server.url, spool)
     private_server.stop()
     worker = _worker(options, 10, hang=True)
     try:

@@ -17,14 +17,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..conf import porpoise_settings
-from ..engine import cohort_table, funnel, lifecycle, parse_query, stickiness
-from ..engine.errors import (
+from ..engine import (
     InvalidExpression,
     InvalidGranularity,
     InvalidId,
     InvalidName,
     InvalidTime,
     PorpoiseError,
+    cohort_table,
+    funnel,
+    lifecycle,
+    parse_query,
+    stickiness,
 )
 from ..engine.names import NAME_PATTERN
 from ..services import get_analytics

@@ -90,3 +90,19 @@ def test_a_count_sent_again_after_a_partial_failure_counts_once(porpoise):
     assert pp.counter("orders").get(day) == {"shop-1": 2}
     assert services.record([services.count("orders", by=1)])  # a new write counts
     assert pp.counter("orders").total(day) == 3
+
+
+def test_a_count_that_fails_inside_its_script_is_not_half_applied(porpoise):
+    # A Lua error after the first write would leave the marker set and the
+    # count half done: every key is checked before anything is written.
+    pp = porpoise(RETRY_SECONDS=60)
+    day, week = pp.period("day"), pp.period("week")
+    pp.client.set(pp.keys.counter_total("orders", week), "not a number")
+    write = services.count("orders", id="shop-1", by=2)
+    assert services.record([write]) is False  # refused, spooled
+    assert pp.counter("orders").total(day) == 0  # nothing applied, marker unset
+    pp.client.delete(pp.keys.counter_total("orders", week))
+    assert services.flush_buffer()
+    assert pp.counter("orders").total(day) == 2 and pp.counter("orders").total(week) == 2
+    assert services.record([write])  # sent again: counted once
+    assert pp.counter("orders").total(day) == 2

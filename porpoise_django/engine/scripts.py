@@ -181,12 +181,25 @@ return out
 #: increment's token; then the total keys, then the sorted sets (for an id);
 #: all in the counter's slot. ARGV: marker TTL, amount, id ('' for none),
 #: number of total keys.
+#: Every key is checked before the first write: a Lua error after a write
+#: would leave the marker set and the count half applied (Redis does not roll
+#: scripts back), so nothing that can fail may come after the marker.
 COUNT_ONCE = LuaScript(
     """
+local totals = tonumber(ARGV[4])
+for i = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  local want = i <= totals + 1 and 'string' or 'zset'
+  if kind ~= 'none' and kind ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. kind)
+  end
+  if kind == 'string' and not tonumber(redis.call('GET', KEYS[i])) then
+    return redis.error_reply('NOTANUMBER ' .. KEYS[i])
+  end
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return 0
 end
-local totals = tonumber(ARGV[4])
 for i = 2, totals + 1 do
   redis.call('INCRBYFLOAT', KEYS[i], ARGV[2])
 end

@@ -166,7 +166,14 @@ class Replayer:
             buffer = _buffer
             busy = buffer is not None and buffer.pid == self.pid and buffer.backlog
             if buffer is not None and (busy or due_orphans):
-                if flush_buffer(orphans=due_orphans):
+                try:
+                    replayed = flush_buffer(orphans=due_orphans)
+                except Exception:
+                    # Not Redis (e.g. the spool closed by a settings reset): the
+                    # thread must live on; the next turn starts from scratch.
+                    logger.exception("porpoise: replay error")
+                    replayed = False
+                if replayed:
                     delay = base
                     if due_orphans:
                         orphans_at = time.monotonic() + self.ORPHAN_CHECK_SECONDS

@@ -139,3 +139,22 @@ def test_stats_show_the_spool(porpoise, private_server):
     out = io.StringIO()
     call_command("porpoise_stats", stdout=out)
     assert "spool: 2 write(s)" in out.getvalue()
+
+
+def test_the_replay_thread_survives_an_unexpected_error(porpoise, private_server, monkeypatch):
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0.05, SOCKET_TIMEOUT=0.3)
+    private_server.stop()
+    assert services.record([services.mark("seen", 1)]) is False
+    calls = []
+    real = services.flush_buffer
+
+    def broken(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a spool closed under the replayer")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "flush_buffer", broken)
+    private_server.start()
+    wait_until(lambda: len(services.get_buffer()) == 0)
+    assert len(calls) >= 2 and list(pp.event("seen").day()) == [1]

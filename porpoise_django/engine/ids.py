@@ -129,17 +129,22 @@ class IdMap:
 
     def _lookup(self, texts: Sequence[str], create: bool) -> dict[str, int]:
         """Ask the map for ``texts`` (one round trip per 10,000); the generation
-        seen by the script is observed, so answers are never from a stale map."""
+        seen by the script is observed, so answers are never from a stale map.
+        If a purge lands between two pages, the earlier pages are asked again."""
         found: dict[str, int] = {}
-        for start in range(0, len(texts), 10_000):
+        start = 0
+        while start < len(texts):
             part = texts[start : start + 10_000]
             generation, *indexes = ID_MAP(
                 self._client, self._map_keys, ["1" if create else "0", *part]
             )
-            self._observe(generation)
+            if not self._observe(generation) and start:
+                found, start = {}, 0  # pages before this one came from the old map
+                continue
             for text, index in zip(part, indexes, strict=True):
                 if index >= 0:
                     found[text] = int(index)
+            start += len(part)
         return found
 
     def to_indexes(self, externals: Sequence[ExternalId], *, create: bool) -> list[int]:

@@ -65,7 +65,7 @@ def main() -> None:
         from django.test import RequestFactory
         from django.urls import path
 
-        from porpoise_django import admin_views
+        from porpoise_django.admin import views as admin_views
         from porpoise_django.engine import cohort_table
         from porpoise_django.services import get_analytics
 

@@ -1,4 +1,4 @@
-"""Django application configuration."""
+"""Django application configuration: where the glue is wired together."""
 
 from django.apps import AppConfig
 
@@ -9,6 +9,8 @@ class PorpoiseConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers  # noqa: F401  (checks register themselves)
+        # Checks register themselves on import; receivers connect below.
+        from . import checks, receivers, services, writer  # noqa: F401
 
+        services.use_writer(writer.get_writer)
         receivers.connect()

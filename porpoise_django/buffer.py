@@ -17,20 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .pending import PendingWrite
+from .spool import Spool
+from .spool import orphans as find_orphans
+
 logger = logging.getLogger("porpoise_django")
-
-
-@dataclass(frozen=True)
-class PendingWrite:
-    """One validated mark or count, with its time fixed when it happened."""
-
-    kind: str  # "mark", "unmark" or "count"
-    row: tuple[Any, ...]
-    granularities: tuple[str, ...] | None = None
-    track_unique: bool = False
-    #: Counts: applied at most once under this token, even if sent again after
-    #: a partial failure (marks are idempotent and need none).
-    token: str | None = None
 
 
 @dataclass
@@ -116,8 +107,6 @@ class DurableBuffer:
     def __init__(
         self, folder: str, *, max_bytes: int, memory_size: int, batch: int = 5_000
     ) -> None:
-        from .spool import Spool
-
         self.folder = folder
         self.max_bytes = max_bytes
         self.memory = ReplayBuffer(memory_size)
@@ -160,8 +149,6 @@ class DurableBuffer:
     def replay(self, submit: Callable[[list[PendingWrite]], Any], *, orphans: bool = True) -> bool:
         """Send everything waiting (raises nothing but ``submit``'s errors, which stop
         the replay); True if all of it reached Redis."""
-        from .spool import orphans as find_orphans
-
         with self._lock:
             pending = self.memory.take()
             if pending:

@@ -1,4 +1,20 @@
-"""System checks (``manage.py check``): ids ``porpoise_django.E00x`` / ``W00x``."""
+"""System checks (``manage.py check``): one problem per id, each with a hint.
+
+========================  ======================================================
+``porpoise_django.E001``  ``CACHE_ALIAS`` is not in ``CACHES``
+``porpoise_django.E002``  that cache is not a django-redis cache
+``porpoise_django.E003``  a value the engine refuses (the message names the
+                          allowed values)
+``porpoise_django.E004``  a bad ``MODEL_EVENTS`` entry
+``porpoise_django.E005``  ``PORPOISE`` is not a dict
+``porpoise_django.E006``  an unknown ``WRITE_MODE``
+``porpoise_django.E007``  ``ANONYMOUS_ACTIVE_EVENT`` without ``ID_MODE`` "map"
+``porpoise_django.E008``  an event-name setting that is not a valid event name
+``porpoise_django.E009``  a dotted-path setting that cannot be imported
+``porpoise_django.W001``  an unknown ``PORPOISE`` key
+``porpoise_django.W002``  the middleware runs before authentication
+========================  ======================================================
+"""
 
 from __future__ import annotations
 
@@ -6,12 +22,29 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, porpoise_settings
+from .conf import DEFAULTS, IMPORT_STRINGS, porpoise_settings
+from .engine import Analytics
+from .engine.names import validate_name
+from .middleware import PorpoiseMiddleware
+from .services import engine_options
 
-MIDDLEWARE_PATH = "porpoise_django.middleware.PorpoiseMiddleware"
-AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+#: Settings that name an event marked by the middleware or the receivers.
+EVENT_NAME_SETTINGS = (
+    "ACTIVE_EVENT",
+    "ANONYMOUS_ACTIVE_EVENT",
+    "LOGIN_EVENT",
+    "LOGOUT_EVENT",
+    "SIGNUP_EVENT",
+)
+MODEL_EVENT_KEYS = frozenset({"created", "updated", "deleted", "user"})
+
+
+def _error(number: int, msg: str, hint: str) -> Error:
+    return Error(msg, hint=hint, id=f"porpoise_django.E{number:03d}")
 
 
 @register()
@@ -23,117 +56,159 @@ def check_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     caches = getattr(settings, "CACHES", {})
     if alias not in caches:
         return [
-            Error(
+            _error(
+                1,
                 f"PORPOISE['CACHE_ALIAS'] is {alias!r}, which is not in CACHES.",
-                hint="Add a django-redis cache under that alias, point CACHE_ALIAS at one, "
+                "Add a django-redis cache under that alias, point CACHE_ALIAS at one, "
                 "or set PORPOISE['REDIS_URL'].",
-                id="porpoise_django.E001",
             )
         ]
     backend = caches[alias].get("BACKEND", "")
     if not backend.startswith("django_redis."):
         return [
-            Error(
+            _error(
+                2,
                 f"CACHES[{alias!r}] uses {backend!r}, not django-redis: porpoise needs its "
                 "Redis connection.",
-                hint="Use 'django_redis.cache.RedisCache' for that cache, or set "
-                "PORPOISE['REDIS_URL'].",
-                id="porpoise_django.E002",
+                "Use 'django_redis.cache.RedisCache' for that cache, or set PORPOISE['REDIS_URL'].",
             )
         ]
     return []
 
 
 @register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W001: unknown keys; E003: values the engine refuses; E004: bad MODEL_EVENTS."""
-    messages: list[CheckMessage] = []
+def check_settings_dict(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E005: ``PORPOISE`` is not a dict; W001: it has unknown keys."""
     user = getattr(settings, "PORPOISE", {})
     if not isinstance(user, dict):
-        return [
-            Error(
-                "PORPOISE must be a dict.",
-                hint="PORPOISE = {'KEY_PREFIX': 'pp', ...}",
-                id="porpoise_django.E003",
-            )
-        ]
+        return [_error(5, "PORPOISE must be a dict.", "PORPOISE = {'KEY_PREFIX': 'pp', ...}")]
     unknown = sorted(set(user) - set(DEFAULTS))
-    if unknown:
-        messages.append(
-            Warning(
-                f"Unknown PORPOISE settings: {', '.join(unknown)}.",
-                hint=f"Known settings: {', '.join(sorted(DEFAULTS))}.",
-                id="porpoise_django.W001",
-            )
+    if not unknown:
+        return []
+    return [
+        Warning(
+            f"Unknown PORPOISE settings: {', '.join(unknown)}.",
+            hint=f"Known settings: {', '.join(sorted(DEFAULTS))}.",
+            id="porpoise_django.W001",
         )
-    messages += _check_engine_values()
-    messages += _check_model_events(porpoise_settings.MODEL_EVENTS)
-    if porpoise_settings.WRITE_MODE not in ("background", "sync"):
-        messages.append(
-            Error(
-                f"PORPOISE['WRITE_MODE'] is {porpoise_settings.WRITE_MODE!r}.",
-                hint="Use 'background' (default) or 'sync'.",
-                id="porpoise_django.E003",
-            )
-        )
-    if porpoise_settings.ANONYMOUS_ACTIVE_EVENT and porpoise_settings.ID_MODE != "map":
-        messages.append(
-            Error(
-                "PORPOISE['ANONYMOUS_ACTIVE_EVENT'] marks session keys, which need ID_MODE 'map'.",
-                hint="Set PORPOISE['ID_MODE'] = 'map', or ANONYMOUS_ACTIVE_EVENT = None.",
-                id="porpoise_django.E003",
-            )
-        )
-    return messages
+    ]
 
 
-def _check_engine_values() -> list[CheckMessage]:
-    """Build an engine (no connection is made) to let it validate the values."""
-    from .engine import Analytics
-    from .services import engine_options
-
+@register()
+def check_engine_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E003: build an engine (no connection is made) to let it validate the values."""
     try:
         Analytics(None, **engine_options())
     except (ValueError, TypeError) as exc:
         return [
-            Error(
+            _error(
+                3,
                 f"Invalid PORPOISE setting: {exc}",
-                hint="See the PORPOISE settings table in the porpoise-django README.",
-                id="porpoise_django.E003",
+                "See the PORPOISE settings table in the porpoise-django README.",
             )
         ]
     return []
 
 
-def _check_model_events(spec: Any) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
+@register()
+def check_model_events(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E004: each ``MODEL_EVENTS`` entry names a model, known keys and valid names."""
+    spec = porpoise_settings.MODEL_EVENTS
     if not isinstance(spec, dict):
         spec = {"?": spec}
-    for label, options in spec.items():
-        problem = None
+    return [
+        _error(
+            4,
+            f"PORPOISE['MODEL_EVENTS']: {problem}.",
+            "Example: {'shop.Order': {'created': 'order:created', 'user': 'customer'}}",
+        )
+        for label, options in spec.items()
+        if (problem := _model_events_problem(label, options))
+    ]
+
+
+def _model_events_problem(label: str, options: Any) -> str | None:
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return f"{label!r} is not an installed model ('app_label.ModelName')"
+    if not isinstance(options, dict) or not set(options) <= MODEL_EVENT_KEYS:
+        return f"{label!r} must map to a dict with keys created, updated, deleted, user"
+    for key in ("created", "updated", "deleted"):
+        if options.get(key) is not None:
+            try:
+                validate_name(options[key])
+            except ValueError as exc:
+                return f"{label!r}: {key}: {exc}"
+    user = options.get("user")
+    if user:
+        field_names = {f.name for f in model._meta.get_fields()}
+        if user not in field_names and not hasattr(model, user):
+            return f"{label!r}: 'user' names no field or attribute {user!r}"
+    return None
+
+
+@register()
+def check_write_mode(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E006: ``WRITE_MODE`` is "background" or "sync"."""
+    mode = porpoise_settings.WRITE_MODE
+    if mode in ("background", "sync"):
+        return []
+    return [
+        _error(6, f"PORPOISE['WRITE_MODE'] is {mode!r}.", "Use 'background' (default) or 'sync'.")
+    ]
+
+
+@register()
+def check_anonymous_ids(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E007: anonymous users are marked by session key, a string id."""
+    if not porpoise_settings.ANONYMOUS_ACTIVE_EVENT or porpoise_settings.ID_MODE == "map":
+        return []
+    return [
+        _error(
+            7,
+            "PORPOISE['ANONYMOUS_ACTIVE_EVENT'] marks session keys, which need ID_MODE 'map'.",
+            "Set PORPOISE['ID_MODE'] = 'map', or ANONYMOUS_ACTIVE_EVENT = None.",
+        )
+    ]
+
+
+@register()
+def check_event_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E008: a bad event name here would fail every request (or login) that marks it."""
+    messages: list[CheckMessage] = []
+    for setting in EVENT_NAME_SETTINGS:
+        name = getattr(porpoise_settings, setting)
+        if name is None:
+            continue
         try:
-            model = apps.get_model(label)
-        except (LookupError, ValueError):
-            problem = f"{label!r} is not an installed model ('app_label.ModelName')"
-        else:
-            if not isinstance(options, dict) or not set(options) <= {
-                "created",
-                "updated",
-                "deleted",
-                "user",
-            }:
-                problem = f"{label!r} must map to a dict with keys created, updated, deleted, user"
-            elif options.get("user"):
-                field_names = {f.name for f in model._meta.get_fields()}
-                if options["user"] not in field_names and not hasattr(model, options["user"]):
-                    problem = f"{label!r}: 'user' names no field or attribute {options['user']!r}"
-        if problem:
+            validate_name(name)
+        except ValueError as exc:
             messages.append(
-                Error(
-                    f"PORPOISE['MODEL_EVENTS']: {problem}.",
-                    hint="Example: {'shop.Order': "
-                    "{'created': 'order:created', 'user': 'customer'}}",
-                    id="porpoise_django.E004",
+                _error(
+                    8,
+                    f"PORPOISE[{setting!r}] is not a valid event name: {exc}",
+                    "Use 1 to 128 letters, digits and _ . : / @ + -, or None to switch "
+                    "the mark off.",
+                )
+            )
+    return messages
+
+
+@register()
+def check_imports(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E009: every dotted-path setting imports (they are imported once, on first use)."""
+    messages: list[CheckMessage] = []
+    for setting in sorted(IMPORT_STRINGS):
+        try:
+            getattr(porpoise_settings, setting)
+        except ImportError as exc:
+            messages.append(
+                _error(
+                    9,
+                    str(exc),
+                    "Give the dotted path of a class or function, e.g. "
+                    "'rest_framework.permissions.IsAdminUser'.",
                 )
             )
     return messages
@@ -141,19 +216,28 @@ def _check_model_events(spec: Any) -> list[CheckMessage]:
 
 @register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W002: the middleware runs before authentication, so it never sees the user."""
-    middleware = list(getattr(settings, "MIDDLEWARE", []) or [])
-    if MIDDLEWARE_PATH not in middleware:
-        return []
-    if AUTH_MIDDLEWARE_PATH in middleware and middleware.index(MIDDLEWARE_PATH) > middleware.index(
-        AUTH_MIDDLEWARE_PATH
-    ):
+    """W002: the middleware (or a subclass) runs before authentication, so it never
+    sees the user."""
+    ours = auth = None
+    for position, path in enumerate(getattr(settings, "MIDDLEWARE", None) or []):
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django reports it when it loads the middleware
+        if not isinstance(middleware, type):
+            continue
+        if ours is None and issubclass(middleware, PorpoiseMiddleware):
+            ours = (position, path)
+        if auth is None and issubclass(middleware, AuthenticationMiddleware):
+            auth = position
+    if ours is None or (auth is not None and auth < ours[0]):
         return []
     return [
         Warning(
-            f"{MIDDLEWARE_PATH} comes before {AUTH_MIDDLEWARE_PATH} (or that is missing): "
+            f"{ours[1]} comes before AuthenticationMiddleware (or that is missing): "
             "no user will be marked active.",
-            hint=f"Put {MIDDLEWARE_PATH} after {AUTH_MIDDLEWARE_PATH} in MIDDLEWARE.",
+            hint=f"Put {ours[1]} after django.contrib.auth.middleware.AuthenticationMiddleware "
+            "in MIDDLEWARE.",
             id="porpoise_django.W002",
         )
     ]

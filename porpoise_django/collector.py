@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import services
-from .buffer import PendingWrite
+from .pending import PendingWrite
 from .signals import event_marked
 
 logger = logging.getLogger("porpoise_django")

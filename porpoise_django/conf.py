@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
     # Storage: the django-redis cache whose connection is shared, or a URL.
@@ -60,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "MARK_RESPONSE_PREDICATE": None,
     # REST API (porpoise_django.api): who may read, and the tracking endpoint.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Who may record decision outcomes (POST decisions/record/): a write, so
+    # it has its own setting; staff only by default.
+    "DECISION_RECORD_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # True: the OpenAPI schema and Swagger UI are public (they follow
     # API_PERMISSION_CLASSES otherwise).
     "API_DOCS_PUBLIC": False,
@@ -94,8 +98,36 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings given as dotted paths (or lists of them), imported on first use
+#: and cached like every value: a request never imports a path again.
+IMPORT_STRINGS = frozenset(
+    {
+        "API_PERMISSION_CLASSES",
+        "TRACK_PERMISSION_CLASSES",
+        "DECISION_RECORD_PERMISSION_CLASSES",
+        "MARK_RESPONSE_PREDICATE",
+        "TRACK_ANY_ID_PERMISSION",
+    }
+)
+#: Django settings whose change makes cached porpoise settings stale.
+WATCHED_SETTINGS = frozenset({"PORPOISE", "TIME_ZONE", "CACHES"})
+
+
+def perform_import(value: Any, setting: str) -> Any:
+    """Import a dotted path, or each of a list of them; other values pass through."""
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ImportError(f"PORPOISE[{setting!r}]: could not import {value!r}: {exc}") from exc
+    if isinstance(value, (list, tuple)):
+        return [perform_import(item, setting) for item in value]
+    return value
+
+
 class PorpoiseSettings:
-    """Attribute access to ``settings.PORPOISE`` merged over :data:`DEFAULTS`."""
+    """Attribute access to ``settings.PORPOISE`` merged over :data:`DEFAULTS`;
+    settings named in :data:`IMPORT_STRINGS` come back imported."""
 
     def __init__(self, defaults: dict[str, Any] | None = None) -> None:
         self.defaults = defaults or DEFAULTS
@@ -112,6 +144,8 @@ class PorpoiseSettings:
         value = self.user_settings.get(attr, self.defaults[attr])
         if attr == "TIME_ZONE" and value is None:
             value = settings.TIME_ZONE or "UTC"
+        if attr in IMPORT_STRINGS:
+            value = perform_import(value, attr)
         self._cached.add(attr)
         setattr(self, attr, value)
         return value
@@ -127,15 +161,10 @@ porpoise_settings = PorpoiseSettings()
 
 @receiver(setting_changed)
 def reload_porpoise_settings(*, setting: str, **kwargs: Any) -> None:
-    """Forget cached settings (and the engine built from them) when they change."""
-    if setting in ("PORPOISE", "TIME_ZONE", "CACHES"):
+    """Forget cached settings when Django's settings change (``override_settings``).
+
+    Only the settings object: what is built from settings (the engine, the
+    receivers) listens to ``setting_changed`` itself.
+    """
+    if setting in WATCHED_SETTINGS:
         porpoise_settings.reload()
-        from django.apps import apps
-
-        from . import services
-
-        services.reset()
-        if apps.ready and setting == "PORPOISE":
-            from . import receivers
-
-            receivers.connect()

@@ -14,8 +14,10 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core.signals import setting_changed
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from . import services
 from .conf import porpoise_settings
@@ -136,3 +138,11 @@ def disconnect() -> None:
         post_save.disconnect(sender=model, dispatch_uid=uid)
         post_delete.disconnect(sender=model, dispatch_uid=uid)
     _connected_models.clear()
+
+
+@receiver(setting_changed)
+def reconnect_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    """``MODEL_EVENTS`` may have changed: connect the receivers anew. (The
+    settings object reloaded first: its receiver was connected before this one.)"""
+    if setting == "PORPOISE" and apps.ready:
+        connect()

@@ -16,19 +16,22 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import redis
 import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .buffer import DurableBuffer, PendingWrite
-from .conf import porpoise_settings
+from .buffer import DurableBuffer
+from .conf import WATCHED_SETTINGS, porpoise_settings
 from .engine import Analytics
-from .engine.analytics import Prepared
+from .engine.writes import Prepared
+from .pending import PendingWrite
 
 logger = logging.getLogger("porpoise_django")
 
@@ -234,9 +237,8 @@ def shutdown(timeout: float = 5.0) -> None:
     """
     global _buffer
     try:
-        from .writer import get_writer
-
-        get_writer().flush(timeout)
+        if _background is not None:
+            _background().flush(timeout)
     except Exception:
         logger.exception("porpoise: flushing the writer at exit failed")
     buffer = _buffer
@@ -254,6 +256,31 @@ def shutdown(timeout: float = 5.0) -> None:
         # A write that still comes (another thread) opens a new spool file.
         if _buffer is buffer:
             _buffer = None
+
+
+class Writer(Protocol):
+    """What :func:`dispatch` needs of the background writer (see :mod:`.writer`)."""
+
+    def submit(self, writes: Iterable[PendingWrite]) -> None: ...
+
+    def flush(self, timeout: float = 5.0) -> bool: ...
+
+
+#: Returns the process's background writer; set by ``PorpoiseConfig.ready``
+#: (the writer depends on this module, so it is injected, not imported).
+_background: Callable[[], Writer] | None = None
+
+
+def use_writer(get_writer: Callable[[], Writer]) -> None:
+    """Hand background writes to the writer ``get_writer()`` returns."""
+    global _background
+    _background = get_writer
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED_SETTINGS:
+        reset()
 
 
 def reset() -> None:
@@ -394,12 +421,10 @@ def dispatch(writes: list[PendingWrite]) -> None:
     """Hand writes over per ``WRITE_MODE``: to the background writer, or write now."""
     if not writes:
         return
-    if porpoise_settings.WRITE_MODE == "sync":
+    if porpoise_settings.WRITE_MODE == "sync" or _background is None:
         record(writes)
     else:
-        from .writer import get_writer
-
-        get_writer().submit(writes)
+        _background().submit(writes)
 
 
 def flush(timeout: float = 5.0) -> bool:
@@ -408,9 +433,7 @@ def flush(timeout: float = 5.0) -> bool:
     >>> services.flush()   # in a script or test, before reading what was marked  # doctest: +SKIP
     True
     """
-    from .writer import get_writer
-
-    return get_writer().flush(timeout)
+    return True if _background is None else _background().flush(timeout)
 
 
 def flush_buffer(*, orphans: bool = True) -> bool:

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .buffer import PendingWrite
+from .pending import PendingWrite
 
 logger = logging.getLogger("porpoise_django")
 

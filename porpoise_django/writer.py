@@ -18,7 +18,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from .buffer import PendingWrite
+from .pending import PendingWrite
+from .services import record
 
 logger = logging.getLogger("porpoise_django")
 
@@ -111,8 +112,6 @@ def get_writer() -> BackgroundWriter:
     if _writer is None:
         with _lock:
             if _writer is None:
-                from .services import record
-
                 _writer = BackgroundWriter(record)
                 atexit.register(_writer.flush)
     return _writer

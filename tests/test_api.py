@@ -303,3 +303,37 @@ def test_lifecycle_stickiness_and_decisions(api, data):
         api.post(f"{API}/decisions/cta/record/", {"option": "a b"}, format="json").status_code
         == 400
     )
+
+
+def test_recording_decisions_has_its_own_permission(porpoise, data):
+    """Opening the read API does not open a write: decisions/record follows
+    DECISION_RECORD_PERMISSION_CLASSES (staff only by default)."""
+    porpoise(API_PERMISSION_CLASSES=["rest_framework.permissions.AllowAny"])
+    anonymous = APIClient()
+    assert anonymous.get(f"{API}/decisions/cta/report/", {"options": "a,b"}).status_code == 200
+    body = {"option": "a", "success": 1}
+    assert anonymous.post(f"{API}/decisions/cta/record/", body, format="json").status_code in (
+        401,
+        403,
+    )
+    porpoise(
+        API_PERMISSION_CLASSES=["rest_framework.permissions.AllowAny"],
+        DECISION_RECORD_PERMISSION_CLASSES=["rest_framework.permissions.AllowAny"],
+    )
+    assert anonymous.post(f"{API}/decisions/cta/record/", body, format="json").status_code == 202
+
+
+def test_schema_operation_ids_are_unique_and_answers_match_it(api, data):
+    schema = api.get(f"{API}/schema/?format=json").json()
+    ids = [
+        operation["operationId"]
+        for methods in schema["paths"].values()
+        for operation in methods.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    assert len(ids) == len(set(ids)), sorted(ids)
+    assert "events_series_many" in ids and "events_series_retrieve" in ids
+    # One-action views answer one object, which is what the schema says.
+    [path] = [p for p in schema["paths"] if p.endswith("/cohorts/")]
+    cohorts = schema["paths"][path]["get"]["responses"]["200"]
+    assert "$ref" in cohorts["content"]["application/json"]["schema"]

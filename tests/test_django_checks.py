@@ -1,7 +1,10 @@
 """System checks: each id fires on its problem, with a hint, and not otherwise."""
 
 import pytest
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.checks import run_checks
+
+from porpoise_django.middleware import PorpoiseMiddleware
 
 MIDDLEWARE = "porpoise_django.middleware.PorpoiseMiddleware"
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -49,7 +52,6 @@ def test_e002_cache_is_not_django_redis(settings):
         {"TIME_ZONE": "Mars/Base"},
         {"RETENTION": {"day": -5}},
         {"CHUNK_BITS": 99},
-        {"ANONYMOUS_ACTIVE_EVENT": "anon"},
     ],
 )
 def test_e003_invalid_values(settings, bad):
@@ -77,6 +79,71 @@ def test_e004_model_events(settings, spec):
     assert _run() == ["porpoise_django.E004"]
 
 
+def test_e004_model_event_names_are_checked(settings):
+    settings.PORPOISE = {"MODEL_EVENTS": {"testapp.Order": {"created": "order created!"}}}
+    [message] = [m for m in run_checks() if m.id == "porpoise_django.E004"]
+    assert "created" in message.msg and "invalid" in message.msg.lower()
+
+
+def test_e005_settings_not_a_dict(settings):
+    settings.PORPOISE = ["KEY_PREFIX", "pp"]
+    assert _run() == ["porpoise_django.E005"]
+
+
+def test_e006_unknown_write_mode(settings):
+    settings.PORPOISE = {"WRITE_MODE": "later"}
+    assert _run() == ["porpoise_django.E006"]
+
+
+def test_e007_anonymous_marks_need_map_ids(settings):
+    settings.PORPOISE = {"ANONYMOUS_ACTIVE_EVENT": "anon"}
+    assert _run() == ["porpoise_django.E007"]
+    settings.PORPOISE = {"ANONYMOUS_ACTIVE_EVENT": "anon", "ID_MODE": "map"}
+    assert _run() == []
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["ACTIVE_EVENT", "ANONYMOUS_ACTIVE_EVENT", "LOGIN_EVENT", "LOGOUT_EVENT", "SIGNUP_EVENT"],
+)
+def test_e008_event_name_settings_are_checked(settings, setting):
+    settings.PORPOISE = {setting: "logged in!", "ID_MODE": "map"}
+    messages = [m for m in run_checks() if m.id == "porpoise_django.E008"]
+    assert len(messages) == 1 and setting in messages[0].msg
+    assert _run() == ["porpoise_django.E008"]
+    settings.PORPOISE = {setting: None}
+    assert _run() == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"API_PERMISSION_CLASSES": ["rest_framework.permissions.NoSuchClass"]},
+        {"TRACK_PERMISSION_CLASSES": ["nowhere.Permission"]},
+        {"DECISION_RECORD_PERMISSION_CLASSES": ["nowhere.Permission"]},
+        {"MARK_RESPONSE_PREDICATE": "tests.nowhere.predicate"},
+        {"TRACK_ANY_ID_PERMISSION": "nowhere.Permission"},
+    ],
+)
+def test_e009_dotted_paths_must_import(settings, bad):
+    settings.PORPOISE = bad
+    assert _run() == ["porpoise_django.E009"]
+    [message] = [m for m in run_checks() if m.id == "porpoise_django.E009"]
+    assert next(iter(bad)) in message.msg
+
+
+def test_dotted_paths_are_imported_once_and_reloaded_on_change(settings):
+    from rest_framework.permissions import AllowAny, IsAdminUser
+
+    from porpoise_django.conf import porpoise_settings
+
+    classes = porpoise_settings.API_PERMISSION_CLASSES
+    assert classes == [IsAdminUser]
+    settings.PORPOISE = {"API_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"]}
+    classes = porpoise_settings.API_PERMISSION_CLASSES
+    assert classes == [AllowAny]
+
+
 def test_w001_unknown_setting(settings):
     settings.PORPOISE = {"KEY_PREFX": "pp"}
     messages = [m for m in run_checks() if m.id == "porpoise_django.W001"]
@@ -90,6 +157,28 @@ def test_w002_middleware_before_authentication(settings):
     settings.MIDDLEWARE = order
     assert _run() == ["porpoise_django.W002"]
     settings.MIDDLEWARE = [m for m in order if m != AUTH]
+    assert _run() == ["porpoise_django.W002"]
+
+
+class CustomMiddleware(PorpoiseMiddleware):
+    """A project's own subclass (or a re-export) is the same middleware to the check."""
+
+
+class CustomAuthentication(AuthenticationMiddleware):
+    pass
+
+
+def test_w002_sees_subclasses(settings):
+    custom = "tests.test_django_checks.CustomMiddleware"
+    custom_auth = "tests.test_django_checks.CustomAuthentication"
+    base = [m for m in settings.MIDDLEWARE if m not in (MIDDLEWARE, AUTH)]
+    settings.MIDDLEWARE = [*base, custom, AUTH]
+    assert _run() == ["porpoise_django.W002"]
+    settings.MIDDLEWARE = [*base, AUTH, custom]
+    assert _run() == []
+    settings.MIDDLEWARE = [*base, custom_auth, custom]
+    assert _run() == []
+    settings.MIDDLEWARE = [*base, custom, custom_auth]
     assert _run() == ["porpoise_django.W002"]
 
 

@@ -22,21 +22,20 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
-from django.utils.module_loading import import_string
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .. import services
-from ..buffer import PendingWrite
 from ..conf import porpoise_settings
+from ..pending import PendingWrite
+from .serializers import TrackedSerializer
 from .tokens import SignedTokenAuthentication, TrackToken
-from .views import PorpoiseViewSet
+from .views import PorpoiseView
 
 # A 1x1 transparent GIF for tracking pixels.
 PIXEL = bytes.fromhex(
@@ -154,7 +153,7 @@ class Caller:
         self.trusted = bool(user is not None and user.is_staff)
         permission = porpoise_settings.TRACK_ANY_ID_PERMISSION
         if user is not None and not self.trusted and permission:
-            checker = import_string(permission)() if isinstance(permission, str) else permission()
+            checker = permission()
             self.trusted = bool(checker.has_permission(request, None))
 
     @property
@@ -228,15 +227,13 @@ def _idempotency_key(raw: dict[str, Any], write: PendingWrite) -> str | None:
     return str(key)
 
 
-class TrackViewSet(PorpoiseViewSet):
-    """Record marks and counts; see the module docstring."""
+class TrackingView(PorpoiseView):
+    """What the tracking endpoint and the pixel share: who may call, how often,
+    and how rows are accepted; see the module docstring."""
 
     permission_setting = "TRACK_PERMISSION_CLASSES"
     authentication_classes = [SignedTokenAuthentication, SessionAuthentication, BasicAuthentication]
     throttle_classes = [TrackThrottle]
-
-    def get_permissions(self) -> list[BasePermission]:
-        return [import_string(path)() for path in porpoise_settings.TRACK_PERMISSION_CLASSES]
 
     def _accept(self, request: Request, rows: list[Any]) -> dict[str, Any]:
         if len(rows) > porpoise_settings.TRACK_MAX_ROWS:
@@ -297,32 +294,21 @@ class TrackViewSet(PorpoiseViewSet):
             return set(keys)  # Redis down: count now (buffered) rather than lose it
         return {key for key, fresh in zip(keys, answers, strict=True) if fresh}
 
-    @extend_schema(
-        request=TrackSerializer,
-        responses={
-            202: inline_serializer(
-                "Tracked",
-                {
-                    "accepted": serializers.IntegerField(),
-                    "duplicates": serializers.IntegerField(),
-                    "errors": inline_serializer(
-                        "TrackError",
-                        {"index": serializers.IntegerField(), "error": serializers.CharField()},
-                        many=True,
-                    ),
-                },
-            )
-        },
-    )
-    def create(self, request: Request) -> Response:
+
+class TrackView(TrackingView):
+    @extend_schema(request=TrackSerializer, responses={202: TrackedSerializer})
+    def post(self, request: Request) -> Response:
+        """Record up to ``TRACK_MAX_ROWS`` marks and counts; bad rows are reported by index."""
         body = TrackSerializer(data=request.data)
         if not body.is_valid():
             raise ValidationError(body.errors)
-        return Response(
-            self._accept(request, body.validated_data["rows"]), status=status.HTTP_202_ACCEPTED
-        )
+        result = self._accept(request, body.validated_data["rows"])
+        return Response(TrackedSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
+
+class PixelView(TrackingView):
     @extend_schema(
+        operation_id="track_pixel",
         parameters=[
             OpenApiParameter("token", str, required=True),
             OpenApiParameter("event", str, required=False),
@@ -331,7 +317,7 @@ class TrackViewSet(PorpoiseViewSet):
         ],
         responses={(200, "image/gif"): bytes},
     )
-    def pixel(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> HttpResponse:
         """A tracking pixel: ``<img src=".../track/pixel.gif?token=...&event=page:view&id=7">``."""
         if not isinstance(request.auth, TrackToken):
             raise PermissionDenied("pixels need a tracking token")

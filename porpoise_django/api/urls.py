@@ -5,24 +5,26 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.routers import DefaultRouter
 
 from ..conf import porpoise_settings
-from .tracking import TrackViewSet
+from .tracking import PixelView, TrackView
 from .views import (
-    CohortViewSet,
+    CohortView,
+    CounterNamesView,
     CounterViewSet,
     DecisionViewSet,
+    EventNamesView,
     EventViewSet,
-    ExpressionViewSet,
-    FunnelViewSet,
-    LifecycleViewSet,
+    ExpressionView,
+    FunnelView,
+    LifecycleView,
+    MetricNamesView,
     MetricViewSet,
-    StickinessViewSet,
+    StickinessView,
 )
 
 app_name = "porpoise_api"
@@ -33,7 +35,7 @@ def _docs_permissions() -> list[BasePermission]:
     schema and Swagger UI: a description of a staff-only API is staff-only too."""
     if porpoise_settings.API_DOCS_PUBLIC:
         return [AllowAny()]
-    return [import_string(path)() for path in porpoise_settings.API_PERMISSION_CLASSES]
+    return [cls() for cls in porpoise_settings.API_PERMISSION_CLASSES]
 
 
 class SchemaView(SpectacularAPIView):
@@ -62,22 +64,26 @@ class DocsView(SpectacularSwaggerView):
         return _docs_permissions()
 
 
+# The actions on one name of a kind: events/<name>/series/, counters/<name>/top/...
 router = DefaultRouter()
 router.register("events", EventViewSet, basename="event")
-router.register("expressions", ExpressionViewSet, basename="expression")
 router.register("counters", CounterViewSet, basename="counter")
 router.register("metrics", MetricViewSet, basename="metric")
-router.register("cohorts", CohortViewSet, basename="cohort")
-router.register("funnels", FunnelViewSet, basename="funnel")
-router.register("lifecycle", LifecycleViewSet, basename="lifecycle")
-router.register("stickiness", StickinessViewSet, basename="stickiness")
 router.register("decisions", DecisionViewSet, basename="decision")
-router.register("track", TrackViewSet, basename="track")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="porpoise_api:schema"), name="docs"),
+    path("events/", EventNamesView.as_view(), name="event-list"),
+    path("counters/", CounterNamesView.as_view(), name="counter-list"),
+    path("metrics/", MetricNamesView.as_view(), name="metric-list"),
+    path("expressions/", ExpressionView.as_view(), name="expression-list"),
+    path("cohorts/", CohortView.as_view(), name="cohort-list"),
+    path("funnels/", FunnelView.as_view(), name="funnel-list"),
+    path("lifecycle/", LifecycleView.as_view(), name="lifecycle-list"),
+    path("stickiness/", StickinessView.as_view(), name="stickiness-list"),
+    path("track/", TrackView.as_view(), name="track-list"),
     # A pixel's address ends in .gif, not in a slash.
-    path("track/pixel.gif", TrackViewSet.as_view({"get": "pixel"}), name="track-pixel"),
+    path("track/pixel.gif", PixelView.as_view(), name="track-pixel"),
     path("", include(router.urls)),
 ]

@@ -1,20 +1,24 @@
-"""Read-only viewsets over the engine (no querysets); staff only by default."""
+"""The API's read views over the engine (no querysets); staff only by default.
+
+Views with one action are ``APIView``s; the names of a kind and the actions
+on one name are a ``ViewSet`` per kind (events, counters, metrics,
+decisions). Every answer is shaped by a serializer of :mod:`.serializers`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.utils.module_loading import import_string
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..conf import porpoise_settings
 from ..engine import (
@@ -33,6 +37,7 @@ from ..engine import (
 from ..engine.names import NAME_PATTERN
 from ..services import get_analytics
 from . import params
+from . import serializers as out
 
 T = TypeVar("T")
 NAME_REGEX = r"[A-Za-z0-9_.:@+\-]+"
@@ -57,10 +62,8 @@ def query(pp: Any, field: str, text: str) -> Any:
 
 
 def require_event_granularity(pp: Any, periods: Any) -> None:
-    if periods.granularity not in pp.granularities:
-        tracked = ", ".join(pp.granularities)
-        message = f"{periods.granularity} buckets are not tracked for events; tracked: {tracked}"
-        raise ValidationError({"period": [message]})
+    """A 400 on ``period`` unless events are tracked at the range's granularity."""
+    engine("period", lambda: pp.check_tracked(periods.granularity))
 
 
 def validated(serializer: type[serializers.Serializer], request: Request) -> dict[str, Any]:
@@ -75,40 +78,13 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
-Series = inline_serializer(
-    "Series",
-    {
-        "name": serializers.CharField(),
-        "granularity": serializers.CharField(),
-        "series": inline_serializer(
-            "Point",
-            {
-                "period": serializers.CharField(),
-                "start": serializers.DateTimeField(),
-                "value": serializers.FloatField(),
-            },
-            many=True,
-        ),
-    },
-)
-
-
-def series_out(name: str, periods: Any, values: list[Any], granularity: str = "") -> dict[str, Any]:
+def series_of(name: str, periods: Any, values: list[Any], granularity: str = "") -> Any:
+    """A series of ``values`` per period, for :class:`~.serializers.SeriesSerializer`."""
     return {
         "name": name,
         "granularity": granularity or getattr(periods, "granularity", ""),
-        "series": [
-            {"period": p.label, "start": p.start.isoformat(), "value": v}
-            for p, v in zip(periods, values, strict=True)
-        ],
+        "series": [{"period": p, "value": v} for p, v in zip(periods, values, strict=True)],
     }
-
-
-class PorpoiseSchema(AutoSchema):
-    """Our ``list`` actions answer one object, not a list of them."""
-
-    def _is_list_view(self, serializer: Any = None) -> bool:
-        return False
 
 
 #: Where an engine error that no view caught itself is filed, by its kind.
@@ -121,11 +97,11 @@ _ERROR_FIELDS: tuple[tuple[type[ValueError], str], ...] = (
 )
 
 
-class PorpoiseViewSet(viewsets.ViewSet):
-    """Permissions from ``PORPOISE["API_PERMISSION_CLASSES"]`` (staff only by default)."""
+class PorpoiseAPIMixin:
+    """Permissions from the setting named by ``permission_setting``, and engine
+    errors as 400s."""
 
     permission_setting = "API_PERMISSION_CLASSES"
-    schema = PorpoiseSchema()
 
     def handle_exception(self, exc: Exception) -> Response:
         # A safety net: views file engine errors under their parameter
@@ -135,28 +111,21 @@ class PorpoiseViewSet(viewsets.ViewSet):
                 (f for kind, f in _ERROR_FIELDS if isinstance(exc, kind)), "non_field_errors"
             )
             exc = ValidationError({field: [str(exc)]})
-        return super().handle_exception(exc)
+        return super().handle_exception(exc)  # type: ignore[misc]
 
     def get_permissions(self) -> list[BasePermission]:
-        return [
-            import_string(path)() for path in getattr(porpoise_settings, self.permission_setting)
-        ]
+        return [cls() for cls in getattr(porpoise_settings, self.permission_setting)]
 
 
-_PAGE_FIELDS = {
-    "count": serializers.IntegerField(),
-    "offset": serializers.IntegerField(),
-    "limit": serializers.IntegerField(),
-}
-Names = inline_serializer(
-    "Names", {"names": serializers.ListField(child=serializers.CharField()), **_PAGE_FIELDS}
-)
-Recorded = inline_serializer(
-    "Recorded", {"names": serializers.ListField(child=serializers.CharField())}
-)
+class PorpoiseView(PorpoiseAPIMixin, APIView):
+    """Base of the one-action views."""
 
 
-def names_page(names: list[str], request: Request, key: str = "names") -> dict[str, Any]:
+class PorpoiseViewSet(PorpoiseAPIMixin, viewsets.ViewSet):
+    """Base of the per-name actions of one kind."""
+
+
+def names_page(names: list[str], request: Request) -> dict[str, Any]:
     """``names`` filtered by ``search`` and cut to ``offset``/``limit``, with the count."""
     args = validated(params.NamesParams, request)
     if args.get("search"):
@@ -164,39 +133,38 @@ def names_page(names: list[str], request: Request, key: str = "names") -> dict[s
         names = [n for n in names if needle in n.lower()]
     start = args["offset"]
     return {
-        key: names[start : start + args["limit"]],
+        "names": names[start : start + args["limit"]],
         "count": len(names),
         "offset": start,
         "limit": args["limit"],
     }
 
 
+class EventNamesView(PorpoiseView):
+    @extend_schema(
+        operation_id="events_list",
+        parameters=[params.NamesParams],
+        responses=out.EventNamesSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        """A page of event names (``search``, ``offset``, ``limit``), and the unique events."""
+        pp = get_analytics()
+        page = names_page(pp.event_names(), request)
+        page["events"] = page.pop("names")
+        page["unique_events"] = pp.unique_names()[:1000]
+        return Response(out.EventNamesSerializer(page).data)
+
+
 class EventViewSet(PorpoiseViewSet):
-    """Events: names, series of counts, membership, ids of a period."""
+    """Events: series of counts, membership, ids of a period."""
 
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
     @extend_schema(
-        parameters=[params.NamesParams],
-        responses=inline_serializer(
-            "EventNames",
-            {
-                "events": serializers.ListField(child=serializers.CharField()),
-                "unique_events": serializers.ListField(child=serializers.CharField()),
-                **_PAGE_FIELDS,
-            },
-        ),
-    )
-    def list(self, request: Request) -> Response:
-        """A page of event names (``search``, ``offset``, ``limit``), and the unique events."""
-        pp = get_analytics()
-        page = names_page(pp.event_names(), request, "events")
-        return Response({**page, "unique_events": pp.unique_names()[:1000]})
-
-    @extend_schema(
+        operation_id="events_series_many",
         parameters=[params.ManyEventsParams],
-        responses=inline_serializer("ManySeries", {"series": Series.__class__(many=True)}),
+        responses=out.ManySeriesSerializer,
     )
     @action(detail=False, methods=["get"], url_path="series")
     def series_many(self, request: Request) -> Response:
@@ -209,18 +177,13 @@ class EventViewSet(PorpoiseViewSet):
         bitmaps = [pp.event(name).bind(p) for name in args["names"] for p in buckets]
         counts = pp.count_bitmaps(bitmaps)
         width = len(buckets)
-        return Response(
-            {
-                "series": [
-                    series_out(
-                        name, buckets, counts[i * width : (i + 1) * width], periods.granularity
-                    )
-                    for i, name in enumerate(args["names"])
-                ]
-            }
-        )
+        series = [
+            series_of(name, buckets, counts[i * width : (i + 1) * width], periods.granularity)
+            for i, name in enumerate(args["names"])
+        ]
+        return Response(out.ManySeriesSerializer({"series": series}).data)
 
-    @extend_schema(parameters=[NAME_PARAM, params.EventRangeParams], responses=Series)
+    @extend_schema(parameters=[NAME_PARAM, params.EventRangeParams], responses=out.SeriesSerializer)
     @action(detail=True, methods=["get"])
     def series(self, request: Request, name: str) -> Response:
         """Count per bucket (an unknown event gives zeros, not an error)."""
@@ -230,22 +193,12 @@ class EventViewSet(PorpoiseViewSet):
         periods = args["range"]
         require_event_granularity(pp, periods)
         counts = pp.event(name).counts(periods)
-        return Response(series_out(name, periods, [c for _, c in counts]))
+        return Response(out.SeriesSerializer(series_of(name, periods, [c for _, c in counts])).data)
 
-    @extend_schema(
-        parameters=[NAME_PARAM, params.MemberParams],
-        responses=inline_serializer(
-            "Membership",
-            {
-                "name": serializers.CharField(),
-                "period": serializers.CharField(),
-                "id": serializers.CharField(),
-                "member": serializers.BooleanField(),
-            },
-        ),
-    )
+    @extend_schema(parameters=[NAME_PARAM, params.MemberParams], responses=out.MembershipSerializer)
     @action(detail=True, methods=["get"])
     def member(self, request: Request, name: str) -> Response:
+        """Whether ``id`` did the event in one period."""
         check_name(name)
         args = validated(params.MemberParams, request)
         pp = get_analytics()
@@ -260,29 +213,11 @@ class EventViewSet(PorpoiseViewSet):
                 raise ValidationError({"id": ["ids are integers in [0, 2**63)"]})
             external = int(raw)
         member = engine("id", lambda: external in bitmap)
-        return Response(
-            {
-                "name": name,
-                "period": bitmap.period.label if bitmap.period else "",
-                "id": raw,
-                "member": member,
-            }
-        )
+        period = bitmap.period.label if bitmap.period else ""
+        answer = {"name": name, "period": period, "id": raw, "member": member}
+        return Response(out.MembershipSerializer(answer).data)
 
-    @extend_schema(
-        parameters=[NAME_PARAM, params.PageParams],
-        responses=inline_serializer(
-            "Ids",
-            {
-                "name": serializers.CharField(),
-                "period": serializers.CharField(),
-                "count": serializers.IntegerField(),
-                "offset": serializers.IntegerField(),
-                "limit": serializers.IntegerField(),
-                "results": serializers.ListField(child=serializers.CharField()),
-            },
-        ),
-    )
+    @extend_schema(parameters=[NAME_PARAM, params.PageParams], responses=out.IdsSerializer)
     @action(detail=True, methods=["get"])
     def ids(self, request: Request, name: str) -> Response:
         """Ids of one period, paginated with ``offset`` and ``limit``."""
@@ -292,161 +227,129 @@ class EventViewSet(PorpoiseViewSet):
         bitmap = pp.event(name).at(args["granularity"], args.get("date"))
         ids = list(bitmap)
         page = ids[args["offset"] : args["offset"] + args["limit"]]
-        return Response(
-            {
-                "name": name,
-                "period": bitmap.period.label if bitmap.period else "",
-                "count": len(ids),
-                "offset": args["offset"],
-                "limit": args["limit"],
-                "results": [str(i) for i in page],
-            }
-        )
+        answer = {
+            "name": name,
+            "period": bitmap.period.label if bitmap.period else "",
+            "count": len(ids),
+            "offset": args["offset"],
+            "limit": args["limit"],
+            "results": [str(i) for i in page],
+        }
+        return Response(out.IdsSerializer(answer).data)
 
 
-class ExpressionViewSet(PorpoiseViewSet):
-    """Series of a query over event names, e.g. ``login & song:played``."""
-
-    @extend_schema(parameters=[params.QueryParams], responses=Series)
-    def list(self, request: Request) -> Response:
+class ExpressionView(PorpoiseView):
+    @extend_schema(
+        operation_id="expressions_list",
+        parameters=[params.QueryParams],
+        responses=out.SeriesSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        """Series of a query over event names, e.g. ``login & song:played``."""
         args = validated(params.QueryParams, request)
         pp = get_analytics()
         template = query(pp, "q", args["q"])
         periods = args["range"]
         require_event_granularity(pp, periods)
         counts = pp.counts(template, periods)
-        return Response(series_out(args["q"], periods, [c for _, c in counts]))
+        return Response(
+            out.SeriesSerializer(series_of(args["q"], periods, [c for _, c in counts])).data
+        )
+
+
+class CounterNamesView(PorpoiseView):
+    @extend_schema(
+        operation_id="counters_list", parameters=[params.NamesParams], responses=out.NamesSerializer
+    )
+    def get(self, request: Request) -> Response:
+        """A page of counter names."""
+        page = names_page(get_analytics().counter_names(), request)
+        return Response(out.NamesSerializer(page).data)
 
 
 class CounterViewSet(PorpoiseViewSet):
-    """Counters: names, totals per bucket, top ids."""
+    """Counters: totals per bucket, top ids."""
 
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
-    @extend_schema(parameters=[params.NamesParams], responses=Names)
-    def list(self, request: Request) -> Response:
-        return Response(names_page(get_analytics().counter_names(), request))
-
-    @extend_schema(parameters=[NAME_PARAM, params.RangeParams], responses=Series)
+    @extend_schema(parameters=[NAME_PARAM, params.RangeParams], responses=out.SeriesSerializer)
     @action(detail=True, methods=["get"])
     def series(self, request: Request, name: str) -> Response:
+        """The counter's total per bucket."""
         check_name(name)
         args = validated(params.RangeParams, request)
         periods = args["range"]
         totals = get_analytics().counter(name).totals(periods)
-        return Response(series_out(name, periods, [v for _, v in totals]))
+        return Response(out.SeriesSerializer(series_of(name, periods, [v for _, v in totals])).data)
 
-    @extend_schema(
-        parameters=[NAME_PARAM, params.TopParams],
-        responses=inline_serializer(
-            "Top",
-            {
-                "name": serializers.CharField(),
-                "top": inline_serializer(
-                    "TopRow",
-                    {"id": serializers.CharField(), "value": serializers.FloatField()},
-                    many=True,
-                ),
-            },
-        ),
-    )
+    @extend_schema(parameters=[NAME_PARAM, params.TopParams], responses=out.TopSerializer)
     @action(detail=True, methods=["get"])
     def top(self, request: Request, name: str) -> Response:
+        """The ``n`` ids with the largest counts over the range."""
         check_name(name)
         args = validated(params.TopParams, request)
         rows = get_analytics().counter(name).top(args["range"], args["n"])
-        return Response({"name": name, "top": [{"id": k, "value": v} for k, v in rows]})
+        answer = {"name": name, "top": [{"id": k, "value": v} for k, v in rows]}
+        return Response(out.TopSerializer(answer).data)
+
+
+class MetricNamesView(PorpoiseView):
+    @extend_schema(
+        operation_id="metrics_list", parameters=[params.NamesParams], responses=out.NamesSerializer
+    )
+    def get(self, request: Request) -> Response:
+        """A page of metric names."""
+        page = names_page(get_analytics().metric_names(), request)
+        return Response(out.NamesSerializer(page).data)
 
 
 class MetricViewSet(PorpoiseViewSet):
-    """Metrics with dimensions: totals, plot points, breakdowns, significant values."""
+    """Metrics with dimensions: totals, plot points, breakdowns."""
 
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
-    @extend_schema(parameters=[params.NamesParams], responses=Names)
-    def list(self, request: Request) -> Response:
-        return Response(names_page(get_analytics().metric_names(), request))
-
-    @extend_schema(
-        parameters=[NAME_PARAM, params.MetricParams],
-        responses=inline_serializer(
-            "Totals",
-            {
-                "name": serializers.CharField(),
-                "totals": serializers.DictField(child=serializers.FloatField(allow_null=True)),
-            },
-        ),
-    )
+    @extend_schema(parameters=[NAME_PARAM, params.MetricParams], responses=out.TotalsSerializer)
     @action(detail=True, methods=["get"])
     def totals(self, request: Request, name: str) -> Response:
+        """Each metric summed over the range (ratios such as ``revenue/hits`` too)."""
         check_name(name)
         args = validated(params.MetricParams, request)
         metric = get_analytics().metric(name)
         totals = engine(
             "metrics", lambda: metric.totals(args["range"], args["metrics"], args["dimension"])
         )
-        return Response({"name": name, "totals": totals})
+        return Response(out.TotalsSerializer({"name": name, "totals": totals}).data)
 
     @extend_schema(
-        parameters=[NAME_PARAM, params.MetricParams],
-        responses=inline_serializer(
-            "MetricSeries",
-            {
-                "name": serializers.CharField(),
-                "series": inline_serializer(
-                    "MetricPoint",
-                    {
-                        "period": serializers.CharField(),
-                        "start": serializers.DateTimeField(),
-                        "values": serializers.DictField(
-                            child=serializers.FloatField(allow_null=True)
-                        ),
-                    },
-                    many=True,
-                ),
-            },
-        ),
+        parameters=[NAME_PARAM, params.MetricParams], responses=out.MetricSeriesSerializer
     )
     @action(detail=True, methods=["get"])
     def series(self, request: Request, name: str) -> Response:
+        """The metrics per bucket."""
         check_name(name)
         args = validated(params.MetricParams, request)
         metric = get_analytics().metric(name)
         points = engine(
             "metrics", lambda: metric.series(args["range"], args["metrics"], args["dimension"])
         )
-        return Response(
-            {
-                "name": name,
-                "series": [
-                    {"period": p.label, "start": p.start.isoformat(), "values": v}
-                    for p, v in points
-                ],
-            }
-        )
+        answer = {"name": name, "series": [{"period": p, "values": v} for p, v in points]}
+        return Response(out.MetricSeriesSerializer(answer).data)
 
     @extend_schema(
-        parameters=[NAME_PARAM, params.BreakdownParams],
-        responses=inline_serializer(
-            "Breakdown",
-            {
-                "name": serializers.CharField(),
-                "rows": serializers.ListField(child=serializers.DictField()),
-            },
-        ),
+        parameters=[NAME_PARAM, params.BreakdownParams], responses=out.BreakdownSerializer
     )
     @action(detail=True, methods=["get"])
     def breakdown(self, request: Request, name: str) -> Response:
+        """The values under a dimension, sorted and cut."""
         check_name(name)
         args = validated(params.BreakdownParams, request)
         metric = get_analytics().metric(name)
-        dimension = args["dimension"]
         rows = engine(
             "dimension",
             lambda: metric.breakdown(
-                dimension,
+                args["dimension"],
                 args["range"],
                 args["metrics"],
                 sort=args.get("sort"),
@@ -454,40 +357,17 @@ class MetricViewSet(PorpoiseViewSet):
                 depth=args["depth"],
             ),
         )
-        return Response({"name": name, "rows": rows})
+        return Response(out.BreakdownSerializer({"name": name, "rows": rows}).data)
 
 
-class CohortViewSet(PorpoiseViewSet):
-    """The cohort retention table of the admin page, as JSON."""
-
+class CohortView(PorpoiseView):
     @extend_schema(
+        operation_id="cohorts_list",
         parameters=[params.CohortParams],
-        responses=inline_serializer(
-            "Cohorts",
-            {
-                "granularity": serializers.CharField(),
-                "mode": serializers.CharField(),
-                "cohort_type": serializers.CharField(),
-                "rows": inline_serializer(
-                    "CohortRow",
-                    {
-                        "cohort": serializers.CharField(),
-                        "size": serializers.IntegerField(),
-                        "counts": serializers.ListField(
-                            child=serializers.IntegerField(allow_null=True)
-                        ),
-                        "percents": serializers.ListField(
-                            child=serializers.FloatField(allow_null=True)
-                        ),
-                        "unfinished": serializers.ListField(child=serializers.BooleanField()),
-                    },
-                    many=True,
-                ),
-                "average": serializers.ListField(child=serializers.FloatField(allow_null=True)),
-            },
-        ),
+        responses=out.CohortsSerializer,
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
+        """The cohort retention table of the admin page, as JSON."""
         args = validated(params.CohortParams, request)
         pp = get_analytics()
         selections = {
@@ -511,60 +391,20 @@ class CohortViewSet(PorpoiseViewSet):
                 cohort_type=args["cohort_type"],
             ),
         )
-        return Response(
-            {
-                "granularity": table.granularity,
-                "mode": table.mode,
-                "cohort_type": table.cohort_type,
-                "rows": [
-                    {
-                        "cohort": label,
-                        "size": size,
-                        "counts": counts,
-                        "percents": percents,
-                        "unfinished": running,
-                    }
-                    for label, size, counts, percents, running in zip(
-                        table.labels,
-                        table.sizes,
-                        table.counts,
-                        table.percents(),
-                        table.unfinished,
-                        strict=True,
-                    )
-                ],
-                "average": table.average(),
-            }
-        )
+        return Response(out.CohortsSerializer(table).data)
 
 
-class FunnelViewSet(PorpoiseViewSet):
-    """Ordered steps within a conversion window counted in periods."""
-
+class FunnelView(PorpoiseView):
     @extend_schema(
+        operation_id="funnels_list",
         parameters=[params.FunnelParams],
-        responses=inline_serializer(
-            "Funnel",
-            {
-                "steps": inline_serializer(
-                    "FunnelStep",
-                    {
-                        "step": serializers.CharField(),
-                        "count": serializers.IntegerField(),
-                        "conversion": serializers.FloatField(allow_null=True),
-                    },
-                    many=True,
-                ),
-                "overall": serializers.FloatField(allow_null=True),
-            },
-        ),
+        responses=out.FunnelSerializer,
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
+        """Ordered steps within a conversion window counted in periods."""
         args = validated(params.FunnelParams, request)
         pp = get_analytics()
         steps = [query(pp, "steps", step) for step in args["steps"]]
-        start = args.get("start") or -6
-        end = args.get("end") or 0
         result = engine(
             "start",
             lambda: funnel(
@@ -572,130 +412,80 @@ class FunnelViewSet(PorpoiseViewSet):
                 steps,
                 granularity=args["granularity"],
                 window=args["window"],
-                start=start,
-                end=end,
+                start=args.get("start") or -6,
+                end=args.get("end") or 0,
             ),
         )
-        return Response(
-            {
-                "steps": [
-                    {"step": name, "count": count, "conversion": conversion}
-                    for name, count, conversion in zip(
-                        args["steps"], result.counts, result.conversion(), strict=True
-                    )
-                ],
-                "overall": result.overall(),
-            }
-        )
+        return Response(out.FunnelSerializer({"steps": args["steps"], "result": result}).data)
 
 
-class LifecycleViewSet(PorpoiseViewSet):
-    """New, returning, resurrecting and dormant (negative) users per period."""
-
+class LifecycleView(PorpoiseView):
     @extend_schema(
+        operation_id="lifecycle_list",
         parameters=[params.LifecycleParams],
-        responses=inline_serializer(
-            "Lifecycle",
-            {
-                "event": serializers.CharField(),
-                "rows": inline_serializer(
-                    "LifecycleRow",
-                    {
-                        "period": serializers.CharField(),
-                        "new": serializers.IntegerField(),
-                        "returning": serializers.IntegerField(),
-                        "resurrecting": serializers.IntegerField(),
-                        "dormant": serializers.IntegerField(),
-                    },
-                    many=True,
-                ),
-            },
-        ),
+        responses=out.LifecycleSerializer,
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
+        """New, returning, resurrecting and dormant (negative) users per period."""
         args = validated(params.LifecycleParams, request)
         check_name(args["event"], "event")
         result = engine("period", lambda: lifecycle(get_analytics(), args["event"], args["range"]))
-        return Response({"event": args["event"], "rows": result.rows()})
+        return Response(out.LifecycleSerializer({"event": args["event"], "result": result}).data)
 
 
-class StickinessViewSet(PorpoiseViewSet):
-    """Users active on exactly / at least n days of a week or month."""
-
+class StickinessView(PorpoiseView):
     @extend_schema(
+        operation_id="stickiness_list",
         parameters=[params.StickinessParams],
-        responses=inline_serializer(
-            "Stickiness",
-            {
-                "event": serializers.CharField(),
-                "period": serializers.CharField(),
-                "days": serializers.IntegerField(),
-                "exactly": serializers.ListField(child=serializers.IntegerField()),
-                "at_least": serializers.ListField(child=serializers.IntegerField()),
-            },
-        ),
+        responses=out.StickinessSerializer,
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
+        """Users active on exactly / at least n days of a week or month."""
         args = validated(params.StickinessParams, request)
         check_name(args["event"], "event")
         pp = get_analytics()
         period = pp.period(args["granularity"], args.get("date"))
         result = engine("granularity", lambda: stickiness(pp, args["event"], period))
-        return Response(
-            {
-                "event": args["event"],
-                "period": period.label,
-                "days": result.days,
-                "exactly": result.exactly,
-                "at_least": result.at_least,
-            }
-        )
-
-
-Report = inline_serializer(
-    "DecisionReport",
-    {
-        "name": serializers.CharField(),
-        "options": inline_serializer(
-            "OptionReport",
-            {
-                "option": serializers.CharField(),
-                "trials": serializers.IntegerField(),
-                "successes": serializers.FloatField(),
-                "rate": serializers.FloatField(allow_null=True),
-                "low": serializers.FloatField(allow_null=True),
-                "high": serializers.FloatField(allow_null=True),
-                "win_probability": serializers.FloatField(),
-                "dimension": serializers.CharField(),
-            },
-            many=True,
-        ),
-        "decide": serializers.CharField(),
-    },
-)
+        answer = {"event": args["event"], "period": period, "result": result}
+        return Response(out.StickinessSerializer(answer).data)
 
 
 class DecisionViewSet(PorpoiseViewSet):
-    """Decisions: report options' rates and pick one; record shows and outcomes."""
+    """Decisions: report options' rates and pick one; record shows and outcomes.
+
+    Recording is a write: it follows ``DECISION_RECORD_PERMISSION_CLASSES``.
+    """
 
     lookup_field = "name"
     lookup_value_regex = NAME_REGEX
 
-    @extend_schema(parameters=[NAME_PARAM, params.DecisionParams], responses=Report)
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action == "record":
+            return [cls() for cls in porpoise_settings.DECISION_RECORD_PERMISSION_CLASSES]
+        return super().get_permissions()
+
+    @extend_schema(
+        parameters=[NAME_PARAM, params.DecisionParams], responses=out.DecisionReportSerializer
+    )
     @action(detail=True, methods=["get"])
     def report(self, request: Request, name: str) -> Response:
+        """Each option's trials, rate, interval and chance to be best; and the pick."""
         check_name(name)
         args = validated(params.DecisionParams, request)
         decision = get_analytics().decision(name)
         rows = engine("dimensions", lambda: decision.report(args["options"], args["dimensions"]))
         pick = engine("dimensions", lambda: decision.decide(args["options"], args["dimensions"]))
-        return Response({"name": name, "options": [vars(r) for r in rows], "decide": pick})
+        answer = {"name": name, "options": rows, "decide": pick}
+        return Response(out.DecisionReportSerializer(answer).data)
 
     @extend_schema(
-        parameters=[NAME_PARAM], request=params.DecisionRecord, responses={202: Recorded}
+        parameters=[NAME_PARAM],
+        request=params.DecisionRecord,
+        responses={202: out.RecordedSerializer},
     )
     @action(detail=True, methods=["post"])
     def record(self, request: Request, name: str) -> Response:
+        """Record that an option was shown (and whether it worked)."""
         check_name(name)
         body = params.DecisionRecord(data=request.data)
         body.is_valid(raise_exception=True)
@@ -707,4 +497,4 @@ class DecisionViewSet(PorpoiseViewSet):
                 data["option"], data.get("dimensions"), success=data.get("success")
             ),
         )
-        return Response({"names": [name]}, status=202)
+        return Response(out.RecordedSerializer({"names": [name]}).data, status=202)

@@ -8,31 +8,34 @@
 1
 """
 
-from .analytics import DEFAULT_GRANULARITIES, Analytics
+from .analytics import Analytics
 from .behaviour import Decision, Lifecycle, Stickiness, lifecycle, stickiness
 from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
 from .cohorts import CohortTable, FunnelResult, cohort_table, funnel
-from .counters import DEFAULT_COUNTER_GRANULARITIES, Counter, InvalidValue
+from .counters import Counter
 from .errors import (
     InvalidExpression,
     InvalidGranularity,
     InvalidId,
     InvalidName,
     InvalidTime,
+    InvalidValue,
     PorpoiseError,
 )
 from .events import Event
 from .keys import KeyScheme
-from .metrics import Metric, cover
+from .metrics import Metric
 from .period_strings import parse_period
 from .periods import (
     EVENT_GRANULARITIES,
     GRANULARITIES,
     Period,
     PeriodRange,
+    cover,
     period_of,
     period_range,
 )
+from .policy import DEFAULT_COUNTER_GRANULARITIES, DEFAULT_GRANULARITIES
 from .query import parse_query
 from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 

@@ -28,14 +28,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .bitmaps import Bitmap
-from .cohorts import _history, history_start
-from .counters import InvalidValue
-from .errors import InvalidGranularity
-from .metrics import check_path, dimension_paths
+from .cohorts import history_before, history_start
+from .errors import InvalidGranularity, InvalidValue
+from .events import Event
+from .metrics import Metric, check_path, dimension_paths
+from .names import validate_name
 from .periods import Period, PeriodRange
+from .values import plain
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 LIFECYCLE_STATES = ("new", "returning", "resurrecting", "dormant")
 
@@ -57,10 +59,10 @@ class Lifecycle:
         ]
 
 
-def lifecycle(pp: Analytics, event: str | Bitmap, periods: PeriodRange) -> Lifecycle:
+def lifecycle(pp: Store, event: str | Bitmap, periods: PeriodRange) -> Lifecycle:
     """New / returning / resurrecting / dormant users per bucket of ``periods``, one round trip."""
     pp.check_tracked(periods.granularity)
-    template = pp.event(event) if isinstance(event, str) else event
+    template = Event(pp, validate_name(event)) if isinstance(event, str) else event
     buckets = periods.periods()
     begin = history_start(pp, template, buckets[0].prev())
     bitmaps: list[Bitmap] = []
@@ -68,7 +70,7 @@ def lifecycle(pp: Analytics, event: str | Bitmap, periods: PeriodRange) -> Lifec
     for period in buckets:
         now_set = template.bind(period)
         before = template.bind(period.prev())
-        history = _history(pp, template, begin, period)
+        history = history_before(pp, template, begin, period)
         states: list[Bitmap | None] = [
             now_set if history is None else now_set - history,  # new
             now_set & before,  # returning
@@ -108,7 +110,7 @@ class Stickiness:
         return sum(self.exactly)
 
 
-def stickiness(pp: Analytics, event: str, period: Period) -> Stickiness:
+def stickiness(pp: Store, event: str, period: Period) -> Stickiness:
     """Of the users who did ``event`` in ``period`` (a week or month), how many did it on
     exactly / at least n of its days. Day bitmaps are fetched in one round trip and
     summed per user with numpy."""
@@ -121,7 +123,8 @@ def stickiness(pp: Analytics, event: str, period: Period) -> Stickiness:
     while day.start < period.period_end():
         days.append(day)
         day = day.next()
-    bitmaps = [pp.event(event).bind(d) for d in days]
+    template = Event(pp, validate_name(event))
+    bitmaps = [template.bind(d) for d in days]
     chunks = pp.chunks()
     rows = pp.read_chunks(bitmaps, chunks, lambda pipe, key, _c: pipe.get(key))
     histogram = np.zeros(len(days) + 1, dtype=np.int64)
@@ -171,21 +174,17 @@ class Decision:
     """
 
     def __init__(
-        self, store: Analytics, name: str, *, period: str = "90d", min_trials: int = 30
+        self, store: Store, name: str, *, period: str = "90d", min_trials: int = 30
     ) -> None:
-        from .names import validate_name
-
         self._store = store
         self.name = validate_name(name, what="decision name")
         self.period = period
         self.min_trials = min_trials
-        self.metric = store.metric(f"decision:{self.name}")
+        self.metric = Metric(store, f"decision:{self.name}")
 
     @staticmethod
     def _option(option: object) -> str:
-        text = (
-            str(option) if isinstance(option, (str, int)) and not isinstance(option, bool) else None
-        )
+        text = str(option) if plain(option, str, int) else None
         if text is None:
             raise InvalidValue(
                 f"an option is a string or an int, got {str(option)[:60]!r}", field="options"
@@ -219,9 +218,9 @@ class Decision:
                 if "/" in path:  # a value, not a bare dimension name
                     paths.append(f"option/{opt}/{path}")
             candidates.append(paths)
-        buckets = self.metric._cover(self.metric._range(self.period))
+        buckets = self.metric.cover_range(self.metric.resolve_range(self.period))
         flat = [(path, buckets) for paths in candidates for path in paths]
-        sums = iter(self.metric._sum(flat))
+        sums = iter(self.metric.sum_groups(flat))
         out = []
         for paths in candidates:
             figures = [(path, next(sums)) for path in paths]

@@ -29,7 +29,7 @@ from .errors import InvalidExpression
 from .periods import Period
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 Memo = dict[str, str]
 #: The deepest expression accepted: deep enough for any real query, far from
@@ -40,8 +40,8 @@ MAX_DEPTH = 100
 class Bitmap:
     """Base of every set of ids; see the module docstring."""
 
-    def __init__(self, store: Analytics) -> None:
-        self._store = store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     #: Levels of operators below and including this one (a plain bitmap: 0).
     depth = 0
@@ -52,7 +52,7 @@ class Bitmap:
         """Canonical text of the expression; equal signatures mean equal sets."""
         raise NotImplementedError
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
         """Queue what it takes to have this set for ``chunk`` in a key; return that key."""
         raise NotImplementedError
 
@@ -79,7 +79,7 @@ class Bitmap:
         return Difference(self, other)
 
     def __invert__(self) -> Bitmap:
-        return Difference(UniverseBitmap(self._store), self)
+        return Difference(UniverseBitmap(self.store), self)
 
     def __call__(self, when: Any) -> Bitmap:
         """Porpoise style: ``(events('login') & events('played'))(period)``."""
@@ -88,7 +88,7 @@ class Bitmap:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Bitmap):
             return NotImplemented
-        return self.signature == other.signature and self._store is other._store
+        return self.signature == other.signature and self.store is other.store
 
     def __hash__(self) -> int:
         return hash(self.signature)
@@ -96,7 +96,7 @@ class Bitmap:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.signature}>"
 
-    def _check_bound(self) -> None:
+    def check_bound(self) -> None:
         if not self.is_bound:
             raise InvalidExpression(
                 f"{self.signature} has an event without a period: call .bind(period) first"
@@ -105,7 +105,7 @@ class Bitmap:
     # -- evaluation: one pipeline each ------------------------------------------
     def count(self) -> int:
         """Number of ids in the set (sum of BITCOUNT over chunks)."""
-        return self._store.count_bitmaps([self])[0]
+        return self.store.count_bitmaps([self])[0]
 
     def __len__(self) -> int:
         return self.count()
@@ -115,12 +115,12 @@ class Bitmap:
         return self.count() > 0
 
     def __contains__(self, external: object) -> bool:
-        return self._store.contains(self, external)
+        return self.store.contains(self, external)
 
     def indexes(self) -> np.ndarray:
         """Bit indexes of the members as a sorted int64 array (decoded with numpy)."""
-        self._check_bound()
-        store = self._store
+        self.check_bound()
+        store = self.store
         chunks = store.chunks()
         size = store.keys.chunk_size
         [values] = store.read_chunks([self], chunks, lambda pipe, key, chunk: pipe.get(key))
@@ -135,7 +135,7 @@ class Bitmap:
 
     def ids(self) -> np.ndarray | list[str]:
         """Members as user ids: an int64 numpy array (int mode) or strings (map mode)."""
-        return self._store.id_codec.to_externals(self.indexes())
+        return self.store.id_codec.to_externals(self.indexes())
 
     def __iter__(self) -> Iterator[Any]:
         ids = self.ids()
@@ -153,7 +153,7 @@ def _digest(signature: str) -> str:
 class EventBitmap(Bitmap):
     """Ids that did event ``name`` in ``period`` (``period`` None: bind later)."""
 
-    def __init__(self, store: Analytics, name: str, period: Period | None) -> None:
+    def __init__(self, store: Store, name: str, period: Period | None) -> None:
         super().__init__(store)
         self.name = name
         self.period = period
@@ -173,24 +173,24 @@ class EventBitmap(Bitmap):
             return self
         if not isinstance(when, Period):
             raise InvalidExpression("bind() takes a Period, e.g. pp.period('day', date)")
-        return EventBitmap(self._store, self.name, when)
+        return EventBitmap(self.store, self.name, when)
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
-        self._check_bound()
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        self.check_bound()
         assert self.period is not None
         # Every reader comes here before anything is sent.
-        self._store.check_tracked(self.period.granularity)
-        return self._store.keys.event(self.name, self.period, chunk)
+        self.store.check_tracked(self.period.granularity)
+        return self.store.keys.event(self.name, self.period, chunk)
 
     def _bound_period(self) -> Period:
-        self._check_bound()
+        self.check_bound()
         assert self.period is not None
         return self.period
 
     # bitmapist-style navigation
     def delta(self, steps: int) -> EventBitmap:
         """The same event ``steps`` periods later (negative: earlier)."""
-        return EventBitmap(self._store, self.name, self._bound_period().delta(steps))
+        return EventBitmap(self.store, self.name, self._bound_period().delta(steps))
 
     def next(self) -> EventBitmap:
         return self.delta(1)
@@ -207,15 +207,15 @@ class EventBitmap(Bitmap):
     def delete(self) -> None:
         """Delete this event's bitmap for this period, in every chunk."""
         period = self._bound_period()
-        self._store.delete_keys(
-            [self._store.keys.event(self.name, period, c) for c in self._store.chunks()]
+        self.store.delete_keys(
+            [self.store.keys.event(self.name, period, c) for c in self.store.chunks()]
         )
 
 
 class UniqueBitmap(Bitmap):
     """Ids marked with a unique (time-less) event, e.g. ``premium``."""
 
-    def __init__(self, store: Analytics, name: str) -> None:
+    def __init__(self, store: Store, name: str) -> None:
         super().__init__(store)
         self.name = name
 
@@ -223,14 +223,12 @@ class UniqueBitmap(Bitmap):
     def signature(self) -> str:
         return f"u:{self.name}"
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
-        return self._store.keys.unique(self.name, chunk)
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        return self.store.keys.unique(self.name, chunk)
 
     def delete(self) -> None:
         """Delete this unique event in every chunk."""
-        self._store.delete_keys(
-            [self._store.keys.unique(self.name, c) for c in self._store.chunks()]
-        )
+        self.store.delete_keys([self.store.keys.unique(self.name, c) for c in self.store.chunks()])
 
 
 class UniverseBitmap(Bitmap):
@@ -240,8 +238,8 @@ class UniverseBitmap(Bitmap):
     def signature(self) -> str:
         return "all"
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
-        return self._store.keys.universe(chunk)
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        return self.store.keys.universe(chunk)
 
 
 class _Derived(Bitmap):
@@ -264,10 +262,10 @@ class _Derived(Bitmap):
         cached = memo.get(f"{chunk}:{signature}")
         if cached is not None:
             return cached
-        key = self._store.keys.temp(chunk, _digest(signature))
+        key = self.store.keys.temp(chunk, _digest(signature))
         build(key)
         # Results expire by themselves: nothing leaks if this process dies.
-        pipe.expire(key, self._store.temp_ttl)
+        pipe.expire(key, self.store.temp_ttl)
         memo[f"{chunk}:{signature}"] = key
         return key
 
@@ -275,7 +273,7 @@ class _Derived(Bitmap):
 class BitOp(_Derived):
     """AND / OR / XOR of two or more sets; nested same operators are flattened."""
 
-    def __init__(self, store: Analytics, op: str, operands: Sequence[Bitmap]) -> None:
+    def __init__(self, store: Store, op: str, operands: Sequence[Bitmap]) -> None:
         super().__init__(store)
         self.op = op
         self._set_operands(operands)
@@ -284,7 +282,7 @@ class BitOp(_Derived):
     def make(cls, op: str, left: Bitmap, right: Bitmap) -> Bitmap:
         if not isinstance(right, Bitmap) or not isinstance(left, Bitmap):
             return NotImplemented
-        if left._store is not right._store:
+        if left.store is not right.store:
             raise InvalidExpression("cannot combine bitmaps of two different Analytics")
         operands: list[Bitmap] = []
         for side in (left, right):
@@ -292,17 +290,17 @@ class BitOp(_Derived):
                 operands.extend(side.operands)
             else:
                 operands.append(side)
-        return cls(left._store, op, operands)
+        return cls(left.store, op, operands)
 
     @property
     def signature(self) -> str:
         return f"{self.op.lower()}({','.join(o.signature for o in self.operands)})"
 
     def bind(self, when: Any) -> Bitmap:
-        return BitOp(self._store, self.op, [o.bind(when) for o in self.operands])
+        return BitOp(self.store, self.op, [o.bind(when) for o in self.operands])
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
-        sources = [o._compile(chunk, pipe, memo) for o in self.operands]
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        sources = [o.compile(chunk, pipe, memo) for o in self.operands]
         return self._temp_key(
             chunk, pipe, memo, lambda key: pipe.execute_command("BITOP", self.op, key, *sources)
         )
@@ -310,7 +308,7 @@ class BitOp(_Derived):
 
 def union(bitmaps: Sequence[Bitmap]) -> Bitmap:
     """The OR of one or more bitmaps (the bitmap itself when there is one)."""
-    return bitmaps[0] if len(bitmaps) == 1 else BitOp(bitmaps[0]._store, "OR", bitmaps)
+    return bitmaps[0] if len(bitmaps) == 1 else BitOp(bitmaps[0].store, "OR", bitmaps)
 
 
 class Difference(_Derived):
@@ -324,9 +322,9 @@ class Difference(_Derived):
     def __init__(self, left: Bitmap, right: Bitmap) -> None:
         if not isinstance(right, Bitmap):
             raise InvalidExpression("a difference needs two bitmaps")
-        if left._store is not right._store:
+        if left.store is not right.store:
             raise InvalidExpression("cannot combine bitmaps of two different Analytics")
-        super().__init__(left._store)
+        super().__init__(left.store)
         self._set_operands((left, right))
 
     @property
@@ -340,13 +338,13 @@ class Difference(_Derived):
         left, right = self.operands
         return Difference(left.bind(when), right.bind(when))
 
-    def _compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
-        left, right = (o._compile(chunk, pipe, memo) for o in self.operands)
-        both = self._store.keys.temp(chunk, _digest("and:" + self.signature))
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        left, right = (o.compile(chunk, pipe, memo) for o in self.operands)
+        both = self.store.keys.temp(chunk, _digest("and:" + self.signature))
 
         def build(key: str) -> None:
             pipe.execute_command("BITOP", "AND", both, left, right)
             pipe.execute_command("BITOP", "XOR", key, left, both)
-            pipe.expire(both, self._store.temp_ttl)
+            pipe.expire(both, self.store.temp_ttl)
 
         return self._temp_key(chunk, pipe, memo, build)

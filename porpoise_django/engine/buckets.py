@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .values import text
+
 #: Members read per ZSCAN page while deleting.
 _SCAN_PAGE = 500
 #: Pairs a process remembers before it starts again (bounds its memory).
@@ -91,7 +93,7 @@ class BucketRegistry:
         """Pages of the members of registry ``key`` (ZSCAN, bounded memory)."""
         page: list[str] = []
         for member, _score in client.zscan_iter(key, count=_SCAN_PAGE):
-            page.append(member.decode() if isinstance(member, bytes) else str(member))
+            page.append(text(member))
             if len(page) >= _SCAN_PAGE:
                 yield page
                 page = []

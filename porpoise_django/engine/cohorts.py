@@ -23,31 +23,33 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .bitmaps import Bitmap, Memo, union
-from .counters import InvalidValue
+from .errors import InvalidValue
 from .events import Event
+from .names import validate_name
 from .periods import Period, cover, period_range
+from .values import int_in
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 MODES = ("on", "on_or_after")
 COHORT_TYPES = ("recurring", "first_time")
 MAX_CELLS = 10_000
 
 
-def _template(pp: Analytics, select: str | Bitmap | None) -> Bitmap | None:
+def _template(pp: Store, select: str | Bitmap | None) -> Bitmap | None:
     if select is None or select == "":
         return None
     if isinstance(select, Bitmap):
         return select
-    return pp.event(select)
+    return Event(pp, validate_name(select))
 
 
 def _both(a: Bitmap, b: Bitmap | None) -> Bitmap:
@@ -103,7 +105,7 @@ class CohortTable:
 
 
 def cohort_table(
-    pp: Analytics,
+    pp: Store,
     select1: str | Bitmap,
     select2: str | Bitmap,
     *,
@@ -122,6 +124,43 @@ def cohort_table(
     ends with the current period. ``offsets`` columns follow offset 0.
     """
     pp.check_tracked(granularity)
+    _check_shape(cohorts, offsets, mode, cohort_type)
+    s1, s1b = _template(pp, select1), _template(pp, select1b)
+    s2, s2b = _template(pp, select2), _template(pp, select2b)
+    assert s1 is not None and s2 is not None
+    if start is None:
+        first = pp.period(granularity).delta(-(cohorts - 1))
+    else:
+        first = pp.period(granularity, start)
+    rows = [first.delta(r) for r in range(cohorts)]
+    cohort_sets: list[Bitmap] = []
+    begin = history_start(pp, s1, first) if cohort_type == "first_time" else None
+    for period in rows:
+        cohort = _both(s1.bind(period), s1b.bind(period) if s1b is not None else None)
+        if cohort_type == "first_time":
+            before = history_before(pp, s1, begin, period)
+            if before is not None:
+                cohort = cohort - before
+        cohort_sets.append(cohort)
+
+    def target(period: Period) -> Bitmap:
+        return _both(s2.bind(period), s2b.bind(period) if s2b is not None else None)
+
+    grid = _Grid(first, cohorts, offsets, mode, pp.clock(), pp.period(granularity))
+    grid.lay_out(target)
+    sizes, cell_counts = _count_cells(pp, cohort_sets, grid.targets, grid.cells)
+    return CohortTable(
+        granularity=granularity,
+        mode=mode,
+        cohort_type=cohort_type,
+        periods=rows,
+        sizes=sizes,
+        counts=[[None if i is None else cell_counts[i] for i in row] for row in grid.layout],
+        unfinished=grid.unfinished,
+    )
+
+
+def _check_shape(cohorts: object, offsets: object, mode: str, cohort_type: str) -> None:
     if mode not in MODES:
         raise InvalidValue(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}", field="mode")
     if cohort_type not in COHORT_TYPES:
@@ -129,98 +168,81 @@ def cohort_table(
             f"unknown cohort type {cohort_type!r}; allowed: {', '.join(COHORT_TYPES)}"
         )
     for value, label, low in ((cohorts, "cohorts", 1), (offsets, "offsets", 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1000:
+        if not int_in(value, low, 1000):
             raise InvalidValue(
                 f"{label} must be an int from {low} to 1000, got {value!r}", field=label
             )
+    assert isinstance(cohorts, int) and isinstance(offsets, int)
     if cohorts * (offsets + 1) > MAX_CELLS:
         raise InvalidValue(
             f"a table of {cohorts} x {offsets + 1} cells is over {MAX_CELLS} cells",
             field="cohorts",
         )
-    s1, s1b = _template(pp, select1), _template(pp, select1b)
-    s2, s2b = _template(pp, select2), _template(pp, select2b)
-    assert s1 is not None and s2 is not None
-    now = pp.clock()
-    if start is None:
-        first = pp.period(granularity).delta(-(cohorts - 1))
-    else:
-        first = pp.period(granularity, start)
-    current = pp.period(granularity)
-    rows = [first.delta(r) for r in range(cohorts)]
 
-    def target(period: Period) -> Bitmap:
-        return _both(s2.bind(period), s2b.bind(period) if s2b is not None else None)
 
-    cohort_sets: list[Bitmap] = []
-    begin = history_start(pp, s1, first) if cohort_type == "first_time" else None
-    for period in rows:
-        cohort = _both(s1.bind(period), s1b.bind(period) if s1b is not None else None)
-        if cohort_type == "first_time":
-            before = _history(pp, s1, begin, period)
-            if before is not None:
-                cohort = cohort - before
-        cohort_sets.append(cohort)
+class _Grid:
+    """Which cells of the table exist, which are still running, and the target
+    set each one is counted against.
 
-    # Each cell is |cohort(r) AND target(period)|: the targets are indexed by
-    # their period, shared by every row that reaches it.
-    targets: list[Bitmap] = []
-    target_index: dict[int, int] = {}
-    cells: list[tuple[int, int]] = []
-    layout: list[list[int | None]] = []
-    unfinished: list[list[bool]] = []
-    # Every period of the table once: row r, offset i is timeline[r + i].
-    timeline = [first]
-    for _ in range(cohorts + offsets):
-        timeline.append(timeline[-1].next())
-    starts = [p.start for p in timeline]
-    reached = sum(1 for start in starts if start <= now)  # periods begun by now
-    for r in range(cohorts):
-        row_layout: list[int | None] = []
-        row_running: list[bool] = []
-        for i in range(offsets + 1):
-            k = r + i
-            # In "on" mode a cell grows until its period ends; in "on_or_after"
-            # mode every cell counts up to the present, so none is final.
-            row_running.append(mode == "on_or_after" or starts[k + 1] > now)
-            if starts[k] > now:
-                row_layout.append(None)
-                continue
-            if k not in target_index:
-                if mode == "on":
-                    returned = target(timeline[k])
-                else:
-                    # From this period to the current one: inside the timeline
-                    # unless the whole table lies in the past.
-                    later = (
-                        timeline[k:reached]
-                        if reached < len(timeline)
-                        else _periods_between(timeline[k], current)
-                    )
-                    returned = union([target(p) for p in later])
-                target_index[k] = len(targets)
-                targets.append(returned)
-            row_layout.append(len(cells))
-            cells.append((r, target_index[k]))
-        layout.append(row_layout)
-        unfinished.append(row_running)
-    sizes, cell_counts = _count_cells(pp, cohort_sets, targets, cells)
-    return CohortTable(
-        granularity=granularity,
-        mode=mode,
-        cohort_type=cohort_type,
-        periods=rows,
-        sizes=sizes,
-        counts=[[None if i is None else cell_counts[i] for i in row] for row in layout],
-        unfinished=unfinished,
-    )
+    Each cell is ``|cohort(r) AND target(period)|``: the targets are indexed by
+    their period, shared by every row that reaches it.
+    """
+
+    def __init__(
+        self, first: Period, cohorts: int, offsets: int, mode: str, now: Any, current: Period
+    ) -> None:
+        self.cohorts, self.offsets, self.mode, self.now = cohorts, offsets, mode, now
+        self.current = current
+        # Every period of the table once: row r, offset i is timeline[r + i].
+        self.timeline = [first]
+        for _ in range(cohorts + offsets):
+            self.timeline.append(self.timeline[-1].next())
+        self.starts = [p.start for p in self.timeline]
+        self.reached = sum(1 for start in self.starts if start <= now)  # periods begun by now
+        self.targets: list[Bitmap] = []
+        self.cells: list[tuple[int, int]] = []
+        self.layout: list[list[int | None]] = []
+        self.unfinished: list[list[bool]] = []
+
+    def lay_out(self, target: Callable[[Period], Bitmap]) -> None:
+        target_index: dict[int, int] = {}
+        for r in range(self.cohorts):
+            row_layout: list[int | None] = []
+            row_running: list[bool] = []
+            for i in range(self.offsets + 1):
+                k = r + i
+                # In "on" mode a cell grows until its period ends; in "on_or_after"
+                # mode every cell counts up to the present, so none is final.
+                row_running.append(self.mode == "on_or_after" or self.starts[k + 1] > self.now)
+                if self.starts[k] > self.now:
+                    row_layout.append(None)
+                    continue
+                if k not in target_index:
+                    target_index[k] = len(self.targets)
+                    self.targets.append(self._target(k, target))
+                row_layout.append(len(self.cells))
+                self.cells.append((r, target_index[k]))
+            self.layout.append(row_layout)
+            self.unfinished.append(row_running)
+
+    def _target(self, k: int, target: Callable[[Period], Bitmap]) -> Bitmap:
+        if self.mode == "on":
+            return target(self.timeline[k])
+        # From this period to the current one: inside the timeline unless the
+        # whole table lies in the past.
+        later = (
+            self.timeline[k : self.reached]
+            if self.reached < len(self.timeline)
+            else _periods_between(self.timeline[k], self.current)
+        )
+        return union([target(p) for p in later])
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
 def _count_cells(
-    pp: Analytics,
+    pp: Store,
     row_sets: Sequence[Bitmap],
     targets: Sequence[Bitmap],
     cells: Sequence[tuple[int, int]],
@@ -235,7 +257,7 @@ def _count_cells(
     that 465 server-side BITOPs would.
     """
     for bitmap in (*row_sets, *targets):
-        bitmap._check_bound()
+        bitmap.check_bound()
     chunks = pp.chunks()
     if not chunks:
         return [0] * len(row_sets), [0] * len(cells)
@@ -245,7 +267,7 @@ def _count_cells(
         positions.clear()
         for chunk in chunks:
             memo: Memo = {}
-            keys = [b._compile(chunk, pipe, memo) for b in (*row_sets, *targets)]
+            keys = [b.compile(chunk, pipe, memo) for b in (*row_sets, *targets)]
             positions.append(len(pipe))
             for key in keys:
                 pipe.get(key)
@@ -283,7 +305,7 @@ def _periods_between(first: Period, last: Period) -> list[Period]:
     return periods
 
 
-def history_start(pp: Analytics, s1: Bitmap, table_start: Period) -> Any:
+def history_start(pp: Store, s1: Bitmap, table_start: Period) -> Any:
     """Where "before" starts for first-time logic: the event's first mark for a
     plain event (one registry read), else the table's start; None if never marked."""
     begin = table_start.start
@@ -295,7 +317,7 @@ def history_start(pp: Analytics, s1: Bitmap, table_start: Period) -> Any:
     return begin
 
 
-def _history(pp: Analytics, s1: Bitmap, begin: Any, period: Period) -> Bitmap | None:
+def history_before(pp: Store, s1: Bitmap, begin: Any, period: Period) -> Bitmap | None:
     """Ids that did ``s1`` from ``begin`` until before ``period``, over the fewest
     stored buckets."""
     if begin is None:
@@ -327,7 +349,7 @@ class FunnelResult:
 
 
 def funnel(
-    pp: Analytics,
+    pp: Store,
     steps: Sequence[str | Bitmap],
     *,
     granularity: str = "day",
@@ -348,7 +370,7 @@ def funnel(
     if not 2 <= len(steps) <= 10:
         raise InvalidValue("a funnel has 2 to 10 steps", field="steps")
     pp.check_tracked(granularity)
-    if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 366:
+    if not int_in(window, 0, 366):
         raise InvalidValue("window must be an int from 0 to 366 periods", field="window")
     templates = [_template(pp, s) for s in steps]
     entries = pp.range(granularity, start, end)

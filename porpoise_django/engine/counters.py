@@ -22,24 +22,15 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import PorpoiseError
+from .errors import InvalidValue
 from .periods import Period, PeriodRange, cover
+from .policy import DEFAULT_MAX_INCREMENT
+from .values import int_in, plain, text
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
-#: Counter granularities when nothing else is configured.
-DEFAULT_COUNTER_GRANULARITIES = ("hour", "day", "week", "month")
 MAX_COUNTER_ID_LENGTH = 256
-
-
-class InvalidValue(PorpoiseError):
-    """A counter increment or id that cannot be stored."""
-
-
-#: The largest absolute increment unless configured: far above any real
-#: count or amount, far below where float sums lose whole units (2**53).
-DEFAULT_MAX_INCREMENT = 1e12
 
 
 def check_amount(amount: object, limit: float = DEFAULT_MAX_INCREMENT) -> float | int:
@@ -48,7 +39,7 @@ def check_amount(amount: object, limit: float = DEFAULT_MAX_INCREMENT) -> float 
     Stored values are floats (``INCRBYFLOAT``): an unbounded increment could
     make a total infinite, after which every read of it would fail.
     """
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+    if not plain(amount, int, float):
         raise InvalidValue(f"increment must be an int or a float, got {_short(amount)}")
     if isinstance(amount, float) and not math.isfinite(amount):
         raise InvalidValue(f"increment must be finite, got {amount!r}")
@@ -69,14 +60,14 @@ def check_member(member: object) -> str | None:
     """A counter id as the string stored in the sorted set (None: no id)."""
     if member is None:
         return None
-    if isinstance(member, bool) or not isinstance(member, (int, str)):
+    if not plain(member, int, str):
         if hasattr(member, "hex") and hasattr(member, "int"):  # uuid.UUID
             return str(member)
         raise InvalidValue(f"counter id must be a string, an integer or a UUID, got {member!r}")
-    text = str(member)
-    if not text or len(text) > MAX_COUNTER_ID_LENGTH:
+    member_text = str(member)
+    if not member_text or len(member_text) > MAX_COUNTER_ID_LENGTH:
         raise InvalidValue(f"counter id must be 1 to {MAX_COUNTER_ID_LENGTH} characters long")
-    return text
+    return member_text
 
 
 def number(value: Any) -> float | int:
@@ -90,7 +81,7 @@ def number(value: Any) -> float | int:
 class Counter:
     """Counter ``name``: per-bucket counts by id, totals and top-N."""
 
-    def __init__(self, store: Analytics, name: str) -> None:
+    def __init__(self, store: Store, name: str) -> None:
         self._store = store
         self.name = name
 
@@ -117,7 +108,7 @@ class Counter:
         pairs = self._store.client.zrange(
             self._store.keys.counter(self.name, period), 0, -1, withscores=True
         )
-        return {_text(member): number(score) for member, score in pairs}
+        return {text(member): number(score) for member, score in pairs}
 
     def total(self, period: Period) -> float | int:
         """Sum of all increments in ``period`` (with or without ids)."""
@@ -142,7 +133,7 @@ class Counter:
         expires by itself, then ``ZREVRANGE``. A range is first reduced to the
         fewest stored buckets (the 24 hours of a day are its daily bucket).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000:
+        if not int_in(n, 1, 10_000):
             raise InvalidValue(f"n must be an int from 1 to 10000, got {n!r}")
         period_list = self._cover(periods)
         if not period_list:
@@ -160,12 +151,8 @@ class Counter:
                 pipe.zrevrange(temp, 0, n - 1, withscores=True)
 
             pairs = self._store.run(build, scripts=())[-1]
-        return [(_text(member), number(score)) for member, score in pairs]
+        return [(text(member), number(score)) for member, score in pairs]
 
     def delete(self) -> None:
         """Delete every bucket of this counter and its registry entry."""
         self._store.delete_counter(self.name)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -38,3 +38,7 @@ class InvalidTime(PorpoiseError):
 
 class InvalidExpression(PorpoiseError):
     """A bit-operation expression that cannot be evaluated (e.g. unbound to a period)."""
+
+
+class InvalidValue(PorpoiseError):
+    """A counter increment, metric value, option or parameter that cannot be used."""

@@ -8,7 +8,7 @@ from .bitmaps import Bitmap, EventBitmap, union
 from .periods import Period, PeriodRange, When, check_granularity
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 
 class Event(EventBitmap):
@@ -25,7 +25,7 @@ class Event(EventBitmap):
         (pp.event("login") & pp.event("song:played")).bind(pp.period("day"))
     """
 
-    def __init__(self, store: Analytics, name: str) -> None:
+    def __init__(self, store: Store, name: str) -> None:
         super().__init__(store, name, None)
 
     def at(self, granularity: str, when: int | When = None) -> EventBitmap:
@@ -33,8 +33,8 @@ class Event(EventBitmap):
 
         Raises :class:`InvalidGranularity` if ``granularity`` is not tracked.
         """
-        self._store.check_tracked(check_granularity(granularity))
-        return EventBitmap(self._store, self.name, self._store.period(granularity, when))
+        self.store.check_tracked(check_granularity(granularity))
+        return EventBitmap(self.store, self.name, self.store.period(granularity, when))
 
     def hour(self, when: int | When = None) -> EventBitmap:
         return self.at("hour", when)
@@ -53,11 +53,13 @@ class Event(EventBitmap):
 
     def over(self, periods: PeriodRange) -> list[EventBitmap]:
         """One bitmap per bucket of ``periods``, oldest first."""
-        return [EventBitmap(self._store, self.name, p) for p in periods]
+        return [EventBitmap(self.store, self.name, p) for p in periods]
 
     def counts(self, periods: PeriodRange) -> list[tuple[Period, int]]:
         """``(period, count)`` for each bucket, in one round trip."""
-        return self._store.counts(self, periods)
+        period_list = list(periods)
+        counted = self.store.count_bitmaps([self.bind(p) for p in period_list])
+        return list(zip(period_list, counted, strict=True))
 
     def union(self, periods: PeriodRange) -> Bitmap:
         """Ids that did the event in any bucket of ``periods`` (one set)."""

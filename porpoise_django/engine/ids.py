@@ -10,6 +10,7 @@ import numpy as np
 from .errors import InvalidId
 from .keys import KeyScheme
 from .scripts import ID_MAP
+from .values import int_in, plain, text
 
 MAX_INT_ID = (1 << 63) - 1
 #: The largest id of "int" mode unless configured: what 32-bit auto-increment
@@ -31,12 +32,12 @@ class DirectIds:
     mode = "int"
 
     def __init__(self, max_id: int = DEFAULT_MAX_ID) -> None:
-        if isinstance(max_id, bool) or not isinstance(max_id, int) or not 0 < max_id <= MAX_INT_ID:
+        if not int_in(max_id, 1, MAX_INT_ID):
             raise ValueError(f"max_id must be an int from 1 to 2**63 - 1, got {max_id!r}")
         self.max_id = max_id
 
     def check(self, external: object) -> int:
-        if isinstance(external, bool) or not isinstance(external, (int, np.integer)):
+        if not plain(external, int, np.integer):
             raise InvalidId(
                 f"id {str(external)[:60]!r} is not an integer: in 'int' id mode ids are "
                 f"integers from 0 to {self.max_id}; use id_mode='map' for strings or UUIDs"
@@ -82,7 +83,7 @@ class IdMap:
     mode = "map"
 
     def __init__(self, client: Any, keys: KeyScheme, cache_size: int = 200_000) -> None:
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+        if not int_in(cache_size, 1):
             raise ValueError(f"id cache size must be a positive int, got {cache_size!r}")
         self._client = client
         self._keys = keys
@@ -92,7 +93,7 @@ class IdMap:
         self._generation: int | None = None
 
     def check(self, external: object) -> str:
-        if isinstance(external, bool) or not isinstance(external, (int, str, np.integer)):
+        if not plain(external, int, str, np.integer):
             if hasattr(external, "hex") and hasattr(external, "int"):  # uuid.UUID
                 return str(external)
             raise InvalidId(
@@ -141,9 +142,9 @@ class IdMap:
             if not self._observe(generation) and start:
                 found, start = {}, 0  # pages before this one came from the old map
                 continue
-            for text, index in zip(part, indexes, strict=True):
+            for external, index in zip(part, indexes, strict=True):
                 if index >= 0:
-                    found[text] = int(index)
+                    found[external] = int(index)
             start += len(part)
         return found
 
@@ -171,8 +172,8 @@ class IdMap:
         else:
             return []
         answers = {**known, **found}
-        for text, index in found.items():
-            self._remember(text, index)
+        for external, index in found.items():
+            self._remember(external, index)
         return [answers.get(t, -1) for t in texts]
 
     def to_externals(self, indexes: np.ndarray) -> list[str]:
@@ -194,9 +195,8 @@ class IdMap:
             for part, values in zip(chunks, replies, strict=True):
                 for index, value in zip(part, values, strict=True):
                     if value is not None:
-                        text = value.decode() if isinstance(value, bytes) else str(value)
-                        found[index] = text
-                        self._remember(text, index)
+                        found[index] = text(value)
+                        self._remember(found[index], index)
             break
         # An index without a reverse entry is a mark made before a purge by a
         # process that had not yet seen it; it is skipped, never reported

@@ -28,14 +28,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .buckets import BucketRegistry
-from .counters import InvalidValue, check_amount, number
-from .errors import InvalidGranularity
+from .counters import check_amount, number
+from .errors import InvalidGranularity, InvalidValue
 from .names import validate_name
 from .period_strings import parse_period
 from .periods import Period, PeriodRange, cover, period_of
+from .values import int_in, plain, text
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 METRIC_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 SEGMENT = re.compile(r"[^\s/{}]{1,128}")
@@ -67,7 +68,7 @@ def dimension_paths(dimensions: Mapping[str, Any] | None) -> list[str]:
 
 
 def _segment(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if not plain(value, str, int):
         raise InvalidValue(f"dimension names and values must be strings or ints, got {value!r}")
     text = str(value)
     if not SEGMENT.fullmatch(text):
@@ -123,7 +124,7 @@ def evaluate(values: Mapping[str, float], metrics: Sequence[str]) -> dict[str, f
 class Metric:
     """Metrics of one name (hailwhale's "pk"); see the module docstring."""
 
-    def __init__(self, store: Analytics, name: str) -> None:
+    def __init__(self, store: Store, name: str) -> None:
         self._store = store
         self.name = validate_name(name, what="metric name")
 
@@ -165,29 +166,11 @@ class Metric:
         registry: dict[str, float | None] = {}
         calls = 0
         for number_, row in enumerate(rows):
-            try:
-                metrics, dimensions, when = row
-                # An explicit "hits" replaces the implicit one (never added to it).
-                values: dict[str, float] = {} if HITS in (metrics or {}) else {HITS: 1}
-                for key, amount in (metrics or {}).items():
-                    check_metric_name(key)
-                    try:
-                        check_amount(amount, store.max_increment)
-                    except InvalidValue as exc:
-                        raise InvalidValue(f"metric {key!r}: {exc}") from None
-                    values[key] = values.get(key, 0) + amount
-                paths = dimension_paths(dimensions)
-                stamp = store.stamp(when)
-            except (TypeError, ValueError) as exc:
-                if isinstance(exc, TypeError):
-                    exc = InvalidValue("expected (metrics, dimensions, when)")
-                raise type(exc)(f"row {number_}: {exc}") from None
+            values, paths, stamp = self._checked(number_, row)
             calls += 1
             span.append(stamp)
             moment = dt.datetime.fromtimestamp(stamp, dt.UTC)
-            periods = store._periods_to_write(
-                [period_of(g, moment, store.tz) for g in grans], now_ts
-            )
+            periods = store.policy.writable([period_of(g, moment, store.tz) for g in grans], now_ts)
             for period, expire_at in periods:
                 registry[period.member] = expire_at
                 for path in paths:
@@ -220,8 +203,28 @@ class Metric:
         store.run(build, scripts=())
         return calls
 
+    def _checked(self, number: int, row: Any) -> tuple[dict[str, float], list[str], float]:
+        """Row ``number`` as (increment per metric, dimension paths, epoch seconds)."""
+        try:
+            metrics, dimensions, when = row
+            # An explicit "hits" replaces the implicit one (never added to it).
+            values: dict[str, float] = {} if HITS in (metrics or {}) else {HITS: 1}
+            for key, amount in (metrics or {}).items():
+                check_metric_name(key)
+                try:
+                    check_amount(amount, self._store.max_increment)
+                except InvalidValue as exc:
+                    raise InvalidValue(f"metric {key!r}: {exc}") from None
+                values[key] = values.get(key, 0) + amount
+            return values, dimension_paths(dimensions), self._store.stamp(when)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, TypeError):
+                exc = InvalidValue("expected (metrics, dimensions, when)")
+            raise type(exc)(f"row {number}: {exc}") from None
+
     # -- reading -----------------------------------------------------------------
-    def _range(self, period: str | PeriodRange) -> PeriodRange:
+    def resolve_range(self, period: str | PeriodRange) -> PeriodRange:
+        """A range given as a period string (``7d``, ``mtd``...) or as a range."""
         if isinstance(period, PeriodRange):
             return period
         store = self._store
@@ -229,17 +232,16 @@ class Metric:
             period, tz=store.tz, now=store.clock(), max_buckets=store.max_range_buckets
         )
 
-    def _cover(self, periods: PeriodRange) -> list[Period]:
-        tracked = self._store.counter_granularities
-        buckets = cover(periods, tracked, self._store.clock())
+    def cover_range(self, periods: PeriodRange) -> list[Period]:
+        """The fewest tracked buckets that make up ``periods`` exactly."""
+        buckets = cover(periods, self._store.counter_granularities, self._store.clock())
         if buckets is None:
-            raise InvalidGranularity(
-                f"{periods.granularity} buckets are not tracked for metrics; tracked: "
-                f"{', '.join(tracked)} (COUNTER_GRANULARITIES)"
-            )
+            # Only an untracked granularity cannot be covered: this names them.
+            self._store.check_tracked(periods.granularity, "metrics")
+            raise InvalidGranularity(f"{periods.granularity} buckets cannot be covered")
         return buckets
 
-    def _sum(self, groups: Sequence[tuple[str, Sequence[Period]]]) -> list[dict[str, float]]:
+    def sum_groups(self, groups: Sequence[tuple[str, Sequence[Period]]]) -> list[dict[str, float]]:
         """For each ``(path, buckets)``, the metrics summed over the buckets: one round trip."""
 
         def build(pipe: Any) -> None:
@@ -253,7 +255,7 @@ class Metric:
             summed: dict[str, float] = {}
             for _ in buckets:
                 for metric, value in (next(replies) or {}).items():
-                    name = metric.decode() if isinstance(metric, bytes) else metric
+                    name = text(metric)
                     summed[name] = summed.get(name, 0) + float(value)
             out.append(summed)
         return out
@@ -276,7 +278,7 @@ class Metric:
         """Each metric (or ratio) summed over ``period`` for ``dimension``, one round trip."""
         names = self._metric_list(metrics)
         path = check_path(dimension)
-        [values] = self._sum([(path, self._cover(self._range(period)))])
+        [values] = self.sum_groups([(path, self.cover_range(self.resolve_range(period)))])
         return evaluate(values, names)
 
     def series(
@@ -288,21 +290,17 @@ class Metric:
         """Plot points: each bucket of ``period`` with its metrics, zero-filled, one round trip."""
         names = self._metric_list(metrics)
         path = check_path(dimension)
-        periods = self._range(period)
-        if periods.granularity not in self._store.counter_granularities:
-            raise InvalidGranularity(
-                f"{periods.granularity} buckets are not tracked for metrics; tracked: "
-                f"{', '.join(self._store.counter_granularities)}"
-            )
+        periods = self.resolve_range(period)
+        self._store.check_tracked(periods.granularity, "metrics")
         buckets = list(periods)
-        sums = self._sum([(path, [bucket]) for bucket in buckets])
+        sums = self.sum_groups([(path, [bucket]) for bucket in buckets])
         return [
             (bucket, evaluate(values, names)) for bucket, values in zip(buckets, sums, strict=True)
         ]
 
     def children(self, dimension: str = "", depth: int = 1) -> list[str]:
         """Paths below ``dimension``, ``depth`` levels down (one round trip per level)."""
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
+        if not int_in(depth, 1, 8):
             raise InvalidValue("depth must be an int from 1 to 8", field="depth")
         level = [check_path(dimension)]
         found: list[str] = []
@@ -313,9 +311,7 @@ class Metric:
                     pipe.smembers(self._kids_key(path))
 
             replies = self._store.run(build, scripts=()) if level else []
-            level = sorted(
-                (m.decode() if isinstance(m, bytes) else m) for reply in replies for m in reply
-            )
+            level = sorted(text(m) for reply in replies for m in reply)
             found += level
         return found
 
@@ -342,13 +338,11 @@ class Metric:
             except InvalidValue as exc:
                 raise InvalidValue(str(exc), field="sort") from None
             names.append(sort_key)
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
+        if limit is not None and not int_in(limit, 1):
             raise InvalidValue("limit must be a positive int", field="limit")
         paths = self.children(dimension, depth)
-        buckets = self._cover(self._range(period))
-        sums = self._sum([(path, buckets) for path in paths])
+        buckets = self.cover_range(self.resolve_range(period))
+        sums = self.sum_groups([(path, buckets) for path in paths])
         rows = [
             {"dimension": path, **evaluate(values, names)}
             for path, values in zip(paths, sums, strict=True)
@@ -374,8 +368,8 @@ class Metric:
             raise InvalidValue("threshold must be in [0, 1)")
         path = check_path(dimension)
         paths = self.children(path)
-        buckets = self._cover(self._range(period))
-        sums = self._sum([(path, buckets)] + [(p, buckets) for p in paths])
+        buckets = self.cover_range(self.resolve_range(period))
+        sums = self.sum_groups([(path, buckets)] + [(p, buckets) for p in paths])
         total = sums[0].get(metric, 0)
         kept = [
             (p, number(values.get(metric, 0)))
@@ -403,10 +397,10 @@ class Metric:
         store.delete_keys([self._kids_key(p) for p in paths])
 
 
-def metric_names(store: Analytics) -> list[str]:
+def metric_names(store: Store) -> list[str]:
     """Names of every metric under the store's prefix."""
     members = store.client.zrange(f"{store.keys.prefix}:reg:metrics:first", 0, -1)
-    return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+    return sorted(text(m) for m in members)
 
 
 __all__ = ["Metric", "cover", "dimension_paths", "evaluate", "metric_names"]

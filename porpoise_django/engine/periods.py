@@ -104,6 +104,18 @@ def _truncate(granularity: str, local: dt.datetime) -> dt.datetime:
     return _local_midnight(day, tz)
 
 
+#: Per granularity, the format of its key suffix and of its label (ISO weeks
+#: are formatted from the ISO calendar, the others with strftime).
+_FORMATS = {
+    "minute": ("%Y%m%d%H%M", "%Y-%m-%d %H:%M"),
+    "hour": ("%Y%m%d%H", "%Y-%m-%d %H:00"),
+    "day": ("%Y%m%d", "%Y-%m-%d"),
+    "week": ("{year}W{week:02d}", "{year}-W{week:02d}"),
+    "month": ("%Y%m", "%Y-%m"),
+    "year": ("%Y", "%Y"),
+}
+
+
 @total_ordering
 @dataclass(frozen=True, eq=False)
 class Period:
@@ -121,20 +133,7 @@ class Period:
     @cached_property
     def key(self) -> str:
         """Bucket suffix used in Redis keys, e.g. ``20261122`` or ``2026W47``."""
-        s = self.start
-        g = self.granularity
-        if g in _SUB_DAY:
-            fmt = "%Y%m%d%H%M" if g == "minute" else "%Y%m%d%H"
-            # The hour repeated when clocks go back is a different real hour.
-            return s.strftime(fmt) + ("b" if s.fold else "")
-        if g == "day":
-            return s.strftime("%Y%m%d")
-        if g == "week":
-            year, week, _ = s.date().isocalendar()
-            return f"{year}W{week:02d}"
-        if g == "month":
-            return s.strftime("%Y%m")
-        return s.strftime("%Y")
+        return self._format(0)
 
     @property
     def member(self) -> str:
@@ -144,20 +143,19 @@ class Period:
     @property
     def label(self) -> str:
         """Human label: ``2026-11-22``, ``2026-W47`` (ISO week), ``2026-11``..."""
-        s = self.start
-        g = self.granularity
-        if g == "minute":
-            return s.strftime("%Y-%m-%d %H:%M") + (" (2nd)" if s.fold else "")
-        if g == "hour":
-            return s.strftime("%Y-%m-%d %H:00") + (" (2nd)" if s.fold else "")
-        if g == "day":
-            return s.strftime("%Y-%m-%d")
-        if g == "week":
-            year, week, _ = s.date().isocalendar()
-            return f"{year}-W{week:02d}"
-        if g == "month":
-            return s.strftime("%Y-%m")
-        return s.strftime("%Y")
+        return self._format(1)
+
+    def _format(self, which: int) -> str:
+        """The key (``which=0``) or the label (1) from :data:`_FORMATS`."""
+        fmt = _FORMATS[self.granularity][which]
+        if self.granularity == "week":
+            year, week, _ = self.start.date().isocalendar()
+            return fmt.format(year=year, week=week)
+        text = self.start.strftime(fmt)
+        if self.start.fold and self.granularity in _SUB_DAY:
+            # The hour repeated when clocks go back is a different real hour.
+            text += ("b", " (2nd)")[which]
+        return text
 
     @cached_property
     def _ident(self) -> tuple[str, float]:

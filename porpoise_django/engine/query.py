@@ -25,12 +25,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .bitmaps import Bitmap
+from .bitmaps import Bitmap, UniqueBitmap
 from .errors import InvalidExpression
-from .names import NAME_PATTERN, NAME_RULE
+from .events import Event
+from .names import NAME_PATTERN, NAME_RULE, validate_name
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 MAX_LENGTH = 500
 MAX_TOKENS = 200
@@ -58,7 +59,7 @@ def tokenize(text: str) -> list[tuple[str, int]]:
 
 
 class _Parser:
-    def __init__(self, pp: Analytics, text: str) -> None:
+    def __init__(self, pp: Store, text: str) -> None:
         self.pp = pp
         self.tokens = tokenize(text)
         self.index = 0
@@ -137,8 +138,8 @@ class _Parser:
                     f"unique() takes one event name: missing ')' for position {position}"
                 )
             self.take()
-            return self.pp.unique(name)
-        return self.pp.event(self.name(token, position))
+            return UniqueBitmap(self.pp, validate_name(name))
+        return Event(self.pp, validate_name(self.name(token, position)))
 
     def name(self, token: str, position: int) -> str:
         if not NAME_PATTERN.fullmatch(token) or len(token) > 128:
@@ -151,7 +152,7 @@ class _Parser:
         return token
 
 
-def parse_query(pp: Analytics, text: object) -> Bitmap:
+def parse_query(pp: Store, text: object) -> Bitmap:
     """Parse ``text`` into an expression template (bind it to a period to evaluate)."""
     if not isinstance(text, str):
         raise InvalidExpression("query must be a string such as 'login & song:played'")

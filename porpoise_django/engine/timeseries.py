@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .buckets import BucketRegistry
-from .counters import InvalidValue, number
-from .errors import InvalidGranularity, InvalidTime
+from .counters import number
+from .errors import InvalidGranularity, InvalidTime, InvalidValue
 from .names import validate_name
 from .periods import GRANULARITIES, period_of
+from .values import int_in, plain, text
 
 if TYPE_CHECKING:
-    from .analytics import Analytics
+    from .store import Store
 
 SERIES_TYPES = ("count", "gauge", "histogram", "set")
 TRANSFORMS = ("mean", "count", "min", "max", "sum", "rate")
@@ -57,7 +58,7 @@ class Bucketing:
                 )
             self.granularity: str | None = step
             self.seconds = 0
-        elif isinstance(step, int) and not isinstance(step, bool) and step > 0:
+        elif int_in(step, 1):
             self.granularity = None
             self.seconds = step
         else:
@@ -109,10 +110,6 @@ class Interval:
         return self.step.shift(bucket, self.steps).start
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _auto(value: str) -> Any:
     """Default read function: numbers come back as numbers."""
     try:
@@ -131,7 +128,7 @@ class TimeSeries:
 
     def __init__(
         self,
-        store: Analytics,
+        store: Store,
         *,
         type: str = "count",
         intervals: Mapping[str, Mapping[str, Any]],
@@ -160,9 +157,7 @@ class TimeSeries:
                     f"interval {name!r}: give 'step' and optionally 'steps' and 'resolution'"
                 )
             steps = spec.get("steps")
-            if steps is not None and (
-                isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-            ):
+            if steps is not None and not int_in(steps, 1):
                 raise InvalidValue(f"interval {name!r}: steps must be a positive int")
             step = Bucketing(spec["step"], store.tz)
             resolution = Bucketing(spec["resolution"], store.tz) if spec.get("resolution") else None
@@ -191,14 +186,10 @@ class TimeSeries:
     # -- writing -----------------------------------------------------------------
     def _check_value(self, value: object) -> str | float:
         if self.type == "count":
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
+            if not plain(value, int, float) or not math.isfinite(value):
                 raise InvalidValue(f"a count series takes a finite int or float, got {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        if not plain(value, int, float, str):
             raise InvalidValue(f"a {self.type} series takes numbers or strings, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidValue("values must be finite")
@@ -231,18 +222,7 @@ class TimeSeries:
                 name = validate_name(name, what="series name")
                 checked = self._check_value(value)
                 ts = self._store.stamp(when)
-                for interval in self.intervals.values():
-                    bucket = interval.step.of(ts)
-                    expire_at = interval.expire_at(bucket)
-                    if expire_at is not None and expire_at <= now:
-                        if self.on_expired == "refuse":
-                            raise InvalidTime(
-                                f"timestamp {ts} is older than the retention of interval "
-                                f"{interval.name!r} ({interval.steps} steps)"
-                            )
-                        continue
-                    row_bucket = interval.resolution.of(ts) if interval.resolution else None
-                    member = self._member(interval, bucket, row_bucket)
+                for member, expire_at in self._buckets(ts, now):
                     writes.append((f"{self._base(name)}:{member}", checked, expire_at))
                     registry.append(
                         (self._store.buckets.key(f"s:{self.type}", name), member, expire_at)
@@ -279,6 +259,24 @@ class TimeSeries:
             self._store.run(build, scripts=())
         return count
 
+    def _buckets(self, ts: float, now: float) -> list[tuple[str, float | None]]:
+        """(member, expire at) of the bucket holding ``ts`` in each interval that
+        still keeps it; refuses an expired one when ``on_expired="refuse"``."""
+        found = []
+        for interval in self.intervals.values():
+            bucket = interval.step.of(ts)
+            expire_at = interval.expire_at(bucket)
+            if expire_at is not None and expire_at <= now:
+                if self.on_expired == "refuse":
+                    raise InvalidTime(
+                        f"timestamp {ts} is older than the retention of interval "
+                        f"{interval.name!r} ({interval.steps} steps)"
+                    )
+                continue
+            row_bucket = interval.resolution.of(ts) if interval.resolution else None
+            found.append((self._member(interval, bucket, row_bucket), expire_at))
+        return found
+
     # -- reading -----------------------------------------------------------------
     def _empty(self) -> Any:
         return {"count": 0, "gauge": None, "histogram": {}, "set": set()}[self.type]
@@ -287,10 +285,10 @@ class TimeSeries:
         if self.type == "count":
             return number(raw)
         if self.type == "gauge":
-            return None if raw is None else self.read_func(_text(raw))
+            return None if raw is None else self.read_func(text(raw))
         if self.type == "histogram":
-            return {self.read_func(_text(k)): int(v) for k, v in (raw or {}).items()}
-        return {self.read_func(_text(v)) for v in (raw or set())}
+            return {self.read_func(text(k)): int(v) for k, v in (raw or {}).items()}
+        return {self.read_func(text(v)) for v in (raw or set())}
 
     def _merge(self, values: Sequence[Any]) -> Any:
         """Join values of several names, rows or buckets (in order)."""
@@ -422,7 +420,7 @@ class TimeSeries:
         names = self._names(name)
         cap = self._store.max_range_buckets
         count = steps if steps is not None else (spec.steps or 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        if not int_in(count, 1):
             raise InvalidValue(f"steps must be a positive int, got {steps!r}")
         if count > cap:
             raise InvalidTime(f"{count} steps is more than the cap of {cap}")
@@ -488,13 +486,13 @@ class TimeSeries:
     def names(self) -> list[str]:
         """Names of the series of this type (from the registry)."""
         key = f"{self._store.keys.prefix}:reg:series:{self.type}:first"
-        return sorted(_text(m) for m in self._store.client.zrange(key, 0, -1))
+        return sorted(text(m) for m in self._store.client.zrange(key, 0, -1))
 
 
 def _numbers(values: Iterable[Any]) -> list[float]:
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if not plain(v, int, float):
             raise InvalidValue(f"transform needs numeric values, got {v!r}")
         out.append(v)
     return out
@@ -541,14 +539,14 @@ def _apply(kind: str, name: str, value: Any, seconds: float) -> Any:
     return v
 
 
-def delete_all_series(store: Analytics) -> None:
+def delete_all_series(store: Store) -> None:
     """Delete every series of every type, with the intervals they were written with."""
     prefix = store.keys.prefix
     for kind in SERIES_TYPES:
         registry = f"{prefix}:reg:series:{kind}:intervals"
         specs = store.client.hgetall(registry)
         if specs:
-            intervals = {_text(k): json.loads(_text(v)) for k, v in specs.items()}
+            intervals = {text(k): json.loads(text(v)) for k, v in specs.items()}
             series = TimeSeries(store, type=kind, intervals=intervals)
             for name in series.names():
                 series.delete(name)

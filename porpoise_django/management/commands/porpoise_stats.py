@@ -21,6 +21,14 @@ class Command(PorpoiseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        report = self.report()
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+        else:
+            self.print_report(report)
+
+    def report(self) -> dict[str, Any]:
+        """Events, uniques, counters, chunks, server memory and the outage spool."""
         pp = self.analytics
         tracked = set(pp.granularities)
         events = []
@@ -31,15 +39,8 @@ class Command(PorpoiseCommand):
         this_week = pp.count_bitmaps(week) if week else [None] * len(names)
         for name, t, w in zip(names, today, this_week, strict=True):
             span = pp.event_span(name)
-            events.append(
-                {
-                    "event": name,
-                    "today": t,
-                    "this_week": w,
-                    "first": span[0].isoformat() if span else None,
-                    "last": span[1].isoformat() if span else None,
-                }
-            )
+            first, last = (span[0].isoformat(), span[1].isoformat()) if span else (None, None)
+            events.append({"event": name, "today": t, "this_week": w, "first": first, "last": last})
         counted = set(pp.counter_granularities)
 
         def total(name: str, granularity: str) -> Any:
@@ -47,55 +48,52 @@ class Command(PorpoiseCommand):
                 return None
             return pp.counter(name).total(pp.period(granularity))
 
-        counters = [
-            {"counter": name, "today": total(name, "day"), "this_week": total(name, "week")}
-            for name in pp.counter_names()
-        ]
         spool = services.get_buffer().spool_stats()
-        memory = pp.client.info("memory")
-        report = {
+        stats = services.get_buffer().stats
+        return {
             "prefix": pp.keys.prefix,
             "time_zone": str(pp.tz),
             "events": events,
             "unique_events": pp.unique_names(),
-            "counters": counters,
+            "counters": [
+                {"counter": name, "today": total(name, "day"), "this_week": total(name, "week")}
+                for name in pp.counter_names()
+            ],
             "chunks": len(pp.chunks()),
-            "server_memory": memory.get("used_memory_human"),
+            "server_memory": pp.client.info("memory").get("used_memory_human"),
             "spool": spool,
-            "outages": {
-                "failures": services.get_buffer().stats.failures,
-                "dropped": services.get_buffer().stats.dropped + spool["dropped"],
-            },
+            "outages": {"failures": stats.failures, "dropped": stats.dropped + spool["dropped"]},
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(report, indent=2))
-            return
-        self.stdout.write(
+
+    def print_report(self, report: dict[str, Any]) -> None:
+        write = self.stdout.write
+        spool = report["spool"]
+        write(
             f"prefix {report['prefix']!r}, time zone {report['time_zone']}, "
             f"{report['chunks']} chunk(s), server memory {report['server_memory']}"
         )
         oldest = (
-            dt.datetime.fromtimestamp(spool["oldest"], pp.tz).isoformat(timespec="seconds")
+            dt.datetime.fromtimestamp(spool["oldest"], self.analytics.tz).isoformat(
+                timespec="seconds"
+            )
             if spool["oldest"]
             else "-"
         )
-        self.stdout.write(
+        write(
             f"spool: {spool['rows']} write(s), {spool['bytes']:,} bytes, oldest {oldest}, "
             f"dropped {report['outages']['dropped']} ({spool['path'] or 'no spool'})"
         )
-        self.stdout.write(f"\n{len(events)} event(s):")
-        self.stdout.write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")
-        for e in events:
+        write(f"\n{len(report['events'])} event(s):")
+        write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")
+        for e in report["events"]:
             figures = f"{_n(e['today']):>10} {_n(e['this_week']):>10}"
-            self.stdout.write(f"  {e['event']:<32} {figures}  {e['last'] or '-'}")
-        self.stdout.write(
-            f"\n{len(report['unique_events'])} unique event(s): "
-            + (", ".join(report["unique_events"]) or "-")
-        )
-        self.stdout.write(f"\n{len(counters)} counter(s):")
-        self.stdout.write(f"  {'counter':<32} {'today':>12} {'this week':>12}")
-        for c in counters:
-            self.stdout.write(f"  {c['counter']:<32} {_n(c['today']):>12} {_n(c['this_week']):>12}")
+            write(f"  {e['event']:<32} {figures}  {e['last'] or '-'}")
+        uniques = report["unique_events"]
+        write(f"\n{len(uniques)} unique event(s): " + (", ".join(uniques) or "-"))
+        write(f"\n{len(report['counters'])} counter(s):")
+        write(f"  {'counter':<32} {'today':>12} {'this week':>12}")
+        for c in report["counters"]:
+            write(f"  {c['counter']:<32} {_n(c['today']):>12} {_n(c['this_week']):>12}")
 
 
 def _n(value: Any) -> str:

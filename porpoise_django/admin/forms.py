@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .engine import Bitmap, parse_query
-from .engine.period_strings import PERIOD_STRING_HELP
-from .services import get_analytics
+from ..engine import Bitmap, parse_query
+from ..engine.period_strings import PERIOD_STRING_HELP
+from ..services import get_analytics
 
 MAX_CELLS = 2000
 

@@ -17,9 +17,17 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 
-from .admin_forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
-from .engine import PeriodRange, cohort_table, funnel, lifecycle, stickiness
-from .services import get_analytics
+from ..engine import (
+    Analytics,
+    CohortTable,
+    PeriodRange,
+    cohort_table,
+    funnel,
+    lifecycle,
+    stickiness,
+)
+from ..services import get_analytics
+from .forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
 
 SPARK_DAYS = 14
 PAGE_SIZE = 50
@@ -86,52 +94,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     counters = [n for n in pp.counter_names() if query.lower() in n.lower()]
     event_page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
-    tracked = pp.granularities
-    spark_days = pp.range("day", -(SPARK_DAYS - 1)).periods()
-    days = spark_days if "day" in tracked else []
-    week = pp.period("week") if "week" in tracked else None
-
-    bitmaps = []
-    for name in event_page:
-        event = pp.event(name)
-        bitmaps += [event.bind(p) for p in days]
-        if week is not None:
-            bitmaps.append(event.bind(week))
-    counts = pp.count_bitmaps(bitmaps) if bitmaps else []
-    width = len(days) + (1 if week is not None else 0)
-    event_rows = []
-    for i, name in enumerate(event_page):
-        row = counts[i * width : (i + 1) * width]
-        spark = row[: len(days)]
-        event_rows.append(
-            {
-                "name": name,
-                "today": spark[-1] if spark else None,
-                "week": row[-1] if week is not None else None,
-                "spark": sparkline(spark),
-            }
-        )
-
-    counter_week = pp.period("week")
-
-    def build(pipe: Any) -> None:
-        for name in counter_page:
-            pipe.execute_command("MGET", *[pp.keys.counter_total(name, p) for p in spark_days])
-            pipe.get(pp.keys.counter_total(name, counter_week))
-
-    replies = pp.run(build, scripts=()) if len(counter_page) else []
-    counter_rows = []
-    for i, name in enumerate(counter_page):
-        values = [float(v) if v is not None else 0.0 for v in replies[2 * i]]
-        week_total = replies[2 * i + 1]
-        counter_rows.append(
-            {
-                "name": name,
-                "today": values[-1],
-                "week": float(week_total) if week_total is not None else 0.0,
-                "spark": sparkline(values),
-            }
-        )
     return render(
         request,
         "porpoise_django/admin/overview.html",
@@ -141,13 +103,67 @@ def overview(request: HttpRequest) -> HttpResponse:
             query=query,
             event_page=event_page,
             counter_page=counter_page,
-            event_rows=event_rows,
-            counter_rows=counter_rows,
+            event_rows=_event_rows(pp, list(event_page)),
+            counter_rows=_counter_rows(pp, list(counter_page)),
             unique_names=pp.unique_names(),
             metric_names=pp.metric_names(),
             spark_days=SPARK_DAYS,
         ),
     )
+
+
+def _event_rows(pp: Analytics, names: list[str]) -> list[dict[str, Any]]:
+    """Today, this week and a sparkline of the last days per event; one round trip."""
+    tracked = pp.granularities
+    days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
+    week = pp.period("week") if "week" in tracked else None
+    bitmaps = []
+    for name in names:
+        event = pp.event(name)
+        bitmaps += [event.bind(p) for p in days]
+        if week is not None:
+            bitmaps.append(event.bind(week))
+    counts = pp.count_bitmaps(bitmaps) if bitmaps else []
+    width = len(days) + (1 if week is not None else 0)
+    rows = []
+    for i, name in enumerate(names):
+        row = counts[i * width : (i + 1) * width]
+        spark = row[: len(days)]
+        rows.append(
+            {
+                "name": name,
+                "today": spark[-1] if spark else None,
+                "week": row[-1] if week is not None else None,
+                "spark": sparkline(spark),
+            }
+        )
+    return rows
+
+
+def _counter_rows(pp: Analytics, names: list[str]) -> list[dict[str, Any]]:
+    """Today, this week and a sparkline of the last days per counter; one round trip."""
+    days = pp.range("day", -(SPARK_DAYS - 1)).periods()
+    week = pp.period("week")
+
+    def build(pipe: Any) -> None:
+        for name in names:
+            pipe.execute_command("MGET", *[pp.keys.counter_total(name, p) for p in days])
+            pipe.get(pp.keys.counter_total(name, week))
+
+    replies = pp.run(build, scripts=()) if names else []
+    rows = []
+    for i, name in enumerate(names):
+        values = [float(v) if v is not None else 0.0 for v in replies[2 * i]]
+        week_total = replies[2 * i + 1]
+        rows.append(
+            {
+                "name": name,
+                "today": values[-1],
+                "week": float(week_total) if week_total is not None else 0.0,
+                "spark": sparkline(values),
+            }
+        )
+    return rows
 
 
 def _heat(percent: float | None) -> str:
@@ -167,9 +183,8 @@ def cohorts(request: HttpRequest) -> HttpResponse:
     average: list[dict[str, Any]] = []
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        pp = get_analytics()
         table = cohort_table(
-            pp,
+            get_analytics(),
             data["select1"],
             data["select2"],
             select1b=data["select1b"],
@@ -186,28 +201,7 @@ def cohorts(request: HttpRequest) -> HttpResponse:
             response = HttpResponse(table.to_csv(as_percent=as_percent), content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="cohorts.csv"'
             return response
-        percents = table.percents()
-        for label, size, counts, pcts, running in zip(
-            table.labels, table.sizes, table.counts, percents, table.unfinished, strict=True
-        ):
-            cells = []
-            for count, pct, unfinished in zip(counts, pcts, running, strict=True):
-                if count is None:
-                    cells.append(("num", "", "", ""))
-                    continue
-                text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
-                css = "num unfinished" if unfinished else "num"
-                title = "period not finished" if unfinished else ""
-                cells.append((css, _heat(pct), title, text))
-            # Built here rather than in a template loop (a 30 x 30 table is 930
-            # cells); every value is escaped, as the template would.
-            html = mark_safe(
-                "".join(
-                    f'<td class="{css}" style="{escape(style)}" title="{title}">{escape(text)}</td>'
-                    for css, style, title, text in cells
-                )
-            )
-            rows.append({"label": label, "size": size, "cells_html": html, "width": len(cells)})
+        rows = _cohort_rows(table, as_percent)
         average = [
             {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
         ]
@@ -227,6 +221,32 @@ def cohorts(request: HttpRequest) -> HttpResponse:
             csv_query=query.urlencode(),
         ),
     )
+
+
+def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
+    """One row per cohort, its cells as HTML: built here rather than in a template
+    loop (a 30 x 30 table is 930 cells); every value is escaped, as the template would."""
+    rows = []
+    for label, size, counts, pcts, running in zip(
+        table.labels, table.sizes, table.counts, table.percents(), table.unfinished, strict=True
+    ):
+        cells = []
+        for count, pct, unfinished in zip(counts, pcts, running, strict=True):
+            if count is None:
+                cells.append(("num", "", "", ""))
+                continue
+            text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
+            css = "num unfinished" if unfinished else "num"
+            title = "period not finished" if unfinished else ""
+            cells.append((css, _heat(pct), title, text))
+        html = mark_safe(
+            "".join(
+                f'<td class="{css}" style="{escape(style)}" title="{title}">{escape(text)}</td>'
+                for css, style, title, text in cells
+            )
+        )
+        rows.append({"label": label, "size": size, "cells_html": html, "width": len(cells)})
+    return rows
 
 
 @staff_only
@@ -284,53 +304,26 @@ def charts(request: HttpRequest) -> HttpResponse:
     form = bound_form(ChartForm, request, "name")
     chart: dict[str, Any] | None = None
     top_rows: list[dict[str, Any]] = []
+    pp = get_analytics()
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        pp = get_analytics()
         periods: PeriodRange = data["range"]
-        kind, name = data["kind"], data["name"]
-        labels = [p.label for p in periods]
-        datasets: list[dict[str, Any]] = []
-
-        def values_for(span: PeriodRange) -> dict[str, list[Any]]:
-            if kind == "counter":
-                return {name: [v for _, v in pp.counter(name).totals(span)]}
-            if kind == "event":
-                if span.granularity not in pp.granularities:
-                    raise ValueError(f"{span.granularity} buckets are not tracked for events")
-                return {name: [v for _, v in pp.event(name).counts(span)]}
-            metrics = [m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()]
-            points = pp.metric(name).series(span, metrics, data["dimension"] or "")
-            return {m: [values[m] for _, values in points] for m in metrics}
-
         try:
-            current = values_for(periods)
+            current = _chart_values(pp, data, periods)
             datasets = [{"label": label, "data": values} for label, values in current.items()]
             if data["compare"]:
-                before = values_for(_previous(periods))
+                before = _chart_values(pp, data, _previous(periods))
                 datasets += [
                     {"label": f"{label} (previous period)", "data": values, "borderDash": [5, 5]}
                     for label, values in before.items()
                 ]
             if data["top"]:
-                if kind == "counter":
-                    top_rows = [
-                        {"name": k, "value": v}
-                        for k, v in pp.counter(name).top(periods, data["top"])
-                    ]
-                elif kind == "metric":
-                    metrics = [
-                        m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()
-                    ]
-                    rows = pp.metric(name).breakdown(
-                        data["dimension"] or "", periods, metrics, limit=data["top"]
-                    )
-                    top_rows = [{"name": r["dimension"], "value": r[metrics[0]]} for r in rows]
+                top_rows = _top_rows(pp, data, periods)
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
+            labels = [p.label for p in periods]
             chart = {"type": data["chart"], "labels": labels, "datasets": datasets}
-    pp = get_analytics()
     names = sorted(set(pp.counter_names()) | set(pp.event_names()) | set(pp.metric_names()))
     names = names[:SUGGESTIONS]
     return render(
@@ -340,6 +333,37 @@ def charts(request: HttpRequest) -> HttpResponse:
             request, "Counter charts", form=form, chart=chart, top_rows=top_rows, all_names=names
         ),
     )
+
+
+def _metrics(data: dict[str, Any]) -> list[str]:
+    return [m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()]
+
+
+def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dict[str, list[Any]]:
+    """The charted series over ``span``: label -> one value per period."""
+    kind, name = data["kind"], data["name"]
+    if kind == "counter":
+        return {name: [v for _, v in pp.counter(name).totals(span)]}
+    if kind == "event":
+        pp.check_tracked(span.granularity)
+        return {name: [v for _, v in pp.event(name).counts(span)]}
+    metrics = _metrics(data)
+    points = pp.metric(name).series(span, metrics, data["dimension"] or "")
+    return {m: [values[m] for _, values in points] for m in metrics}
+
+
+def _top_rows(pp: Analytics, data: dict[str, Any], periods: PeriodRange) -> list[dict[str, Any]]:
+    """The top ids of a counter, or the top values of a metric's dimension."""
+    kind, name = data["kind"], data["name"]
+    if kind == "counter":
+        return [{"name": k, "value": v} for k, v in pp.counter(name).top(periods, data["top"])]
+    if kind == "metric":
+        metrics = _metrics(data)
+        rows = pp.metric(name).breakdown(
+            data["dimension"] or "", periods, metrics, limit=data["top"]
+        )
+        return [{"name": r["dimension"], "value": r[metrics[0]]} for r in rows]
+    return []
 
 
 @staff_only

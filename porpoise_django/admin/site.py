@@ -1,8 +1,8 @@
 """Puts "Porpoise analytics" into the default ``admin.site``, with no model.
 
 Django's admin lists apps from registered models; porpoise has none. So, for
-the default site only, this wraps two of its methods (``admin.py``, which the
-admin's autodiscovery imports, calls :func:`install`):
+the default site only, this wraps two of its methods (``porpoise_django.admin``,
+which the admin's autodiscovery imports, calls :func:`install`):
 
 - ``get_urls`` adds the dashboard URLs under ``admin/porpoise/`` (names
   ``admin:porpoise_overview`` and so on), so no ``include`` is needed;
@@ -20,6 +20,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
+from . import views
+
 PAGES = [
     ("overview", "Overview"),
     ("cohorts", "Cohort retention"),
@@ -28,24 +30,22 @@ PAGES = [
     ("lifecycle", "Lifecycle and stickiness"),
     ("decisions", "Decisions"),
 ]
-#: Page slug -> view function name in admin_views, where they differ.
+#: Page slug -> view function name in views, where they differ.
 VIEW_NAMES = {"lifecycle": "lifecycle_page"}
 
 
 def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
-    from . import admin_views
-
     # Not site.admin_view(): it sends logged-in non-staff users to the login
     # page; the views' own check answers them 403 instead.
     pages = [
         path(
             f"porpoise/{slug}/",
-            getattr(admin_views, VIEW_NAMES.get(slug, slug)),
+            getattr(views, VIEW_NAMES.get(slug, slug)),
             name=f"porpoise_{slug}",
         )
         for slug, _ in PAGES
     ]
-    return [*pages, path("porpoise/", admin_views.overview, name="porpoise_index")]
+    return [*pages, path("porpoise/", views.overview, name="porpoise_index")]
 
 
 def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:

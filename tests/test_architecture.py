@@ -1,0 +1,172 @@
+"""The layers of the package, checked from its source: no import circles, and
+the engine stays a library (no Django, nothing of the glue).
+
+Every import counts: at module level, inside functions (lazy imports hide a
+circle, they do not remove it) and under ``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import porpoise_django
+
+PACKAGE = Path(porpoise_django.__file__).parent
+NAME = "porpoise_django"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path, modules: frozenset[str] = frozenset()) -> set[str]:
+    """Every module ``path`` imports (absolute names), wherever the import is.
+
+    ``from package import module`` counts as importing ``package.module``
+    (given the package's ``modules``), not the package itself: the package's
+    ``__init__`` runs first either way, which is not the importer's edge.
+    """
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                found.add(submodule if submodule in modules else target)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    known = frozenset(modules)
+    for name, path in modules.items():
+        targets = {t for t in imports_of(path, known) if t in modules and t != name}
+        edges[name] = targets
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circle_in_the_package():
+    # A module importing "porpoise_django.engine" (the package's re-exports)
+    # depends on the whole engine: that edge must not close a circle either.
+    assert cycles(graph()) == []
+
+
+def test_the_engine_imports_neither_django_nor_the_glue():
+    engine = PACKAGE / "engine"
+    for path in engine.rglob("*.py"):
+        for target in imports_of(path):
+            top = target.split(".")[0]
+            assert top not in {"django", "rest_framework", "drf_spectacular"}, (path, target)
+            if top == NAME:
+                assert target.startswith(f"{NAME}.engine"), (path, target)
+
+
+def private_names_defined(tree: ast.AST) -> set[str]:
+    """Private names a module defines: functions, classes, attributes set on
+    ``self``/``cls`` or in class bodies, module-level names."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {n for n in names if n.startswith("_")}
+
+
+def test_the_package_uses_no_private_name_of_another_module():
+    """``from .x import _name``, or ``thing._name`` where no class of this module
+    defines ``_name``, reaches into another module's internals; each module
+    offers a public interface instead."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        own = private_names_defined(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] != "django":
+                found += [
+                    f"{module_name(path)}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and node.attr not in own
+                and node.attr != "_meta"  # Django's documented model API
+            ):
+                found.append(f"{module_name(path)}: ._{node.attr[1:]}")
+    assert found == []
+
+
+def test_the_checker_sees_a_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_functions_stay_short_and_the_facade_thin():
+    """A function reads on one screen (about 60 lines; 70 is the hard stop), and
+    ``Analytics`` stays a facade: constructor, options, factories, delegations."""
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 70:
+                    long.append(f"{module_name(path)}.{node.name}: {length} lines")
+            if isinstance(node, ast.ClassDef) and node.name == "Analytics":
+                assert (node.end_lineno or 0) - node.lineno < 300
+    assert long == []

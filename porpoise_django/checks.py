@@ -13,6 +13,7 @@
 ``porpoise_django.E009``  a dotted-path setting that cannot be imported
 ``porpoise_django.W001``  an unknown ``PORPOISE`` key
 ``porpoise_django.W002``  the middleware runs before authentication
+``porpoise_django.W003``  the API without Swagger UI's files (``docs/`` blank)
 ========================  ======================================================
 """
 
@@ -239,5 +240,22 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             hint=f"Put {ours[1]} after django.contrib.auth.middleware.AuthenticationMiddleware "
             "in MIDDLEWARE.",
             id="porpoise_django.W002",
+        )
+    ]
+
+
+@register()
+def check_api_docs(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W003: the API's Swagger UI (``docs/``) serves its files from
+    drf-spectacular-sidecar's static folder, found only if that app is installed."""
+    if not apps.is_installed("drf_spectacular") or apps.is_installed("drf_spectacular_sidecar"):
+        return []
+    return [
+        Warning(
+            "drf_spectacular_sidecar is not in INSTALLED_APPS: the API's Swagger UI "
+            "(docs/) would find none of its files.",
+            hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it is installed with "
+            "porpoise-django).",
+            id="porpoise_django.W003",
         )
     ]

@@ -248,3 +248,56 @@ def test_lifecycle_and_decision_pages(client, staff, data):
     )
     text = bad.content.decode()
     assert "two or more distinct options" in text and "name=value" in text
+
+
+ALL_PAGES = ["overview", "cohorts", "funnels", "charts", "lifecycle", "decisions"]
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_pages_installed_on_a_custom_site_are_bound_to_it(client, data, page):
+    """install(site) binds the pages to that site: its permission rule, its login,
+    its header, its URLs; the default site's are never used."""
+    url = f"/console/porpoise/{page}/"
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/console/login/")
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get(url).status_code == 403  # staff, but the console wants superusers
+    assert client.get(f"/admin/porpoise/{page}/").status_code == 200  # the default site does not
+    boss = get_user_model().objects.create_superuser("boss", password="pw")
+    client.force_login(boss)
+    response = client.get(url)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Staff console" in text and "Django administration" not in text
+    assert 'href="/console/porpoise/cohorts/"' in text and 'href="/admin/' not in text
+
+
+def test_the_custom_site_lists_porpoise_only_to_whom_it_admits(client, data):
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert "Porpoise analytics" in client.get("/admin/").content.decode()
+    boss = get_user_model().objects.create_superuser("boss", password="pw")
+    client.force_login(boss)
+    index = client.get("/console/").content.decode()
+    assert "Porpoise analytics" in index and "/console/porpoise/overview/" in index
+
+
+def test_breadcrumbs_use_the_element_of_the_installed_django(client, staff, data):
+    """Django 6 draws breadcrumbs as an ``ol`` (its CSS styles only that), 5.2 as a
+    ``div``: the pages follow the admin's own base template, whichever is installed."""
+    import django.contrib.admin
+
+    base = Path(django.contrib.admin.__file__).parent / "templates/admin/base.html"
+    element = "ol" if '<ol class="breadcrumbs">' in base.read_text() else "div"
+    for page in ALL_PAGES:
+        text = client.get(f"/admin/porpoise/{page}/").content.decode()
+        assert f'<{element} class="breadcrumbs">' in text, page
+        crumbs = text[
+            text.index('class="breadcrumbs"') : text.index(
+                f"</{element}>", text.index('class="breadcrumbs"')
+            )
+        ]
+        # The overview's crumb does not repeat its own title.
+        assert crumbs.count("Porpoise analytics") == 1, (page, crumbs)

@@ -192,3 +192,8 @@ def test_settings_are_reloaded_when_they_change(settings):
     assert porpoise_settings.TIME_ZONE == "Europe/Paris"
     with pytest.raises(AttributeError, match="invalid porpoise setting"):
         porpoise_settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_w003_swagger_ui_files_need_the_sidecar_app(settings):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "drf_spectacular_sidecar"]
+    assert _run() == ["porpoise_django.W003"]

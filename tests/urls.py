@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tests.testapp import views
+from tests.testapp.console import console
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", console.urls),
     path("api/porpoise/", include("porpoise_django.api.urls")),
     path("plain/", views.plain),
     path("static/thing.css", views.plain),

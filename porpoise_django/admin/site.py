@@ -14,6 +14,7 @@ Another ``AdminSite`` can call ``install(site)`` itself.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
@@ -35,17 +36,18 @@ VIEW_NAMES = {"lifecycle": "lifecycle_page"}
 
 
 def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
-    # Not site.admin_view(): it sends logged-in non-staff users to the login
-    # page; the views' own check answers them 403 instead.
+    # Each page is bound to this site (its permission, login, header, sidebar).
+    # Not site.admin_view(): it sends logged-in users the site refuses to the
+    # login page; the pages answer them 403 instead.
     pages = [
         path(
             f"porpoise/{slug}/",
-            getattr(views, VIEW_NAMES.get(slug, slug)),
+            partial(getattr(views, VIEW_NAMES.get(slug, slug)), site),
             name=f"porpoise_{slug}",
         )
         for slug, _ in PAGES
     ]
-    return [*pages, path("porpoise/", views.overview, name="porpoise_index")]
+    return [*pages, path("porpoise/", partial(views.overview, site), name="porpoise_index")]
 
 
 def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:
@@ -83,13 +85,7 @@ def install(site: admin.AdminSite) -> None:
 
     def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = original_app_list(request, app_label)
-        user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_active
-            and user.is_staff
-            and app_label in (None, "porpoise_django")
-        ):
+        if app_label in (None, "porpoise_django") and site.has_permission(request):
             apps = [*apps, app_entry(site, request)]
             apps.sort(key=lambda app: app["name"].lower())
         return apps

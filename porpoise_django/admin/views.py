@@ -1,10 +1,16 @@
-"""The admin dashboards: function views for staff, rendered in the admin's look."""
+"""The admin dashboards: page views rendered in the admin's look.
+
+Each page takes the ``AdminSite`` it is installed on as its first argument
+(:mod:`.site` binds it): permission, login redirect, header and sidebar all
+come from that site, as Django's own admin views take ``self.admin_site``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import cache, wraps
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from django.contrib import admin
@@ -14,8 +20,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
 
 from ..engine import (
     Analytics,
@@ -33,19 +39,26 @@ SPARK_DAYS = 14
 PAGE_SIZE = 50
 
 
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous users go to the admin login; logged-in non-staff get 403."""
+def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Guard a page with its site's permission (``AdminSite.has_permission``: staff,
+    unless the site says otherwise). Anonymous users go to that site's login;
+    logged-in users it refuses get 403. URLs in the page resolve on that site."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (user.is_active and user.is_staff):
+    def wrapped(
+        site: admin.AdminSite, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        request.current_app = site.name
+        if not site.has_permission(request):
+            if not request.user.is_authenticated:
+                login = reverse("admin:login", current_app=site.name)
+                return redirect_to_login(request.get_full_path(), login)
             raise PermissionDenied("Porpoise analytics is for staff.")
-        return view(request, *args, **kwargs)
+        response = view(site, request, *args, **kwargs)
+        add_never_cache_headers(response)  # figures change from one second to the next
+        return response
 
-    return never_cache(wrapped)
+    return wrapped
 
 
 #: Names offered as suggestions in a page: a registry flooded with thousands
@@ -53,10 +66,22 @@ def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 SUGGESTIONS = 200
 
 
-def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+@cache
+def breadcrumbs_element() -> str:
+    """``"ol"`` or ``"div"``: the element the installed Django's admin draws its
+    breadcrumbs with (an ``ol`` of ``li`` since Django 6.0, whose CSS styles
+    only that), read from the admin's own ``base.html``."""
+    base = Path(admin.__file__).parent / "templates" / "admin" / "base.html"
+    return "ol" if '<ol class="breadcrumbs">' in base.read_text() else "div"
+
+
+def _context(
+    site: admin.AdminSite, request: HttpRequest, title: str, **extra: Any
+) -> dict[str, Any]:
     pp = get_analytics()
     return {
-        **admin.site.each_context(request),
+        **site.each_context(request),
+        "porpoise_breadcrumbs": breadcrumbs_element(),
         "title": title,
         "event_names": pp.event_names()[:SUGGESTIONS],
         "porpoise_tz": str(pp.tz),
@@ -85,8 +110,8 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> st
     )
 
 
-@staff_only
-def overview(request: HttpRequest) -> HttpResponse:
+@site_page
+def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Every event and counter with today's and this week's figures and a sparkline."""
     pp = get_analytics()
     query = request.GET.get("q", "").strip()[:128]
@@ -98,6 +123,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         request,
         "porpoise_django/admin/overview.html",
         _context(
+            site,
             request,
             "Porpoise analytics",
             query=query,
@@ -174,8 +200,8 @@ def _heat(percent: float | None) -> str:
     return f"background-color: rgba(32, 120, 200, {alpha:.2f}); color: {text}"
 
 
-@staff_only
-def cohorts(request: HttpRequest) -> HttpResponse:
+@site_page
+def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """The cohort retention table (bitmapist's form and table, and more)."""
     form = bound_form(CohortForm, request, "select1")
     table = None
@@ -211,6 +237,7 @@ def cohorts(request: HttpRequest) -> HttpResponse:
         request,
         "porpoise_django/admin/cohorts.html",
         _context(
+            site,
             request,
             "Cohort retention",
             form=form,
@@ -249,8 +276,8 @@ def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
     return rows
 
 
-@staff_only
-def funnels(request: HttpRequest) -> HttpResponse:
+@site_page
+def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Ordered steps within a conversion window, conversion per step and overall."""
     form = bound_form(FunnelForm, request, "steps")
     steps: list[dict[str, Any]] = []
@@ -288,7 +315,7 @@ def funnels(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "porpoise_django/admin/funnels.html",
-        _context(request, "Funnels", form=form, steps=steps, overall=overall),
+        _context(site, request, "Funnels", form=form, steps=steps, overall=overall),
     )
 
 
@@ -298,8 +325,8 @@ def _previous(periods: PeriodRange) -> PeriodRange:
     return PeriodRange(periods.first.delta(-size), periods.first.prev(), size)
 
 
-@staff_only
-def charts(request: HttpRequest) -> HttpResponse:
+@site_page
+def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Chart.js charts of a counter, an event or a metric, with top-N and comparison."""
     form = bound_form(ChartForm, request, "name")
     chart: dict[str, Any] | None = None
@@ -330,6 +357,7 @@ def charts(request: HttpRequest) -> HttpResponse:
         request,
         "porpoise_django/admin/charts.html",
         _context(
+            site,
             request, "Counter charts", form=form, chart=chart, top_rows=top_rows, all_names=names
         ),
     )
@@ -366,8 +394,8 @@ def _top_rows(pp: Analytics, data: dict[str, Any], periods: PeriodRange) -> list
     return []
 
 
-@staff_only
-def lifecycle_page(request: HttpRequest) -> HttpResponse:
+@site_page
+def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """New, returning, resurrecting and dormant users per period; stickiness."""
     form = bound_form(LifecycleForm, request, "event")
     chart = None
@@ -394,6 +422,7 @@ def lifecycle_page(request: HttpRequest) -> HttpResponse:
         request,
         "porpoise_django/admin/lifecycle.html",
         _context(
+            site,
             request,
             "Lifecycle and stickiness",
             form=form,
@@ -409,8 +438,8 @@ def lifecycle_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_only
-def decisions(request: HttpRequest) -> HttpResponse:
+@site_page
+def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Each option's success rate, interval and chance of being the best."""
     form = bound_form(DecisionForm, request, "name")
     report = None
@@ -426,5 +455,5 @@ def decisions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "porpoise_django/admin/decisions.html",
-        _context(request, "Decisions", form=form, report=report, suggestion=suggestion),
+        _context(site, request, "Decisions", form=form, report=report, suggestion=suggestion),
     )

@@ -4,6 +4,7 @@ its OpenAPI schema (``schema/``) and a Swagger UI (``docs/``)."""
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -57,11 +58,28 @@ class SchemaView(SpectacularAPIView):
         return super().get(request, *args, **kwargs)
 
 
+#: Swagger UI's files in drf-spectacular-sidecar's static folder.
+SWAGGER_UI_FILES = {
+    "swagger_ui_css": "swagger-ui.css",
+    "swagger_ui_bundle": "swagger-ui-bundle.js",
+    "swagger_ui_standalone": "swagger-ui-standalone-preset.js",
+    "favicon_href": "favicon-32x32.png",
+}
+
+
 class DocsView(SpectacularSwaggerView):
-    """Swagger UI over the schema, with the schema's permissions."""
+    """Swagger UI over the schema, with the schema's permissions; its files come
+    from the package (drf-spectacular-sidecar), not a CDN, so it works offline."""
 
     def get_permissions(self) -> list[BasePermission]:
         return _docs_permissions()
+
+    @extend_schema(exclude=True)
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        for key, name in SWAGGER_UI_FILES.items():
+            response.data[key] = static(f"drf_spectacular_sidecar/swagger-ui-dist/{name}")
+        return response
 
 
 # The actions on one name of a kind: events/<name>/series/, counters/<name>/top/...

@@ -301,3 +301,40 @@ def test_breadcrumbs_use_the_element_of_the_installed_django(client, staff, data
         ]
         # The overview's crumb does not repeat its own title.
         assert crumbs.count("Porpoise analytics") == 1, (page, crumbs)
+
+
+def test_every_page_answers_at_first_sight(client, staff, data):
+    """Opened from the sidebar, with no query, each page already shows an answer
+    built from the settings' events (signup, active, login) and the registry.
+    (ACTIVE_EVENT is off here: login stands in for it, the busiest event too.)"""
+    cohorts = client.get("/admin/porpoise/cohorts/")
+    assert cohorts.context["table"] is not None and cohorts.context["rows"]
+    form = cohorts.context["form"]
+    assert form.data["select1"] == "signup" and form.data["select2"] == "login"
+    assert form.data["granularity"] == "week"  # tracked here; a week view by default
+    lifecycle = client.get("/admin/porpoise/lifecycle/")
+    assert lifecycle.context["chart"] is not None
+    assert lifecycle.context["form"].data["event"] == "active"  # the busiest today
+    charts = client.get("/admin/porpoise/charts/")
+    assert charts.context["chart"] is not None
+    assert charts.context["form"].data["kind"] == "counter"
+    assert charts.context["form"].data["name"] == "page:view"  # the only counter
+    funnels = client.get("/admin/porpoise/funnels/")
+    steps = [s["label"] for s in funnels.context["steps"]]
+    assert steps[:2] == ["signup", "login"] and len(steps) == 3
+
+
+def test_an_empty_store_shows_the_plain_forms(client, staff, porpoise):
+    porpoise(ACTIVE_EVENT=None)
+    for page in ("cohorts", "lifecycle", "charts", "funnels"):
+        response = client.get(f"/admin/porpoise/{page}/")
+        assert response.status_code == 200
+        assert not response.context["form"].is_bound, page
+        assert "errorlist" not in response.content.decode(), page
+
+
+def test_only_tracked_granularities_are_offered(client, staff, porpoise):
+    porpoise(ACTIVE_EVENT=None, GRANULARITIES=["week", "month"])
+    form = client.get("/admin/porpoise/cohorts/").context["form"]
+    assert [value for value, _ in form.fields["granularity"].choices] == ["week", "month"]
+    assert form.fields["granularity"].initial == "week"

@@ -100,6 +100,7 @@ def test_cohort_table_in_one_round_trip_with_labels_average_and_csv(
     assert table.counts[2] == [0, None, None]
     assert table.unfinished[0] == [False, False, True]
     assert table.percents()[0] == [0.0, 50.0, 20.0]
+    assert table.percents()[1] == [None, None, None]  # an empty cohort: blank, not 0%
     # The running week is left out of the average.
     assert table.average() == [0.0, 50.0, None]
     assert table.average(finished_only=False)[2] == 20.0

@@ -51,9 +51,25 @@ def _names(bitmap: Bitmap) -> list[str]:
 class KnownEventsForm(forms.Form):
     """Reads the registry of event names once per form."""
 
+    #: The granularities the form knows, offered where the store tracks them.
+    granularities: tuple[tuple[str, str], ...] = (
+        ("day", "days"),
+        ("week", "weeks"),
+        ("month", "months"),
+        ("year", "years"),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._known: set[str] | None = None
+        # Only the granularities the store tracks are offered.
+        field = self.fields["granularity"]
+        assert isinstance(field, forms.ChoiceField)
+        tracked = get_analytics().granularities
+        offered = [(g, label) for g, label in self.granularities if g in tracked]
+        field.choices = offered
+        if field.initial not in tracked and offered:
+            field.initial = offered[0][0]
 
     def clean_granularity(self) -> str:
         value: str = self.cleaned_data["granularity"]
@@ -73,10 +89,7 @@ class CohortForm(KnownEventsForm):
     select1b = query_field("and", required=False)
     select2 = query_field("Then came back to", "active")
     select2b = query_field("and", required=False)
-    granularity = forms.ChoiceField(
-        choices=[("day", "days"), ("week", "weeks"), ("month", "months"), ("year", "years")],
-        initial="day",
-    )
+    granularity = forms.ChoiceField(choices=KnownEventsForm.granularities, initial="day")
     cohorts = forms.IntegerField(min_value=1, max_value=60, initial=12, label="Cohorts")
     offsets = forms.IntegerField(min_value=0, max_value=60, initial=12, label="Periods")
     start = forms.DateField(
@@ -121,12 +134,10 @@ class CohortForm(KnownEventsForm):
 class FunnelForm(KnownEventsForm):
     steps = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
-        initial="signup\nlogin\nsong:played",
         help_text="2 to 10 steps, one event or query per line, in order.",
     )
-    granularity = forms.ChoiceField(
-        choices=[("day", "days"), ("week", "weeks"), ("month", "months")], initial="day"
-    )
+    granularities = KnownEventsForm.granularities[:3]
+    granularity = forms.ChoiceField(choices=granularities, initial="day")
     window = forms.IntegerField(
         min_value=0, max_value=90, initial=7, help_text="Periods after entering."
     )

@@ -33,6 +33,7 @@ from ..engine import (
     stickiness,
 )
 from ..services import get_analytics
+from .defaults import chart_defaults, cohort_defaults, funnel_defaults, lifecycle_defaults
 from .forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
 
 SPARK_DAYS = 14
@@ -89,14 +90,25 @@ def _context(
     }
 
 
-def bound_form(form_class: type[Any], request: HttpRequest, key: str) -> Any:
+def bound_form(
+    form_class: type[Any], request: HttpRequest, key: str, defaults: dict[str, Any] | None = None
+) -> Any:
     """The form bound to the query string once ``key`` is in it; fields left out
-    of the query (a link from the overview) take their initial values."""
-    if key not in request.GET:
+    of the query (a link from the overview) take their initial values. Before
+    that, bound to ``defaults`` (see :mod:`.defaults`) so the page answers at
+    first sight, or unbound when there is nothing to show yet."""
+    if key not in request.GET and defaults is None:
         return form_class()
     data = {n: f.initial for n, f in form_class.base_fields.items() if f.initial is not None}
-    data.update(request.GET.dict())
+    data.update(request.GET.dict() if key in request.GET else defaults or {})
     return form_class(data)
+
+
+def first_sight(
+    request: HttpRequest, make: Callable[[Analytics], dict[str, Any] | None]
+) -> dict[str, Any] | None:
+    """The defaults of a page opened without a query (none once a form was sent)."""
+    return make(get_analytics()) if not request.GET else None
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> str:
@@ -203,7 +215,7 @@ def _heat(percent: float | None) -> str:
 @site_page
 def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """The cohort retention table (bitmapist's form and table, and more)."""
-    form = bound_form(CohortForm, request, "select1")
+    form = bound_form(CohortForm, request, "select1", first_sight(request, cohort_defaults))
     table = None
     rows: list[dict[str, Any]] = []
     average: list[dict[str, Any]] = []
@@ -259,7 +271,7 @@ def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
     ):
         cells = []
         for count, pct, unfinished in zip(counts, pcts, running, strict=True):
-            if count is None:
+            if count is None or (as_percent and pct is None):  # future, or nobody to retain
                 cells.append(("num", "", "", ""))
                 continue
             text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
@@ -279,7 +291,7 @@ def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
 @site_page
 def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Ordered steps within a conversion window, conversion per step and overall."""
-    form = bound_form(FunnelForm, request, "steps")
+    form = bound_form(FunnelForm, request, "steps", first_sight(request, funnel_defaults))
     steps: list[dict[str, Any]] = []
     overall = None
     if form.is_bound and form.is_valid():
@@ -328,7 +340,7 @@ def _previous(periods: PeriodRange) -> PeriodRange:
 @site_page
 def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """Chart.js charts of a counter, an event or a metric, with top-N and comparison."""
-    form = bound_form(ChartForm, request, "name")
+    form = bound_form(ChartForm, request, "name", first_sight(request, chart_defaults))
     chart: dict[str, Any] | None = None
     top_rows: list[dict[str, Any]] = []
     pp = get_analytics()
@@ -358,7 +370,12 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         "porpoise_django/admin/charts.html",
         _context(
             site,
-            request, "Counter charts", form=form, chart=chart, top_rows=top_rows, all_names=names
+            request,
+            "Counter charts",
+            form=form,
+            chart=chart,
+            top_rows=top_rows,
+            all_names=names,
         ),
     )
 
@@ -397,7 +414,7 @@ def _top_rows(pp: Analytics, data: dict[str, Any], periods: PeriodRange) -> list
 @site_page
 def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """New, returning, resurrecting and dormant users per period; stickiness."""
-    form = bound_form(LifecycleForm, request, "event")
+    form = bound_form(LifecycleForm, request, "event", first_sight(request, lifecycle_defaults))
     chart = None
     sticky = None
     if form.is_bound and form.is_valid():

@@ -74,8 +74,10 @@ class CohortTable:
         return [p.label for p in self.periods]
 
     def percents(self) -> list[list[float | None]]:
+        """Per cell, retained / cohort size in percent; None where the cell is in the
+        future or the cohort is empty (no one to retain: blank, not 0%)."""
         return [
-            [None if c is None else (100.0 * c / size if size else 0.0) for c in row]
+            [None if c is None or not size else 100.0 * c / size for c in row]
             for size, row in zip(self.sizes, self.counts, strict=True)
         ]
 

@@ -1,0 +1,106 @@
+"""What each dashboard shows before anyone touches its form.
+
+A page opened from the sidebar answers at once: the cohort table of signups
+coming back active, the lifecycle of the active event, a funnel of the usual
+steps, the chart of the busiest counter. The events come from the settings
+(``SIGNUP_EVENT``, ``ACTIVE_EVENT``, ``LOGIN_EVENT``) when they were marked,
+else from the registry; a store with nothing marked shows the empty form.
+
+>>> cohort_defaults(pp)                                    # doctest: +SKIP
+{'select1': 'signup', 'select2': 'active', 'granularity': 'week'}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conf import porpoise_settings
+from ..engine import Analytics
+
+#: Names looked at when picking the busiest counter or event (one round trip).
+_CANDIDATES = 200
+
+
+def _marked(pp: Analytics, *settings: str) -> list[str]:
+    """The events named by ``settings`` that were marked, in that order, once each."""
+    known = set(pp.event_names())
+    found: list[str] = []
+    for setting in settings:
+        name = getattr(porpoise_settings, setting)
+        if name and name in known and name not in found:
+            found.append(name)
+    return found
+
+
+def _granularity(pp: Analytics, preferred: str) -> str:
+    return preferred if preferred in pp.granularities else pp.granularities[0]
+
+
+def cohort_defaults(pp: Analytics) -> dict[str, Any] | None:
+    """Signups coming back active (or logging in), by week where weeks are tracked."""
+    entry = _marked(pp, "SIGNUP_EVENT")
+    back = _marked(pp, "ACTIVE_EVENT", "LOGIN_EVENT")
+    if not entry or not back:
+        return None
+    return {"select1": entry[0], "select2": back[0], "granularity": _granularity(pp, "week")}
+
+
+def funnel_defaults(pp: Analytics) -> dict[str, Any] | None:
+    """Signup, login, then the busiest other event: steps a product has."""
+    steps = _marked(pp, "SIGNUP_EVENT", "LOGIN_EVENT")
+    busiest = busiest_event(pp, exclude={*steps, porpoise_settings.ACTIVE_EVENT})
+    if busiest:
+        steps.append(busiest)
+    if len(steps) < 2:
+        return None
+    return {"steps": "\n".join(steps), "granularity": _granularity(pp, "day")}
+
+
+def lifecycle_defaults(pp: Analytics) -> dict[str, Any] | None:
+    """The active event, else the busiest one."""
+    marked = _marked(pp, "ACTIVE_EVENT")
+    event = marked[0] if marked else busiest_event(pp)
+    return {"event": event} if event else None
+
+
+def chart_defaults(pp: Analytics) -> dict[str, Any] | None:
+    """The busiest counter this week, else the busiest event today."""
+    counter = busiest_counter(pp)
+    if counter:
+        return {"kind": "counter", "name": counter}
+    event = busiest_event(pp)
+    return {"kind": "event", "name": event} if event else None
+
+
+def busiest_event(pp: Analytics, exclude: set[Any] | None = None) -> str | None:
+    """The event with the most users in the current bucket of the finest tracked
+    granularity (among the first registered names)."""
+    names = [n for n in pp.event_names() if n not in (exclude or set())][:_CANDIDATES]
+    if not names:
+        return None
+    period = pp.period(pp.granularities[0])
+    counts = pp.count_bitmaps([pp.event(n).bind(period) for n in names])
+    best = max(range(len(names)), key=lambda i: counts[i])
+    return names[best] if counts[best] else names[0]
+
+
+def busiest_counter(pp: Analytics) -> str | None:
+    """The counter with the largest total this week (or the coarsest tracked bucket)."""
+    names = pp.counter_names()[:_CANDIDATES]
+    if not names:
+        return None
+    granularity = _granularity_for_counters(pp)
+    period = pp.period(granularity)
+    keys = [pp.keys.counter_total(n, period) for n in names]
+
+    def build(pipe: Any) -> None:
+        for key in keys:
+            pipe.get(key)
+
+    totals = [float(v or 0) for v in pp.run(build, scripts=())]
+    return names[max(range(len(names)), key=lambda i: totals[i])]
+
+
+def _granularity_for_counters(pp: Analytics) -> str:
+    tracked = pp.counter_granularities
+    return "week" if "week" in tracked else tracked[-1]

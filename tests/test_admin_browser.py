@@ -192,3 +192,41 @@ def test_swagger_ui_works_offline(live_server, staff_session, browser_page):
     page.wait_for_selector(".opblock", timeout=15_000)
     assert page.locator(".opblock").count() >= 20
     assert outside == []
+
+
+def test_live_overview_and_the_chart_form(live_server, staff_session, porpoise, browser_page):
+    """Live mode updates the overview's figures in place; the chart form shows the
+    fields of the chosen kind only."""
+    pp = porpoise(ACTIVE_EVENT=None)
+    pp.mark_many([("launch", i) for i in range(5)])
+    pp.count("plays", by=2)
+    page = browser_page
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": staff_session, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/admin/porpoise/overview/")
+    today = page.locator('#porpoise-events-table tr[data-name="launch"] .porpoise-today')
+    assert today.text_content().strip() == "5"
+    page.fill("#porpoise-live-seconds", "2")
+    page.check("#porpoise-live")
+    pp.mark_many([("launch", i) for i in range(5, 8)])
+    pp.count("plays", by=3)
+    page.wait_for_function(
+        """() => document.querySelector('#porpoise-events-table tr[data-name="launch"]'
+             + ' .porpoise-today').textContent.trim() === "8" """,
+        timeout=15_000,
+    )
+    counter = page.locator('#porpoise-counters-table tr[data-name="plays"] .porpoise-today')
+    page.wait_for_function(
+        """() => document.querySelector('#porpoise-counters-table tr[data-name="plays"]'
+             + ' .porpoise-today').textContent.trim() === "5" """,
+        timeout=15_000,
+    )
+    assert counter.text_content().strip() == "5"
+    page.goto(f"{live_server.url}/admin/porpoise/charts/")
+    assert page.locator(".field-metrics").is_hidden()
+    assert page.locator(".field-top").is_visible()  # counters have a top-N
+    page.select_option("#id_kind", "metric")
+    assert page.locator(".field-metrics").is_visible()
+    page.select_option("#id_kind", "event")
+    assert page.locator(".field-top").is_hidden()

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from porpoise_django.admin.pages import TITLES
 from porpoise_django.engine import cohort_table
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,11 @@ def test_anonymous_users_go_to_the_admin_login(client, page):
 @pytest.mark.parametrize("page", PAGES)
 def test_non_staff_users_get_403(client, page):
     client.force_login(get_user_model().objects.create_user("joe", password="pw"))
-    assert client.get(f"/admin/porpoise/{page}/").status_code == 403
+    response = client.get(f"/admin/porpoise/{page}/")
+    assert response.status_code == 403
+    text = response.content.decode()
+    # In the admin's look: its header and a way back, not a bare error page.
+    assert 'id="porpoise-refused"' in text and "Django administration" in text
 
 
 def test_the_admin_index_and_sidebar_list_porpoise(client, staff, data):
@@ -243,6 +248,7 @@ def test_lifecycle_and_decision_pages(client, staff, data):
     assert report.status_code == 200
     assert [r.option for r in report.context["report"]] == ["red", "blue"]
     assert report.context["suggestion"] == "blue"  # fewer than 5 trials: tried first
+    assert "10.0%" in report.content.decode()  # 1 success in 10 trials, in percent
     bad = client.get(
         "/admin/porpoise/decisions/", {"name": "cta", "options": "red", "dimensions": "country"}
     )
@@ -299,8 +305,12 @@ def test_breadcrumbs_use_the_element_of_the_installed_django(client, staff, data
                 f"</{element}>", text.index('class="breadcrumbs"')
             )
         ]
-        # The overview's crumb does not repeat its own title.
+        # Home, the app, the page: no crumb repeats the page's own title.
         assert crumbs.count("Porpoise analytics") == 1, (page, crumbs)
+        title = text[text.index("<title>") + 7 : text.index("</title>")]
+        assert title.split(" | ")[0] in crumbs, (page, title)
+        # The tab says what the sidebar entry says.
+        assert title.split(" | ")[0] == TITLES[page]
 
 
 def test_every_page_answers_at_first_sight(client, staff, data):
@@ -338,3 +348,33 @@ def test_only_tracked_granularities_are_offered(client, staff, porpoise):
     form = client.get("/admin/porpoise/cohorts/").context["form"]
     assert [value for value, _ in form.fields["granularity"].choices] == ["week", "month"]
     assert form.fields["granularity"].initial == "week"
+
+
+def test_the_retention_curve_and_segments(client, staff, data):
+    """Above the table: the average curve, one per compared segment, and each
+    cohort as a faint line; the figures are the table's."""
+    data.mark_unique("premium", 0)
+    params = {
+        "select1": "signup",
+        "select2": "active",
+        "cohorts": 5,
+        "offsets": 4,
+        "segments": "unique(premium)\n~unique(premium)",
+    }
+    response = client.get("/admin/porpoise/cohorts/", params)
+    assert response.status_code == 200
+    curve = response.context["curve"]
+    expected = cohort_table(data, "signup", "active", cohorts=5, offsets=4)
+    labels = [d["label"] for d in curve["datasets"]]
+    assert labels[:3] == ["average", "average, unique(premium)", "average, ~unique(premium)"]
+    assert labels[3:] == expected.labels
+    assert curve["datasets"][0]["data"] == expected.average()
+    assert [d["data"] for d in curve["datasets"][3:]] == expected.percents()
+    assert all(d.get("faint") for d in curve["datasets"][3:])
+    premium = cohort_table(
+        data, "signup", "active", cohorts=5, offsets=4, select1b=data.unique("premium")
+    )
+    assert curve["datasets"][1]["data"] == premium.average()
+    assert 'id="porpoise-chart"' in response.content.decode()
+    too_many = client.get("/admin/porpoise/cohorts/", {**params, "segments": "login\n" * 5})
+    assert "compare at most 4 segments" in too_many.content.decode()

@@ -337,3 +337,35 @@ def test_schema_operation_ids_are_unique_and_answers_match_it(api, data):
     [path] = [p for p in schema["paths"] if p.endswith("/cohorts/")]
     cohorts = schema["paths"][path]["get"]["responses"]["200"]
     assert "$ref" in cohorts["content"]["application/json"]["schema"]
+
+
+def test_tables_follow_the_admin_pages_rules(api, data):
+    """Cohorts and funnels answer as the admin pages do: the same defaults and
+    limits, and an unknown event is an error naming the close matches."""
+    unknown = api.get(f"{API}/cohorts/", {"select1": "signup", "select2": "activ"})
+    assert unknown.status_code == 400
+    assert "did you mean active" in unknown.json()["select2"][0]
+    funnel = api.get(f"{API}/funnels/", {"steps": "signup,loggin"})
+    assert funnel.status_code == 400 and "unknown event 'loggin'" in funnel.json()["steps"][0]
+    huge = api.get(
+        f"{API}/cohorts/",
+        {"select1": "signup", "select2": "active", "cohorts": 100, "offsets": 100},
+    )
+    assert huge.status_code == 400 and "too large a table" in huge.json()["cohorts"][0]
+    table = api.get(f"{API}/cohorts/", {"select1": "signup", "select2": "active"}).json()
+    assert len(table["rows"]) == 12 and len(table["rows"][0]["counts"]) == 13
+
+    from porpoise_django.admin.forms import CohortForm, FunnelForm
+    from porpoise_django.api.params import CohortParams, FunnelParams
+
+    for form, params, names in (
+        (CohortForm(), CohortParams(), ("cohorts", "offsets")),
+        (FunnelForm(), FunnelParams(), ("window",)),
+    ):
+        for name in names:
+            field, param = form.fields[name], params.fields[name]
+            assert (field.min_value, field.max_value, field.initial) == (
+                param.min_value,
+                param.max_value,
+                param.default,
+            ), name

@@ -8,11 +8,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ..engine import Bitmap, parse_query
+from .. import tables
+from ..engine import Bitmap
 from ..engine.period_strings import PERIOD_STRING_HELP
 from ..services import get_analytics
 
-MAX_CELLS = 2000
+#: Segments compared on one cohort page (each is a table of its own).
+MAX_SEGMENTS = 4
 
 
 def query_field(label: str, initial: str | None = None, required: bool = True) -> forms.CharField:
@@ -27,28 +29,32 @@ def query_field(label: str, initial: str | None = None, required: bool = True) -
 
 
 def known_query(text: str, known: set[str]) -> Bitmap:
-    """Parse a query and check that every event in it is in ``known``."""
-    pp = get_analytics()
+    """A query over ``known`` events (see :func:`porpoise_django.tables.known_query`)."""
     try:
-        template = parse_query(pp, text)
+        return tables.known_query(get_analytics(), text, known)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    for name in _names(template):
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValidationError(f"unknown event {name!r}{hint}")
-    return template
 
 
-def _names(bitmap: Bitmap) -> list[str]:
-    name = getattr(bitmap, "name", None)
-    if name is not None:
-        return [name]
-    return [n for operand in getattr(bitmap, "operands", ()) for n in _names(operand)]
+class DashboardForm(forms.Form):
+    """A dashboard's query form; ``together`` names fields that stay side by side."""
+
+    together: tuple[tuple[str, ...], ...] = ()
+
+    def groups(self) -> list[list[forms.BoundField]]:
+        """The fields in display order, those of a ``together`` group in one list."""
+        grouped = {name: group for group in self.together for name in group}
+        out: list[list[forms.BoundField]] = []
+        for field in self:
+            group = grouped.get(field.name)
+            if group is None:
+                out.append([field])
+            elif field.name == group[0]:
+                out.append([self[name] for name in group])
+        return out
 
 
-class KnownEventsForm(forms.Form):
+class KnownEventsForm(DashboardForm):
     """Reads the registry of event names once per form."""
 
     #: The granularities the form knows, offered where the store tracks them.
@@ -79,19 +85,35 @@ class KnownEventsForm(forms.Form):
         return value
 
     def query(self, field: str) -> Bitmap:
+        return self.parse(self.cleaned_data[field])
+
+    def parse(self, text: str) -> Bitmap:
+        """A query over known events (the registry is read once per form)."""
         if self._known is None:
-            self._known = set(get_analytics().event_names())
-        return known_query(self.cleaned_data[field], self._known)
+            self._known = tables.known_names(get_analytics())
+        return known_query(text, self._known)
 
 
 class CohortForm(KnownEventsForm):
+    # "and" narrows the field before it: the two stay together when rows wrap.
+    together = (("select1", "select1b"), ("select2", "select2b"))
     select1 = query_field("Did", "signup")
     select1b = query_field("and", required=False)
     select2 = query_field("Then came back to", "active")
     select2b = query_field("and", required=False)
     granularity = forms.ChoiceField(choices=KnownEventsForm.granularities, initial="day")
-    cohorts = forms.IntegerField(min_value=1, max_value=60, initial=12, label="Cohorts")
-    offsets = forms.IntegerField(min_value=0, max_value=60, initial=12, label="Periods")
+    cohorts = forms.IntegerField(
+        min_value=tables.COHORTS.low,
+        max_value=tables.COHORTS.high,
+        initial=tables.COHORTS.default,
+        label="Cohorts",
+    )
+    offsets = forms.IntegerField(
+        min_value=tables.OFFSETS.low,
+        max_value=tables.OFFSETS.high,
+        initial=tables.OFFSETS.default,
+        label="Periods",
+    )
     start = forms.DateField(
         required=False,
         label="First cohort",
@@ -108,6 +130,21 @@ class CohortForm(KnownEventsForm):
     display = forms.ChoiceField(
         choices=[("percent", "percent"), ("count", "counts")], initial="percent"
     )
+    segments = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Compare segments",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
+        help_text="One query per line, e.g. unique(premium) and ~unique(premium): each "
+        "segment's retention is drawn as a curve.",
+    )
+
+    def clean_segments(self) -> list[tuple[str, Bitmap]]:
+        lines = [line.strip() for line in self.cleaned_data["segments"].splitlines()]
+        lines = [line for line in lines if line]
+        if len(lines) > MAX_SEGMENTS:
+            raise ValidationError(f"compare at most {MAX_SEGMENTS} segments")
+        return [(line, self.parse(line)) for line in lines]
 
     def clean_select1(self) -> Bitmap:
         return self.query("select1")
@@ -124,10 +161,11 @@ class CohortForm(KnownEventsForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         cohorts, offsets = data.get("cohorts"), data.get("offsets")
-        if cohorts and offsets is not None and cohorts * (offsets + 1) > MAX_CELLS:
-            raise ValidationError(
-                f"{cohorts} x {offsets + 1} cells is too large a table (at most {MAX_CELLS})"
-            )
+        if cohorts and offsets is not None:
+            try:
+                tables.check_cells(cohorts, offsets)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
         return data
 
 
@@ -139,7 +177,10 @@ class FunnelForm(KnownEventsForm):
     granularities = KnownEventsForm.granularities[:3]
     granularity = forms.ChoiceField(choices=granularities, initial="day")
     window = forms.IntegerField(
-        min_value=0, max_value=90, initial=7, help_text="Periods after entering."
+        min_value=tables.FUNNEL_WINDOW.low,
+        max_value=tables.FUNNEL_WINDOW.high,
+        initial=tables.FUNNEL_WINDOW.default,
+        help_text="Periods after entering.",
     )
     start = forms.DateField(
         required=False, help_text="First entry period (default: 7 periods ago)."
@@ -148,9 +189,11 @@ class FunnelForm(KnownEventsForm):
 
     def clean_steps(self) -> list[tuple[str, Bitmap]]:
         lines = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]
-        if not 2 <= len(lines) <= 10:
-            raise ValidationError("give 2 to 10 steps, one per line")
-        known = set(get_analytics().event_names())
+        if not tables.FUNNEL_STEPS.low <= len(lines) <= tables.FUNNEL_STEPS.high:
+            raise ValidationError(
+                f"give {tables.FUNNEL_STEPS.low} to {tables.FUNNEL_STEPS.high} steps, one per line"
+            )
+        known = tables.known_names(get_analytics())
         return [(line, known_query(line, known)) for line in lines]
 
     def clean(self) -> dict[str, Any]:
@@ -161,7 +204,7 @@ class FunnelForm(KnownEventsForm):
         return data
 
 
-class ChartForm(forms.Form):
+class ChartForm(DashboardForm):
     kind = forms.ChoiceField(
         choices=[("counter", "counter"), ("event", "event"), ("metric", "metric")],
         initial="counter",
@@ -205,7 +248,7 @@ class ChartForm(forms.Form):
         return data
 
 
-class LifecycleForm(forms.Form):
+class LifecycleForm(DashboardForm):
     event = forms.CharField(
         max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-events"})
     )
@@ -243,7 +286,7 @@ def parse_dimensions(text: str) -> dict[str, str]:
     return out
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(DashboardForm):
     name = forms.CharField(max_length=128, label="Decision")
     options = forms.CharField(max_length=1000, help_text="Comma-separated, e.g. a,b,c.")
     dimensions = forms.CharField(

@@ -22,15 +22,8 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
 from . import views
+from .pages import PAGES
 
-PAGES = [
-    ("overview", "Overview"),
-    ("cohorts", "Cohort retention"),
-    ("funnels", "Funnels"),
-    ("charts", "Counter charts"),
-    ("lifecycle", "Lifecycle and stickiness"),
-    ("decisions", "Decisions"),
-]
 #: Page slug -> view function name in views, where they differ.
 VIEW_NAMES = {"lifecycle": "lifecycle_page"}
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
@@ -35,6 +35,7 @@ from ..engine import (
 from ..services import get_analytics
 from .defaults import chart_defaults, cohort_defaults, funnel_defaults, lifecycle_defaults
 from .forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
+from .pages import PAGES, TITLES
 
 SPARK_DAYS = 14
 PAGE_SIZE = 50
@@ -54,12 +55,22 @@ def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             if not request.user.is_authenticated:
                 login = reverse("admin:login", current_app=site.name)
                 return redirect_to_login(request.get_full_path(), login)
-            raise PermissionDenied("Porpoise analytics is for staff.")
+            return refused(site, request)
         response = view(site, request, *args, **kwargs)
         add_never_cache_headers(response)  # figures change from one second to the next
         return response
 
     return wrapped
+
+
+def refused(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
+    """403 in the admin's look (its header, its links), not a bare error page."""
+    context = {
+        **site.each_context(request),
+        "title": "Access refused",
+        "message": "Porpoise analytics is for the staff this site admits; ask an administrator.",
+    }
+    return TemplateResponse(request, "porpoise_django/admin/403.html", context, status=403)
 
 
 #: Names offered as suggestions in a page: a registry flooded with thousands
@@ -83,6 +94,7 @@ def _context(
     return {
         **site.each_context(request),
         "porpoise_breadcrumbs": breadcrumbs_element(),
+        "porpoise_pages": PAGES,
         "title": title,
         "event_names": pp.event_names()[:SUGGESTIONS],
         "porpoise_tz": str(pp.tz),
@@ -131,18 +143,22 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     counters = [n for n in pp.counter_names() if query.lower() in n.lower()]
     event_page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
+    event_rows = _event_rows(pp, list(event_page))
+    counter_rows = _counter_rows(pp, list(counter_page))
+    if request.GET.get("format") == "json":  # the live overview's refresh
+        return JsonResponse({"events": event_rows, "counters": counter_rows})
     return render(
         request,
         "porpoise_django/admin/overview.html",
         _context(
             site,
             request,
-            "Porpoise analytics",
+            TITLES["overview"],
             query=query,
             event_page=event_page,
             counter_page=counter_page,
-            event_rows=_event_rows(pp, list(event_page)),
-            counter_rows=_counter_rows(pp, list(counter_page)),
+            event_rows=event_rows,
+            counter_rows=counter_rows,
             unique_names=pp.unique_names(),
             metric_names=pp.metric_names(),
             spark_days=SPARK_DAYS,
@@ -219,21 +235,10 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     table = None
     rows: list[dict[str, Any]] = []
     average: list[dict[str, Any]] = []
+    curve: dict[str, Any] | None = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        table = cohort_table(
-            get_analytics(),
-            data["select1"],
-            data["select2"],
-            select1b=data["select1b"],
-            select2b=data["select2b"],
-            granularity=data["granularity"],
-            cohorts=data["cohorts"],
-            offsets=data["offsets"],
-            start=data["start"],
-            mode=data["mode"],
-            cohort_type=data["cohort_type"],
-        )
+        table = _cohort_table(data, data["select1b"])
         as_percent = data["display"] == "percent"
         if request.GET.get("format") == "csv":
             response = HttpResponse(table.to_csv(as_percent=as_percent), content_type="text/csv")
@@ -243,6 +248,8 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         average = [
             {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
         ]
+        segments = [(text, _cohort_table(data, bitmap)) for text, bitmap in data["segments"]]
+        curve = retention_curve(table, segments)
     query = request.GET.copy()
     query["format"] = "csv"
     return render(
@@ -251,15 +258,53 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         _context(
             site,
             request,
-            "Cohort retention",
+            TITLES["cohorts"],
             form=form,
             table=table,
             rows=rows,
             average=average,
             offsets=range(rows[0]["width"]) if rows else range(0),
             csv_query=query.urlencode(),
+            curve=curve,
         ),
     )
+
+
+def _cohort_table(data: dict[str, Any], select1b: Any) -> CohortTable:
+    """The table the cohort form asks for, its entry narrowed by ``select1b``."""
+    return cohort_table(
+        get_analytics(),
+        data["select1"],
+        data["select2"],
+        select1b=select1b,
+        select2b=data["select2b"],
+        granularity=data["granularity"],
+        cohorts=data["cohorts"],
+        offsets=data["offsets"],
+        start=data["start"],
+        mode=data["mode"],
+        cohort_type=data["cohort_type"],
+    )
+
+
+def retention_curve(
+    table: CohortTable, segments: Sequence[tuple[str, CohortTable]] = ()
+) -> dict[str, Any]:
+    """The Chart.js spec of the retention curve drawn above the table: the average
+    (finished periods, weighted by cohort size), each cohort as a faint line, and
+    the average of each compared segment."""
+    labels = [
+        f"{table.granularity} {i}" for i in range(len(table.counts[0]) if table.counts else 0)
+    ]
+    datasets: list[dict[str, Any]] = [{"label": "average", "data": table.average()}]
+    datasets += [
+        {"label": f"average, {text}", "data": segment.average()} for text, segment in segments
+    ]
+    datasets += [
+        {"label": label, "data": percents, "faint": True}
+        for label, percents in zip(table.labels, table.percents(), strict=True)
+    ]
+    return {"type": "line", "labels": labels, "datasets": datasets, "percent": True}
 
 
 def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
@@ -327,7 +372,7 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "porpoise_django/admin/funnels.html",
-        _context(site, request, "Funnels", form=form, steps=steps, overall=overall),
+        _context(site, request, TITLES["funnels"], form=form, steps=steps, overall=overall),
     )
 
 
@@ -371,7 +416,7 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         _context(
             site,
             request,
-            "Counter charts",
+            TITLES["charts"],
             form=form,
             chart=chart,
             top_rows=top_rows,
@@ -441,7 +486,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         _context(
             site,
             request,
-            "Lifecycle and stickiness",
+            TITLES["lifecycle"],
             form=form,
             chart=chart,
             sticky=sticky,
@@ -472,5 +517,7 @@ def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "porpoise_django/admin/decisions.html",
-        _context(site, request, "Decisions", form=form, report=report, suggestion=suggestion),
+        _context(
+            site, request, TITLES["decisions"], form=form, report=report, suggestion=suggestion
+        ),
     )

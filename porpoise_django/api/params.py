@@ -13,6 +13,7 @@ from ..engine.names import NAME_PATTERN
 from ..engine.period_strings import PERIOD_STRING_HELP
 from ..engine.periods import EVENT_GRANULARITIES
 from ..services import get_analytics
+from ..tables import COHORTS, FUNNEL_STEPS, FUNNEL_WINDOW, OFFSETS, check_cells
 
 
 class RangeParams(serializers.Serializer):
@@ -127,24 +128,39 @@ class CohortParams(serializers.Serializer):
     select1b = serializers.CharField(required=False, max_length=500, allow_blank=True)
     select2b = serializers.CharField(required=False, max_length=500, allow_blank=True)
     granularity = serializers.ChoiceField(choices=["day", "week", "month", "year"], default="day")
-    cohorts = serializers.IntegerField(min_value=1, max_value=100, default=10)
-    offsets = serializers.IntegerField(min_value=0, max_value=100, default=10)
+    cohorts = serializers.IntegerField(
+        min_value=COHORTS.low, max_value=COHORTS.high, default=COHORTS.default
+    )
+    offsets = serializers.IntegerField(
+        min_value=OFFSETS.low, max_value=OFFSETS.high, default=OFFSETS.default
+    )
     start = serializers.DateField(required=False)
     mode = serializers.ChoiceField(choices=["on", "on_or_after"], default="on")
     cohort_type = serializers.ChoiceField(choices=["recurring", "first_time"], default="recurring")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            check_cells(attrs["cohorts"], attrs["offsets"])
+        except ValueError as exc:
+            raise serializers.ValidationError({"cohorts": [str(exc)]}) from None
+        return attrs
 
 
 class FunnelParams(serializers.Serializer):
     steps = serializers.CharField(max_length=2000, help_text="Comma-separated queries, 2 to 10.")
     granularity = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
-    window = serializers.IntegerField(min_value=0, max_value=366, default=7)
+    window = serializers.IntegerField(
+        min_value=FUNNEL_WINDOW.low, max_value=FUNNEL_WINDOW.high, default=FUNNEL_WINDOW.default
+    )
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
 
     def validate_steps(self, value: str) -> list[str]:
         steps = [s.strip() for s in value.split(",") if s.strip()]
-        if not 2 <= len(steps) <= 10:
-            raise serializers.ValidationError("give 2 to 10 comma-separated steps")
+        if not FUNNEL_STEPS.low <= len(steps) <= FUNNEL_STEPS.high:
+            raise serializers.ValidationError(
+                f"give {FUNNEL_STEPS.low} to {FUNNEL_STEPS.high} comma-separated steps"
+            )
         return steps
 
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import tables
 from ..conf import porpoise_settings
 from ..engine import (
     InvalidExpression,
@@ -59,6 +60,12 @@ def engine(field: str, call: Callable[[], T]) -> T:
 def query(pp: Any, field: str, text: str) -> Any:
     """Parse a query parameter; a syntax error is a 400 naming ``field``."""
     return engine(field, lambda: parse_query(pp, text))
+
+
+def known_query(pp: Any, field: str, text: str, known: set[str]) -> Any:
+    """A query over events that were marked (as the admin pages require): a typo is
+    a 400 naming ``field`` and the close matches, never a table of zeros."""
+    return engine(field, lambda: tables.known_query(pp, text, known))
 
 
 def require_event_granularity(pp: Any, periods: Any) -> None:
@@ -370,8 +377,9 @@ class CohortView(PorpoiseView):
         """The cohort retention table of the admin page, as JSON."""
         args = validated(params.CohortParams, request)
         pp = get_analytics()
+        known = tables.known_names(pp)
         selections = {
-            key: query(pp, key, args[key])
+            key: known_query(pp, key, args[key], known)
             for key in ("select1", "select2", "select1b", "select2b")
             if args.get(key)
         }
@@ -404,7 +412,8 @@ class FunnelView(PorpoiseView):
         """Ordered steps within a conversion window counted in periods."""
         args = validated(params.FunnelParams, request)
         pp = get_analytics()
-        steps = [query(pp, "steps", step) for step in args["steps"]]
+        known = tables.known_names(pp)
+        steps = [known_query(pp, "steps", step, known) for step in args["steps"]]
         result = engine(
             "start",
             lambda: funnel(

@@ -6,16 +6,31 @@
   if (!source || !canvas || typeof Chart === "undefined") { return; }
   var spec = JSON.parse(source.textContent);
   var colours = ["#417690", "#e07a1f", "#4caf50", "#9c27b0", "#e91e63", "#607d8b"];
-  spec.datasets.forEach(function (dataset, i) {
-    dataset.borderColor = colours[i % colours.length];
-    dataset.backgroundColor = colours[i % colours.length] + "99";
+  var strong = 0;
+  spec.datasets.forEach(function (dataset) {
+    if (dataset.faint) {
+      // One cohort among many: a thin pale line behind the averages.
+      dataset.borderColor = "rgba(65, 118, 144, 0.22)";
+      dataset.backgroundColor = "rgba(65, 118, 144, 0.22)";
+      dataset.borderWidth = 1;
+      dataset.pointRadius = 0;
+    } else {
+      dataset.borderColor = colours[strong % colours.length];
+      dataset.backgroundColor = colours[strong % colours.length] + "99";
+      dataset.borderWidth = 3;
+      strong += 1;
+    }
     dataset.tension = 0.2;
     dataset.spanGaps = true;
   });
+  var legend = { labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].faint; } } };
+  var y = { beginAtZero: true, stacked: !!spec.stacked };
+  if (spec.percent) { y.ticks = { callback: function (value) { return value + "%"; } }; }
   window.porpoiseChart = new Chart(canvas, {
     type: spec.type,
     data: { labels: spec.labels, datasets: spec.datasets },
     options: { responsive: true, maintainAspectRatio: false, animation: false,
-               scales: { x: { stacked: !!spec.stacked }, y: { beginAtZero: true, stacked: !!spec.stacked } } }
+               plugins: { legend: legend },
+               scales: { x: { stacked: !!spec.stacked }, y: y } }
   });
 })();

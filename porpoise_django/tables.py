@@ -1,0 +1,70 @@
+"""What the admin pages and the API share about the tables they both draw:
+the same limits and defaults, and the same refusal of unknown events.
+
+A cohort table or a funnel asked of the API answers what the admin page
+shows for the same parameters, and both refuse what the other refuses.
+
+>>> COHORTS.default, COHORTS.high, MAX_CELLS
+(12, 100, 2000)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .engine import Analytics, Bitmap, parse_query
+from .engine.errors import InvalidExpression
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An integer parameter: its range and its default."""
+
+    low: int
+    high: int
+    default: int
+
+
+#: Cohort rows, and periods after each cohort.
+COHORTS = Limit(1, 100, 12)
+OFFSETS = Limit(0, 100, 12)
+#: Cells of one cohort table (rows x periods): a page or an answer stays small.
+MAX_CELLS = 2000
+#: A funnel's conversion window, in periods after entering; and its steps.
+FUNNEL_WINDOW = Limit(0, 366, 7)
+FUNNEL_STEPS = Limit(2, 10, 3)
+
+
+def check_cells(cohorts: int, offsets: int) -> None:
+    """Raise ``ValueError`` for a table over :data:`MAX_CELLS` cells."""
+    if cohorts * (offsets + 1) > MAX_CELLS:
+        raise ValueError(
+            f"{cohorts} x {offsets + 1} cells is too large a table (at most {MAX_CELLS})"
+        )
+
+
+def known_names(pp: Analytics) -> set[str]:
+    """Every event and unique event name a query may use."""
+    return set(pp.event_names()) | set(pp.unique_names())
+
+
+def known_query(pp: Analytics, text: str, known: Iterable[str] | None = None) -> Bitmap:
+    """Parse ``text`` and check that every event in it was ever marked: a typo is
+    an error naming the close matches, never a table of zeros."""
+    template = parse_query(pp, text)
+    names = set(known_names(pp) if known is None else known)
+    for name in _names(template):
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise InvalidExpression(f"unknown event {name!r}{hint}")
+    return template
+
+
+def _names(bitmap: Bitmap) -> list[str]:
+    name = getattr(bitmap, "name", None)
+    if name is not None:
+        return [name]
+    return [n for operand in getattr(bitmap, "operands", ()) for n in _names(operand)]

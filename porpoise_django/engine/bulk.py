@@ -21,13 +21,11 @@ import numpy as np
 from .bitarrays import bitmap_from_offsets
 from .buckets import BucketRegistry, Entry
 from .errors import InvalidTime
-from .ids import DirectIds, ExternalId, IdMap
-from .keys import KeyScheme
+from .ids import DirectIds, ExternalId
 from .marks import Row
 from .periods import bucket_keys
-from .policy import Policy
-from .registry import Registry
 from .scripts import run_pipeline
+from .writes import StoreWriter
 
 #: Stored keys OR-ed per pipeline.
 _KEYS_PER_PIPELINE = 64
@@ -35,22 +33,8 @@ _KEYS_PER_PIPELINE = 64
 Write = tuple[str, np.ndarray, float | None]
 
 
-class BulkImporter:
+class BulkImporter(StoreWriter):
     """Imports large batches of marks of one store."""
-
-    def __init__(
-        self,
-        client: Any,
-        keys: KeyScheme,
-        policy: Policy,
-        registry: Registry,
-        id_codec: DirectIds | IdMap,
-    ) -> None:
-        self.client = client
-        self.keys = keys
-        self.policy = policy
-        self.registry = registry
-        self.id_codec = id_codec
 
     def import_arrays(
         self,

@@ -26,7 +26,7 @@ from .policy import Policy
 from .registry import Registry
 from .scripts import SET_BITS, run_pipeline
 from .slots import SlotPeriods
-from .writes import FollowUp, Prepared, submit
+from .writes import FollowUp, Prepared, StoreWriter, submit
 
 #: Offsets per SET_BITS call: bounds the time one Lua call holds the server.
 _OFFSETS_PER_CALL = 20_000
@@ -36,7 +36,7 @@ Row = tuple[str, ExternalId] | tuple[str, ExternalId, Any]
 Groups = dict[tuple[str, int, int], list[int]]
 
 
-class MarkWriter:
+class MarkWriter(StoreWriter):
     """Validates and prepares marks (and unmarks) of one store."""
 
     def __init__(
@@ -48,11 +48,7 @@ class MarkWriter:
         id_codec: DirectIds | IdMap,
         slots: SlotPeriods,
     ) -> None:
-        self.client = client
-        self.keys = keys
-        self.policy = policy
-        self.registry = registry
-        self.id_codec = id_codec
+        super().__init__(client, keys, policy, registry, id_codec)
         self.slots = slots
 
     def check(self, event: object, id: object, when: object = None) -> tuple[str, Any, float]:

@@ -14,6 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .ids import DirectIds, IdMap
+from .keys import KeyScheme
+from .policy import Policy
+from .registry import Registry
 from .scripts import COUNT_ONCE, SET_BITS, run_pipeline
 
 FollowUp = Callable[[Any], None]
@@ -30,6 +34,25 @@ class Prepared:
     build: Callable[[Any], None]
     done: Callable[[list[Any]], FollowUp | None]
     rows: int
+
+
+class StoreWriter:
+    """What the mark writer and the bulk importer share: the connection, the key
+    layout, the rules, the registry and the id codec of one store."""
+
+    def __init__(
+        self,
+        client: Any,
+        keys: KeyScheme,
+        policy: Policy,
+        registry: Registry,
+        id_codec: DirectIds | IdMap,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.policy = policy
+        self.registry = registry
+        self.id_codec = id_codec
 
 
 def submit(client: Any, prepared: Sequence[Prepared | None]) -> int:

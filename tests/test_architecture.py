@@ -158,14 +158,14 @@ def test_the_checker_sees_a_circle():
 
 
 def test_functions_stay_short_and_the_facade_thin():
-    """A function reads on one screen (about 60 lines; 70 is the hard stop), and
+    """A function reads on one screen (about 60 lines; 65 is the hard stop), and
     ``Analytics`` stays a facade: constructor, options, factories, delegations."""
     long = []
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > 70:
+                if length > 65:
                     long.append(f"{module_name(path)}.{node.name}: {length} lines")
             if isinstance(node, ast.ClassDef) and node.name == "Analytics":
                 assert (node.end_lineno or 0) - node.lineno < 300

@@ -257,6 +257,15 @@ class _Derived(Bitmap):
     def is_bound(self) -> bool:
         return all(o.is_bound for o in self.operands)
 
+    def delete(self) -> None:
+        """Drop this expression's stored results now (bitmapist's ``BitOp.delete``).
+
+        They expire by themselves after ``temp_ttl`` seconds anyway; results of
+        sub-expressions are left to expire.
+        """
+        digest = _digest(self.signature)
+        self.store.delete_keys([self.store.keys.temp(c, digest) for c in self.store.chunks()])
+
     def _temp_key(self, chunk: int, pipe: Any, memo: Memo, build: Any) -> str:
         signature = self.signature
         cached = memo.get(f"{chunk}:{signature}")

@@ -103,8 +103,7 @@ class Deleter:
 
     def delete_stored(self) -> None:
         """Delete events, uniques, counters, universes, registries and the id map;
-        then expression results (the one ``SCAN`` of the engine: no registry is
-        worth keeping for keys that live minutes)."""
+        then expression results."""
         registry = self.registry
         for name in registry.event_names():
             self.delete_event(name)
@@ -126,8 +125,14 @@ class Deleter:
                 keys.idmap_reverse,
             ]
         )
-        temps = self.client.scan_iter(match=f"{keys.prefix}:*:tmp:*", count=1000)
-        unlink_streamed(self.client, temps, self._run)
+        self.delete_temporaries()
+
+    def delete_temporaries(self) -> int:
+        """Delete every expression result of this prefix now (they expire by
+        themselves); returns how many there were. The one ``SCAN`` of the engine:
+        no registry is worth keeping for keys that live minutes."""
+        temps = self.client.scan_iter(match=f"{self.keys.prefix}:*:tmp:*", count=1000)
+        return unlink_streamed(self.client, temps, self._run)
 
 
 class Deleting:
@@ -155,3 +160,6 @@ class Deleting:
 
     def delete_unique(self, name: str) -> None:
         self.deleter.delete_unique(name)
+
+    def delete_temporaries(self) -> int:
+        return self.deleter.delete_temporaries()

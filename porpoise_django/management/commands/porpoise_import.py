@@ -80,10 +80,22 @@ events.csv
 events.jsonl --granularities day,week
 - --format csv < events.csv
 events.csv --allow-bad-rows
+--from-bitmapist redis://old-host:6379/0
 """
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("path", help="file to read, or - for standard input")
+        parser.add_argument("path", nargs="?", help="file to read, or - for standard input")
+        parser.add_argument(
+            "--from-bitmapist",
+            metavar="URL",
+            help="move a bitmapist keyspace (redis://...) into this store instead of a file; "
+            "resumable, every bucket verified",
+        )
+        parser.add_argument(
+            "--migration-name",
+            default="bitmapist",
+            help="name under which finished buckets are noted (to resume a run)",
+        )
         parser.add_argument(
             "--format", choices=["csv", "jsonl"], help="default: from the file name"
         )
@@ -98,7 +110,12 @@ events.csv --allow-bad-rows
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["from_bitmapist"]:
+            self._from_bitmapist(options["from_bitmapist"], options["migration_name"])
+            return
         path = options["path"]
+        if path is None:
+            raise CommandError("give a file to import (or -), or --from-bitmapist URL")
         fmt = options["format"] or ("jsonl" if str(path).endswith((".jsonl", ".ndjson")) else "csv")
         if path != "-" and not Path(path).is_file():
             raise CommandError(f"no such file: {path}")
@@ -152,6 +169,31 @@ events.csv --allow-bad-rows
                 f"{len(bad)} bad row(s) were skipped (--allow-bad-rows to accept that)",
                 returncode=1,
             )
+
+    def _from_bitmapist(self, url: str, name: str) -> None:
+        import redis
+
+        from ...compat.bitmapist_data import migrate
+
+        try:
+            source = redis.Redis.from_url(url, socket_timeout=30)
+            source.ping()
+        except (ValueError, redis.RedisError) as exc:
+            raise CommandError(f"cannot reach the bitmapist Redis at {url}: {exc}") from None
+        bar = tqdm(unit=" keys", file=self.stderr, disable=None)
+        try:
+            report = migrate(source, self.analytics, name=name, progress=bar.update)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            bar.close()
+        self.stdout.write(
+            f"moved {report.keys - report.resumed} key(s) into {report.buckets} bucket(s), "
+            f"{report.events} event(s), every bucket verified, in {report.seconds:.1f} s"
+            + (f"; {report.resumed} key(s) done by an earlier run" if report.resumed else "")
+        )
+        for reason, count in sorted(report.skipped.items()):
+            self.stdout.write(f"  skipped {count} key(s): {reason}")
 
     def _rows(
         self, lines: Iterator[tuple[int, str | ValueError]], fmt: str

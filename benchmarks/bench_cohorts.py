@@ -109,7 +109,7 @@ def main() -> None:
         request.user = user
 
         def page() -> None:
-            response = admin_views.cohorts(request)
+            response = admin_views.cohorts(admin.site, request)
             assert response.status_code == 200 and b"porpoise-cohort-table" in response.content
 
         started = time.perf_counter()

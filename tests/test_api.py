@@ -300,7 +300,7 @@ def test_lifecycle_stickiness_and_decisions(api, data):
         api.get(f"{API}/stickiness/", {"event": "login", "granularity": "day"}).status_code == 400
     )
     assert (
-        api.post(f"{API}/decisions/cta/record/", {"option": "a b"}, format="json").status_code
+        api.post(f"{API}/decisions/cta/record/", {"option": "a/b"}, format="json").status_code
         == 400
     )
 

@@ -124,7 +124,7 @@ def test_decide_never_starves_an_option(pp):
     with pytest.raises(InvalidValue, match="string or an int"):
         bandit.record(1.5)
     with pytest.raises(InvalidValue, match="invalid dimension value"):
-        bandit.record("a", {"country": "U S"})
+        bandit.record("a", {"country": "U/S"})
 
 
 def test_wilson_interval():

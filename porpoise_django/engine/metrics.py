@@ -39,18 +39,37 @@ if TYPE_CHECKING:
     from .store import Store
 
 METRIC_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-SEGMENT = re.compile(r"[^\s/{}]{1,128}")
+#: A dimension name or value: 1 to 128 characters, spaces inside allowed ("Mac OS X"),
+#: none at either end, no control character, no "/" (the path separator), no braces
+#: (hash tags).
+SEGMENT = re.compile(r"[^\s/{}](?:[^/{}\x00-\x1f\x7f]{0,126}[^\s/{}])?")
 HITS = "hits"
 SIGNIFICANCE = 0.10
 
 
-def dimension_paths(dimensions: Mapping[str, Any] | None) -> list[str]:
-    """Every path a call with ``dimensions`` counts under, parents included ("" first)."""
+def dimension_paths(dimensions: Mapping[str, Any] | str | Sequence[Any] | None) -> list[str]:
+    """Every path a call with ``dimensions`` counts under, parents included ("" first).
+
+    ``dimensions`` is a dict (nested dicts nest), or one path: a string
+    (``"services"``, ``"sales/123"``) or a list of segments (``["Product", "123"]``),
+    as hailwhale takes them.
+
+    >>> dimension_paths({"country": "US"})
+    ['', 'country', 'country/US']
+    >>> dimension_paths(["Product", "123"])
+    ['', 'Product', 'Product/123']
+    """
     paths = [""]
     if dimensions is None:
         return paths
+    if isinstance(dimensions, (str, list, tuple)):
+        segments = check_path(dimensions).split("/")
+        return paths + ["/".join(segments[: i + 1]) for i in range(len(segments)) if segments[0]]
     if not isinstance(dimensions, Mapping):
-        raise InvalidValue("dimensions must be a dict, e.g. {'country': 'US'}")
+        raise InvalidValue(
+            "dimensions must be a dict such as {'country': 'US'}, a path such as "
+            "'country/US', or a list of segments"
+        )
 
     def walk(prefix: str, value: Any, depth: int) -> None:
         if depth > 8:
@@ -73,8 +92,8 @@ def _segment(value: Any) -> str:
     text = str(value)
     if not SEGMENT.fullmatch(text):
         raise InvalidValue(
-            f"invalid dimension value {text[:50]!r}: 1 to 128 characters, no white space, "
-            "no '/', '{' or '}'"
+            f"invalid dimension value {text[:50]!r}: 1 to 128 characters, no white space at "
+            "either end, no control characters, no '/', '{' or '}'"
         )
     return text
 
@@ -84,9 +103,14 @@ def _join(prefix: str, segment: str) -> str:
 
 
 def check_path(path: object) -> str:
-    """A dimension path as given to queries (``""``, ``"country"``, ``"country/US"``)."""
-    if path is None or path == "":
+    """A dimension path as given to queries: ``""``, ``"country"``, ``"country/US"``,
+    or a list of segments (``["country", "US"]``)."""
+    if path is None or path == "" or path == [] or path == ():
         return ""
+    if isinstance(path, (list, tuple)):
+        if len(path) > 8:
+            raise InvalidValue("dimensions nest at most 8 levels deep")
+        return "/".join(_segment(part) for part in path)
     if not isinstance(path, str):
         raise InvalidValue(f"dimension must be a path string such as 'country/US', got {path!r}")
     return "/".join(_segment(part) for part in path.split("/"))

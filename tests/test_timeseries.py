@@ -188,3 +188,27 @@ def test_delete_all_removes_every_series(pp, redis_client):
     sets.insert("b", "x")
     pp.delete_all()
     assert stored_keys(redis_client, pp.keys.prefix) == []
+
+
+def test_kairos_step_strings(pp, clock):
+    """kairos writes steps as names ('daily') or durations ('1h', '30d', '60'):
+    the names are Gregorian buckets, the durations fixed seconds."""
+    series = pp.timeseries(
+        type="count",
+        intervals={
+            "daily": {"step": "daily"},
+            "hourly": {"step": "1h"},
+            "minute": {"step": "60"},
+        },
+    )
+    series.insert("hits", 2, ts_at(clock, hours=1))
+    series.insert("hits", 1)
+    days = series.series("hits", "daily", steps=1)
+    assert list(days) == [pp.period("day").start.timestamp()]  # a calendar day
+    hours = series.series("hits", "hourly", steps=2)
+    assert list(hours.values()) == [2, 1]
+    assert all(start % 3600 == 0 for start in hours)  # fixed seconds, epoch-aligned
+    assert sum(series.series("hits", "minute", steps=120).values()) == 3
+    for bad in ("1mo", "often", "0", "-5"):
+        with pytest.raises(InvalidGranularity, match="unknown step"):
+            pp.timeseries(type="count", intervals={"x": {"step": bad}})

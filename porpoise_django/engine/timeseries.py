@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,20 +47,51 @@ class Bucket:
     end: float
 
 
+#: kairos's names of Gregorian steps.
+STEP_NAMES = {
+    "minutely": "minute",
+    "hourly": "hour",
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "yearly": "year",
+}
+_STEP_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d{1,9})([smhdw]?)")
+
+
+def parse_step(step: str) -> str | int:
+    """A step as written: a granularity (``"day"``) or kairos's name of one
+    (``"daily"``) is Gregorian, in the store's time zone; ``"60"``, ``"90s"``,
+    ``"1h"``, ``"30d"``, ``"2w"`` are fixed seconds, as in kairos.
+
+    >>> parse_step("daily"), parse_step("1h"), parse_step("60")
+    ('day', 3600, 60)
+    """
+    name = STEP_NAMES.get(step, step)
+    if name in GRANULARITIES:
+        return name
+    match = _DURATION.fullmatch(step.strip())
+    if match is None or int(match[1]) < 1:
+        names = ", ".join([*GRANULARITIES, *STEP_NAMES])
+        raise InvalidGranularity(
+            f"unknown step {step!r}; use seconds (60, '90s', '1h', '30d', '2w') or one of {names}"
+        )
+    return int(match[1]) * _STEP_SECONDS[match[2] or "s"]
+
+
 class Bucketing:
     """Cuts time into buckets: a Gregorian granularity (time zone aware) or fixed seconds."""
 
     def __init__(self, step: object, tz: dt.tzinfo) -> None:
         self.tz = tz
+        self.granularity: str | None = None
+        self.seconds = 0
         if isinstance(step, str):
-            if step not in GRANULARITIES:
-                raise InvalidGranularity(
-                    f"unknown step {step!r}; use seconds (int) or one of {', '.join(GRANULARITIES)}"
-                )
-            self.granularity: str | None = step
-            self.seconds = 0
+            step = parse_step(step)
+        if isinstance(step, str):
+            self.granularity = step
         elif int_in(step, 1):
-            self.granularity = None
             self.seconds = step
         else:
             raise InvalidGranularity(

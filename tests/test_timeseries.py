@@ -212,3 +212,29 @@ def test_kairos_step_strings(pp, clock):
     for bad in ("1mo", "often", "0", "-5"):
         with pytest.raises(InvalidGranularity, match="unknown step"):
             pp.timeseries(type="count", intervals={"x": {"step": bad}})
+
+
+def test_weeks_may_start_on_sunday_as_kairos_weeks_do(make_analytics, clock):
+    ny = ZoneInfo("America/New_York")
+    pp = make_analytics(tz="America/New_York")
+    series = pp.timeseries(
+        type="count", intervals={"weekly": {"step": "weekly", "week_start": "sunday"}}
+    )
+    saturday = dt.datetime(2026, 11, 14, 10, tzinfo=ny).timestamp()
+    sunday = dt.datetime(2026, 11, 15, 10, tzinfo=ny).timestamp()  # same ISO week as saturday
+    series.insert("hits", 1, saturday)
+    series.insert("hits", 2, sunday)
+    weeks = series.series("hits", "weekly", start=saturday, end=sunday)
+    assert list(weeks.values()) == [1, 2]
+    assert [dt.datetime.fromtimestamp(s, ny) for s in weeks] == [
+        dt.datetime(2026, 11, 8, tzinfo=ny),
+        dt.datetime(2026, 11, 15, tzinfo=ny),
+    ]
+    # The week holding the autumn change lasts 7 days and one hour, midnight to midnight.
+    [(start, _)] = series.series(
+        "hits", "weekly", start=dt.datetime(2026, 11, 3, tzinfo=ny).timestamp(), steps=1
+    ).items()
+    assert dt.datetime.fromtimestamp(start, ny) == dt.datetime(2026, 11, 1, tzinfo=ny)
+    for bad in ("someday", 7, -1, True):
+        with pytest.raises(InvalidValue, match="week_start"):
+            pp.timeseries(type="count", intervals={"w": {"step": "week", "week_start": bad}})

@@ -80,11 +80,29 @@ def parse_step(step: str) -> str | int:
     return int(match[1]) * _STEP_SECONDS[match[2] or "s"]
 
 
-class Bucketing:
-    """Cuts time into buckets: a Gregorian granularity (time zone aware) or fixed seconds."""
+#: Days a week may start on (``week_start``); ISO weeks start on Monday.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-    def __init__(self, step: object, tz: dt.tzinfo) -> None:
+
+def check_week_start(value: object) -> int:
+    """``week_start`` as 0 (Monday) to 6 (Sunday), from a day's name or number."""
+    if isinstance(value, str) and value.lower() in WEEKDAYS:
+        return WEEKDAYS.index(value.lower())
+    if int_in(value, 0, 6):
+        return value
+    raise InvalidValue(f"week_start must be a day's name ({', '.join(WEEKDAYS)}) or 0 to 6")
+
+
+class Bucketing:
+    """Cuts time into buckets: a Gregorian granularity (time zone aware) or fixed seconds.
+
+    Weekly buckets start on ``week_start`` (0 Monday, as ISO weeks, to 6 Sunday,
+    as kairos's weeks).
+    """
+
+    def __init__(self, step: object, tz: dt.tzinfo, week_start: int = 0) -> None:
         self.tz = tz
+        self.week_start = week_start
         self.granularity: str | None = None
         self.seconds = 0
         if isinstance(step, str):
@@ -106,12 +124,24 @@ class Bucketing:
         if self.granularity is None:
             start = math.floor(ts / self.seconds) * self.seconds
             return Bucket(f"{start}", start, start + self.seconds)
+        if self.granularity == "week" and self.week_start:
+            return self._week(dt.datetime.fromtimestamp(ts, self.tz).date())
         period = period_of(self.granularity, dt.datetime.fromtimestamp(ts, dt.UTC), self.tz)
         return Bucket(period.key, period.start.timestamp(), period.period_end().timestamp())
+
+    def _week(self, day: dt.date) -> Bucket:
+        """The week starting on ``week_start`` that holds local ``day``."""
+        first = day - dt.timedelta(days=(day.weekday() - self.week_start) % 7)
+        start = period_of("day", first, self.tz).start.timestamp()
+        end = period_of("day", first + dt.timedelta(days=7), self.tz).start.timestamp()
+        return Bucket(f"{first:%Y%m%d}w{self.week_start}", start, end)
 
     def shift(self, bucket: Bucket, steps: int) -> Bucket:
         if self.granularity is None:
             return self.of(bucket.start + steps * self.seconds)
+        if self.granularity == "week" and self.week_start:
+            day = dt.datetime.fromtimestamp(bucket.start, self.tz).date()
+            return self._week(day + dt.timedelta(days=7 * steps))
         period = period_of(
             self.granularity, dt.datetime.fromtimestamp(bucket.start, dt.UTC), self.tz
         )
@@ -183,15 +213,17 @@ class TimeSeries:
         }
         for name, spec in intervals.items():
             validate_name(name, what="interval name")
-            unknown = set(spec) - {"step", "steps", "resolution"}
+            unknown = set(spec) - {"step", "steps", "resolution", "week_start"}
             if unknown or "step" not in spec:
                 raise InvalidValue(
-                    f"interval {name!r}: give 'step' and optionally 'steps' and 'resolution'"
+                    f"interval {name!r}: give 'step' and optionally 'steps', 'resolution' "
+                    "and 'week_start'"
                 )
             steps = spec.get("steps")
             if steps is not None and not int_in(steps, 1):
                 raise InvalidValue(f"interval {name!r}: steps must be a positive int")
-            step = Bucketing(spec["step"], store.tz)
+            week_start = check_week_start(spec.get("week_start", 0))
+            step = Bucketing(spec["step"], store.tz, week_start)
             resolution = Bucketing(spec["resolution"], store.tz) if spec.get("resolution") else None
             self.intervals[name] = Interval(name, step, resolution, steps)
 

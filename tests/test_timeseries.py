@@ -238,3 +238,18 @@ def test_weeks_may_start_on_sunday_as_kairos_weeks_do(make_analytics, clock):
     for bad in ("someday", 7, -1, True):
         with pytest.raises(InvalidValue, match="week_start"):
             pp.timeseries(type="count", intervals={"w": {"step": "week", "week_start": bad}})
+
+
+def test_series_type_keeps_every_value_in_order(pp, clock):
+    """kairos's ``series`` type: a list of the values written to each bucket."""
+    series = pp.timeseries(type="series", intervals={"day": {"step": "day"}})
+    series.insert("latency", 120, ts_at(clock, hours=2))
+    series.insert("latency", 80, ts_at(clock, hours=1))
+    series.insert("latency", 120)
+    [(start, values)] = series.get("latency", "day").items()
+    assert start == pp.period("day").start.timestamp()
+    assert values == [120, 80, 120]  # duplicates kept, in order (a set would say {80, 120})
+    [point] = series.series("latency", "day", steps=1, transform=["count", "mean", "max"]).values()
+    assert point == {"count": 3, "mean": pytest.approx(320 / 3), "max": 120}
+    [(_, empty)] = series.series("latency", "day", steps=1, start=ts_at(clock, days=3)).items()
+    assert empty == []

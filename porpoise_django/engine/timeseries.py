@@ -1,4 +1,5 @@
-"""Typed time series (kairos' model): count, gauge, histogram and unique set.
+"""Typed time series (kairos' model): count, gauge, histogram, unique set, and
+series (every value, in order).
 
 >>> ts = pp.timeseries("latency", type="histogram", intervals={
 ...     "minute": {"step": 60, "steps": 120},                 # fixed seconds, 2 hours kept
@@ -34,7 +35,7 @@ from .values import int_in, plain, text
 if TYPE_CHECKING:
     from .store import Store
 
-SERIES_TYPES = ("count", "gauge", "histogram", "set")
+SERIES_TYPES = ("count", "gauge", "histogram", "set", "series")
 TRANSFORMS = ("mean", "count", "min", "max", "sum", "rate")
 #: Most keys a single read may touch (intervals x resolution rows).
 MAX_KEYS_PER_READ = 200_000
@@ -309,6 +310,8 @@ class TimeSeries:
                     pipe.set(key, value)
                 elif self.type == "histogram":
                     pipe.hincrby(key, value, 1)
+                elif self.type == "series":
+                    pipe.rpush(key, value)
                 else:
                     pipe.sadd(key, value)
                 if expire_at is not None:
@@ -343,7 +346,7 @@ class TimeSeries:
 
     # -- reading -----------------------------------------------------------------
     def _empty(self) -> Any:
-        return {"count": 0, "gauge": None, "histogram": {}, "set": set()}[self.type]
+        return {"count": 0, "gauge": None, "histogram": {}, "set": set(), "series": []}[self.type]
 
     def _decode(self, raw: Any) -> Any:
         if self.type == "count":
@@ -352,6 +355,8 @@ class TimeSeries:
             return None if raw is None else self.read_func(text(raw))
         if self.type == "histogram":
             return {self.read_func(text(k)): int(v) for k, v in (raw or {}).items()}
+        if self.type == "series":
+            return [self.read_func(text(v)) for v in (raw or [])]
         return {self.read_func(text(v)) for v in (raw or set())}
 
     def _merge(self, values: Sequence[Any]) -> Any:
@@ -367,6 +372,8 @@ class TimeSeries:
                 for k, n in value.items():
                     merged[k] = merged.get(k, 0) + n
             return merged
+        if self.type == "series":
+            return [v for value in values for v in value]
         union: set[Any] = set()
         for value in values:
             union |= value
@@ -377,6 +384,8 @@ class TimeSeries:
             pipe.get(key)
         elif self.type == "histogram":
             pipe.hgetall(key)
+        elif self.type == "series":
+            pipe.lrange(key, 0, -1)
         else:
             pipe.smembers(key)
 
@@ -579,7 +588,7 @@ def _apply(kind: str, name: str, value: Any, seconds: float) -> Any:
         if not keys:
             return None
         return min(keys) if name == "min" else max(keys)
-    if kind == "set":
+    if kind in ("set", "series"):  # the values themselves: unique, or every one
         if name == "count":
             return len(value)
         if name == "rate":

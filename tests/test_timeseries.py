@@ -253,3 +253,21 @@ def test_series_type_keeps_every_value_in_order(pp, clock):
     assert point == {"count": 3, "mean": pytest.approx(320 / 3), "max": 120}
     [(_, empty)] = series.series("latency", "day", steps=1, start=ts_at(clock, days=3)).items()
     assert empty == []
+
+
+def test_write_and_read_funcs_and_sparse_rows(pp, clock):
+    """kairos's write_func/read_func pair, and get(sparse=True): only the rows
+    with data, as kairos answers (dense by default: what a chart wants)."""
+    import json
+
+    series = pp.timeseries(
+        type="gauge",
+        intervals={"day": {"step": "day", "resolution": "hour"}},
+        write_func=json.dumps,
+        read_func=json.loads,
+    )
+    series.insert("status", {"ok": True, "load": 0.5}, ts_at(clock, hours=1))
+    [(_, rows)] = series.get("status", "day").items()
+    assert len(rows) == 24 and sum(v is not None for v in rows.values()) == 1
+    [(_, sparse)] = series.get("status", "day", sparse=True).items()
+    assert list(sparse.values()) == [{"ok": True, "load": 0.5}]

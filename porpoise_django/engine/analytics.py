@@ -255,9 +255,15 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
         intervals: Mapping[str, Mapping[str, Any]],
         on_expired: str = "skip",
         read_func: Callable[[str], Any] | None = None,
+        write_func: Callable[[Any], Any] | None = None,
     ) -> TimeSeries:
         return TimeSeries(
-            self, type=type, intervals=intervals, on_expired=on_expired, read_func=read_func
+            self,
+            type=type,
+            intervals=intervals,
+            on_expired=on_expired,
+            read_func=read_func,
+            write_func=write_func,
         )
 
     def delete_all(self) -> None:

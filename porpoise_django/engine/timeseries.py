@@ -197,6 +197,7 @@ class TimeSeries:
         intervals: Mapping[str, Mapping[str, Any]],
         on_expired: str = "skip",
         read_func: Callable[[str], Any] | None = None,
+        write_func: Callable[[Any], Any] | None = None,
     ) -> None:
         if type not in SERIES_TYPES:
             raise InvalidValue(f"unknown series type {type!r}; allowed: {', '.join(SERIES_TYPES)}")
@@ -208,6 +209,9 @@ class TimeSeries:
         self.type = type
         self.on_expired = on_expired
         self.read_func = read_func or _auto
+        # kairos's write_func: turns a value into what is stored (gauges,
+        # histograms, sets and series); read_func turns it back.
+        self.write_func = write_func
         self.intervals: dict[str, Interval] = {}
         self._specs = {
             name: json.dumps(dict(spec), sort_keys=True) for name, spec in intervals.items()
@@ -250,6 +254,8 @@ class TimeSeries:
 
     # -- writing -----------------------------------------------------------------
     def _check_value(self, value: object) -> str | float:
+        if self.write_func is not None and self.type != "count":
+            value = self.write_func(value)
         if self.type == "count":
             if not plain(value, int, float) or not math.isfinite(value):
                 raise InvalidValue(f"a count series takes a finite int or float, got {value!r}")
@@ -458,17 +464,24 @@ class TimeSeries:
         *,
         condensed: bool = False,
         transform: Any = None,
+        sparse: bool = False,
     ) -> OrderedDict[float, Any]:
         """The bucket of ``interval`` holding ``timestamp`` (default now): ``{start: data}``.
 
-        With a resolution and not ``condensed``, ``data`` is ``{row start: value}``.
-        A list of names joins their data (counts add up, histograms merge, sets unite).
+        With a resolution and not ``condensed``, ``data`` is ``{row start: value}``,
+        every row of the bucket (``sparse=True``: only the rows with data, as
+        kairos answers). A list of names joins their data (counts add up,
+        histograms merge, sets unite, series concatenate).
         """
         spec = self._interval(interval)
         names = self._names(name)
         bucket = spec.step.of(self._store.stamp(timestamp, writing=False))
         [rows] = self._read(names, spec, [bucket])
-        return OrderedDict([(bucket.start, self._finish(bucket, rows, spec, condensed, transform))])
+        data = self._finish(bucket, rows, spec, condensed, transform)
+        if sparse and spec.resolution is not None and not condensed and isinstance(data, Mapping):
+            empty = self._empty()
+            data = OrderedDict((start, value) for start, value in data.items() if value != empty)
+        return OrderedDict([(bucket.start, data)])
 
     def series(
         self,

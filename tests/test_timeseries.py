@@ -271,3 +271,19 @@ def test_write_and_read_funcs_and_sparse_rows(pp, clock):
     assert len(rows) == 24 and sum(v is not None for v in rows.values()) == 1
     [(_, sparse)] = series.get("status", "day", sparse=True).items()
     assert list(sparse.values()) == [{"ok": True, "load": 0.5}]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("count", {"count": 0, "sum": 0, "mean": 0, "max": 0}),
+        ("gauge", {"count": 0, "sum": None, "mean": None, "max": None}),
+        ("histogram", {"count": 0, "sum": 0, "mean": None, "max": None}),
+        ("set", {"count": 0, "sum": 0, "mean": None, "max": None}),
+        ("series", {"count": 0, "sum": 0, "mean": None, "max": None}),
+    ],
+)
+def test_transforms_of_an_empty_bucket_are_as_documented(pp, kind, expected):
+    series = pp.timeseries(type=kind, intervals={"day": {"step": "day"}})
+    [point] = series.series("never", "day", steps=1, transform=list(expected)).values()
+    assert point == expected

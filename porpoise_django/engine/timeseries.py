@@ -57,14 +57,17 @@ STEP_NAMES = {
     "monthly": "month",
     "yearly": "year",
 }
-_STEP_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(\d{1,9})([smhdw]?)")
+#: kairos's duration units: hours, days, weeks, months of 30 days, years of 365
+#: days (``m`` is months there, not minutes), and seconds.
+_STEP_SECONDS = {"s": 1, "h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400, "y": 365 * 86400}
+_DURATION = re.compile(r"(\d{1,9})([shdwmy]?)")
 
 
 def parse_step(step: str) -> str | int:
     """A step as written: a granularity (``"day"``) or kairos's name of one
     (``"daily"``) is Gregorian, in the store's time zone; ``"60"``, ``"90s"``,
-    ``"1h"``, ``"30d"``, ``"2w"`` are fixed seconds, as in kairos.
+    ``"1h"``, ``"30d"``, ``"2w"``, ``"1m"`` (30 days), ``"1y"`` (365 days) are
+    fixed seconds, as in kairos.
 
     >>> parse_step("daily"), parse_step("1h"), parse_step("60")
     ('day', 3600, 60)
@@ -76,7 +79,8 @@ def parse_step(step: str) -> str | int:
     if match is None or int(match[1]) < 1:
         names = ", ".join([*GRANULARITIES, *STEP_NAMES])
         raise InvalidGranularity(
-            f"unknown step {step!r}; use seconds (60, '90s', '1h', '30d', '2w') or one of {names}"
+            f"unknown step {step!r}; use seconds (60, '90s', '1h', '30d', '2w', '1m', '1y') "
+            f"or one of {names}"
         )
     return int(match[1]) * _STEP_SECONDS[match[2] or "s"]
 

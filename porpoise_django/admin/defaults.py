@@ -22,9 +22,8 @@ from ..tables import COHORTS, OFFSETS
 _CANDIDATES = 200
 
 
-def _marked(pp: Analytics, *settings: str) -> list[str]:
-    """The events named by ``settings`` that were marked, in that order, once each."""
-    known = set(pp.event_names())
+def _marked(known: list[str], *settings: str) -> list[str]:
+    """The events named by ``settings`` that are in ``known``, in that order, once each."""
     found: list[str] = []
     for setting in settings:
         name = getattr(porpoise_settings, setting)
@@ -39,8 +38,9 @@ def _granularity(pp: Analytics, preferred: str) -> str:
 
 def cohort_defaults(pp: Analytics) -> dict[str, Any] | None:
     """Signups coming back active (or logging in), by week where weeks are tracked."""
-    entry = _marked(pp, "SIGNUP_EVENT")
-    back = _marked(pp, "ACTIVE_EVENT", "LOGIN_EVENT")
+    names = pp.event_names()
+    entry = _marked(names, "SIGNUP_EVENT")
+    back = _marked(names, "ACTIVE_EVENT", "LOGIN_EVENT")
     if not entry or not back:
         return None
     granularity = _granularity(pp, "week")
@@ -55,8 +55,9 @@ def cohort_defaults(pp: Analytics) -> dict[str, Any] | None:
 
 def funnel_defaults(pp: Analytics) -> dict[str, Any] | None:
     """Signup, login, then the busiest other event: steps a product has."""
-    steps = _marked(pp, "SIGNUP_EVENT", "LOGIN_EVENT")
-    busiest = busiest_event(pp, exclude={*steps, porpoise_settings.ACTIVE_EVENT})
+    names = pp.event_names()
+    steps = _marked(names, "SIGNUP_EVENT", "LOGIN_EVENT")
+    busiest = busiest_event(pp, names, exclude={*steps, porpoise_settings.ACTIVE_EVENT})
     if busiest:
         steps.append(busiest)
     if len(steps) < 2:
@@ -66,8 +67,9 @@ def funnel_defaults(pp: Analytics) -> dict[str, Any] | None:
 
 def lifecycle_defaults(pp: Analytics) -> dict[str, Any] | None:
     """The active event, else the busiest one."""
-    marked = _marked(pp, "ACTIVE_EVENT")
-    event = marked[0] if marked else busiest_event(pp)
+    names = pp.event_names()
+    marked = _marked(names, "ACTIVE_EVENT")
+    event = marked[0] if marked else busiest_event(pp, names)
     return {"event": event} if event else None
 
 
@@ -76,14 +78,14 @@ def chart_defaults(pp: Analytics) -> dict[str, Any] | None:
     counter = busiest_counter(pp)
     if counter:
         return {"kind": "counter", "name": counter}
-    event = busiest_event(pp)
+    event = busiest_event(pp, pp.event_names())
     return {"kind": "event", "name": event} if event else None
 
 
-def busiest_event(pp: Analytics, exclude: set[Any] | None = None) -> str | None:
-    """The event with the most users in the current bucket of the finest tracked
-    granularity (among the first registered names)."""
-    names = [n for n in pp.event_names() if n not in (exclude or set())][:_CANDIDATES]
+def busiest_event(pp: Analytics, names: list[str], exclude: set[Any] | None = None) -> str | None:
+    """Among ``names`` (the first of them), the event with the most users in the
+    current bucket of the finest tracked granularity."""
+    names = [n for n in names if n not in (exclude or set())][:_CANDIDATES]
     if not names:
         return None
     period = pp.period(pp.granularities[0])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import array
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -313,6 +313,13 @@ class BitOp(_Derived):
         return self._temp_key(
             chunk, pipe, memo, lambda key: pipe.execute_command("BITOP", self.op, key, *sources)
         )
+
+
+def counts_over(expression: Bitmap, periods: Iterable[Period]) -> list[tuple[Period, int]]:
+    """``(period, count)`` of ``expression`` bound to each period, in one round trip."""
+    period_list = list(periods)
+    counted = expression.store.count_bitmaps([expression.bind(p) for p in period_list])
+    return list(zip(period_list, counted, strict=True))
 
 
 def union(bitmaps: Sequence[Bitmap]) -> Bitmap:

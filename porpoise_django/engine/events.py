@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .bitmaps import Bitmap, EventBitmap, union
+from .bitmaps import Bitmap, EventBitmap, counts_over, union
 from .periods import Period, PeriodRange, When, check_granularity
 
 if TYPE_CHECKING:
@@ -57,9 +57,7 @@ class Event(EventBitmap):
 
     def counts(self, periods: PeriodRange) -> list[tuple[Period, int]]:
         """``(period, count)`` for each bucket, in one round trip."""
-        period_list = list(periods)
-        counted = self.store.count_bitmaps([self.bind(p) for p in period_list])
-        return list(zip(period_list, counted, strict=True))
+        return counts_over(self, periods)
 
     def union(self, periods: PeriodRange) -> Bitmap:
         """Ids that did the event in any bucket of ``periods`` (one set)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .bitmaps import Bitmap
+from .bitmaps import Bitmap, counts_over
 from .errors import InvalidId
 from .ids import DirectIds, IdMap
 from .keys import KeyScheme
@@ -107,6 +107,4 @@ class Reading:
 
     def counts(self, expression: Bitmap, periods: Iterable[Period]) -> list[tuple[Period, int]]:
         """Count of ``expression`` bound to each period, in one round trip."""
-        period_list = list(periods)
-        counted = self.count_bitmaps([expression.bind(p) for p in period_list])
-        return list(zip(period_list, counted, strict=True))
+        return counts_over(expression, periods)

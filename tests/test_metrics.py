@@ -253,3 +253,58 @@ def test_hailwhale_dimensions_paths_lists_and_spaces(pp):
         ads.count({"hits": 1}, [str(i) for i in range(9)])
     with pytest.raises(InvalidValue, match="a dict such as"):
         ads.count({"hits": 1}, 42)
+
+
+def test_period_in_another_zone_is_covered_by_stored_hours(make_analytics, clock):
+    """`|zone`: days of New York read from a UTC store, across the night clocks
+    went back (2026-11-01 lasts 25 hours there), checked against brute force."""
+    from zoneinfo import ZoneInfo
+
+    clock.now = dt.datetime(2026, 11, 3, 12, 30, tzinfo=UTC)
+    pp = make_analytics(tz="UTC")
+    ads = pp.metric("ads")
+    start = dt.datetime(2026, 10, 30, 0, tzinfo=UTC)
+    moments = [start + dt.timedelta(hours=h) for h in range(24 * 4 + 12)]
+    ads.count_many([({"revenue": i}, None, m) for i, m in enumerate(moments)])
+    new_york = ZoneInfo("America/New_York")
+    per_day: dict[dt.date, int] = {}
+    for i, moment in enumerate(moments):
+        day = moment.astimezone(new_york).date()
+        per_day[day] = per_day.get(day, 0) + i
+    series = ads.series("2026-10-31:2026-11-02|America/New_York", "revenue")
+    assert [(p.label, v["revenue"]) for p, v in series] == [
+        (d.isoformat(), per_day[d]) for d in sorted(per_day) if d >= dt.date(2026, 10, 31)
+    ][:3]
+    nov_first = ads.totals("2026-11-01:2026-11-01|America/New_York", ["revenue", "hits"])
+    assert nov_first == {"revenue": per_day[dt.date(2026, 11, 1)], "hits": 25}
+    # hailwhale's offsets: -500 is five hours west.
+    yesterday = ads.totals("yesterday|-500", "hits")
+    assert yesterday == {"hits": 24}
+    assert ads.totals("today|-0500", "hits") == ads.totals("today|-05:00", "hits")
+
+
+def test_zone_suffix_errors(make_analytics, clock):
+    pp = make_analytics(tz="UTC")
+    ads = pp.metric("ads")
+    ads.count({"x": 1})
+    with pytest.raises(InvalidGranularity, match="track finer ones"):
+        ads.totals("today|+05:30", "x")  # half hours: no stored bucket starts there
+    with pytest.raises(InvalidTime, match="unknown time zone"):
+        ads.totals("today|Mars/Olympus", "x")
+    with pytest.raises(InvalidTime, match="out of range"):
+        ads.totals("today|+2500", "x")
+    with pytest.raises(InvalidTime, match="metrics only"):
+        pp.period_string("today|-0500")  # events and counters: the configured zone
+    minutes = make_analytics(tz="UTC", counter_granularities=("minute", "hour", "day"))
+    minutes.metric("ads").count({"x": 2})  # the same keys: 1 + 2 in today's hours
+    assert minutes.metric("ads").totals("today|+05:30", "x") == {"x": 3}
+
+
+def test_empty_ratio_option(pp):
+    pp.metric("ads").count({"revenue": 5})
+    assert pp.metric("ads").totals("today", "revenue/visitors") == {"revenue/visitors": None}
+    zero = pp.metric("ads", empty_ratio=0)
+    assert zero.totals("today", "revenue/visitors") == {"revenue/visitors": 0}
+    assert zero.series("today", "revenue/visitors")[0][1] == {"revenue/visitors": 0}
+    with pytest.raises(InvalidValue, match="empty_ratio"):
+        pp.metric("ads", empty_ratio=float("nan"))

@@ -103,3 +103,28 @@ def test_the_import_command(source, porpoise, private_server):
     assert "every bucket verified" in text
     with pytest.raises(Exception, match="cannot reach"):
         call_command("porpoise_import", "--from-bitmapist", "redis://127.0.0.1:1/0")
+
+
+def test_from_one_server_into_a_cluster_and_back(source, cluster, key_prefix, make_analytics):
+    """The store may be a Redis Cluster, and so may the bitmapist server (its keys
+    have no hash tag, so they spread over every node)."""
+    from porpoise_django.engine import Analytics
+
+    def clock():
+        return dt.datetime(2027, 2, 1, tzinfo=dt.UTC)
+
+    on_cluster = Analytics(cluster.client, prefix=key_prefix, tz="UTC", clock=clock)
+    report = migrate(source, on_cluster)
+    assert report.keys == 7 and list(on_cluster.event("active").day(DAY)) == ACTIVE
+    assert list(on_cluster.unique("premium")) == [7, 123]
+    try:
+        for raw in source.scan_iter(match="trackist_*"):
+            cluster.client.set(raw, source.get(raw))
+        back = make_analytics(tz="UTC", clock=clock, prefix=f"{key_prefix}b")
+        again = migrate(cluster.client, back)
+        assert again.keys == 7 and again.events == report.events
+        assert list(back.event("active").week(DAY)) == sorted([*ACTIVE, 8])
+    finally:
+        for raw in list(cluster.client.scan_iter(match="trackist_*")):
+            cluster.client.delete(raw)
+        on_cluster.delete_all()

@@ -189,6 +189,15 @@ class DecisionParams(serializers.Serializer):
         max_length=1000,
         help_text="Known dimensions: name=value, comma-separated.",
     )
+    by = serializers.CharField(
+        required=False,
+        max_length=130,
+        help_text="Judge by a formula over recorded metrics (revenue/visitors) instead of "
+        "the success rate.",
+    )
+    goal = serializers.ChoiceField(
+        choices=["max", "min"], default="max", help_text="With by: min for a cost."
+    )
 
     def validate_options(self, value: str) -> list[str]:
         options = [o.strip() for o in value.split(",") if o.strip()]
@@ -210,3 +219,8 @@ class DecisionRecord(serializers.Serializer):
     option = serializers.CharField(max_length=128)
     dimensions = serializers.DictField(child=serializers.CharField(max_length=128), required=False)
     success = serializers.FloatField(required=False, allow_null=True)
+    metrics = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text='Metrics to decide by a formula ({"revenue": 25}); not with success.',
+    )

@@ -482,8 +482,10 @@ class DecisionViewSet(PorpoiseViewSet):
         check_name(name)
         args = validated(params.DecisionParams, request)
         decision = get_analytics().decision(name)
-        rows = engine("dimensions", lambda: decision.report(args["options"], args["dimensions"]))
-        pick = engine("dimensions", lambda: decision.decide(args["options"], args["dimensions"]))
+        options, known = args["options"], args["dimensions"]
+        judge = {"by": args.get("by"), "goal": args["goal"]}
+        rows = engine("dimensions", lambda: decision.report(options, known, **judge))
+        pick = engine("dimensions", lambda: decision.decide(options, known, **judge))
         answer = {"name": name, "options": rows, "decide": pick}
         return Response(out.DecisionReportSerializer(answer).data)
 
@@ -494,7 +496,7 @@ class DecisionViewSet(PorpoiseViewSet):
     )
     @action(detail=True, methods=["post"])
     def record(self, request: Request, name: str) -> Response:
-        """Record that an option was shown (and whether it worked)."""
+        """Record that an option was shown (and whether it worked), or its metrics."""
         check_name(name)
         body = params.DecisionRecord(data=request.data)
         body.is_valid(raise_exception=True)
@@ -503,7 +505,10 @@ class DecisionViewSet(PorpoiseViewSet):
         engine(
             "option",
             lambda: decision.record(
-                data["option"], data.get("dimensions"), success=data.get("success")
+                data["option"],
+                data.get("dimensions"),
+                success=data.get("success"),
+                metrics=data.get("metrics"),
             ),
         )
         return Response(out.RecordedSerializer({"names": [name]}).data, status=202)

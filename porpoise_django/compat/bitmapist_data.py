@@ -196,7 +196,9 @@ def _move(source: Any, pp: Analytics, target: Target, keys: list[str]) -> int:
 def _read(source: Any, keys: Iterable[str]) -> np.ndarray:
     """The OR of the source bitmaps, as bytes."""
     merged = np.zeros(0, dtype=np.uint8)
-    for raw in source.mget(list(keys)):
+    # A cluster answers MGET only for keys of one slot; bitmapist's keys have no hash tag.
+    fetch = getattr(source, "mget_nonatomic", source.mget)
+    for raw in fetch(list(keys)):
         if not raw:
             continue
         data = np.frombuffer(raw, dtype=np.uint8)

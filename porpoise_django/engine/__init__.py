@@ -9,10 +9,11 @@
 """
 
 from .analytics import Analytics
-from .behaviour import Decision, Lifecycle, Stickiness, lifecycle, stickiness
+from .behaviour import Lifecycle, Stickiness, lifecycle, stickiness
 from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
 from .cohorts import CohortTable, FunnelResult, cohort_table, funnel
 from .counters import Counter
+from .decisions import Decision
 from .errors import (
     InvalidExpression,
     InvalidGranularity,

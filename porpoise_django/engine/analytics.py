@@ -19,11 +19,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from .behaviour import Decision
 from .bitmaps import EventBitmap, UniqueBitmap, UniverseBitmap
 from .bulk import BulkImporter, Importing
 from .counters import Counter
 from .counting import Counting, CountWriter
+from .decisions import Decision
 from .deletion import Deleter, Deleting
 from .errors import InvalidValue
 from .events import Event
@@ -242,8 +242,8 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
     def counter(self, name: str) -> Counter:
         return Counter(self, validate_name(name, what="counter name"))
 
-    def metric(self, name: str) -> Metric:
-        return Metric(self, name)
+    def metric(self, name: str, *, empty_ratio: float | None = None) -> Metric:
+        return Metric(self, name, empty_ratio=empty_ratio)
 
     def decision(self, name: str, *, period: str = "90d", min_trials: int = 30) -> Decision:
         return Decision(self, name, period=period, min_trials=min_trials)

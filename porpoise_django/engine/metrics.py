@@ -131,9 +131,11 @@ def ratio_parts(metric: str) -> tuple[str, str] | None:
     return check_metric_name(numerator), check_metric_name(denominator)
 
 
-def evaluate(values: Mapping[str, float], metrics: Sequence[str]) -> dict[str, float | int | None]:
+def evaluate(
+    values: Mapping[str, float], metrics: Sequence[str], empty_ratio: float | None = None
+) -> dict[str, float | int | None]:
     """Pick ``metrics`` out of summed ``values``; a ratio with an unknown or zero
-    denominator is None (never an exception)."""
+    denominator is ``empty_ratio`` (None unless chosen; never an exception)."""
     out: dict[str, float | int | None] = {}
     for metric in metrics:
         parts = ratio_parts(metric)
@@ -141,16 +143,25 @@ def evaluate(values: Mapping[str, float], metrics: Sequence[str]) -> dict[str, f
             out[metric] = number(values.get(metric, 0))
             continue
         numerator, denominator = (values.get(p) for p in parts)
-        out[metric] = None if not denominator else (numerator or 0) / denominator
+        out[metric] = empty_ratio if not denominator else (numerator or 0) / denominator
     return out
 
 
 class Metric:
-    """Metrics of one name (hailwhale's "pk"); see the module docstring."""
+    """Metrics of one name (hailwhale's "pk"); see the module docstring.
 
-    def __init__(self, store: Store, name: str) -> None:
+    ``empty_ratio`` is what a ratio with a zero or unknown denominator reads
+    as: None by default (no data is not a zero), 0 as hailwhale answers.
+    """
+
+    def __init__(self, store: Store, name: str, *, empty_ratio: float | None = None) -> None:
         self._store = store
         self.name = validate_name(name, what="metric name")
+        if empty_ratio is not None and (
+            not plain(empty_ratio, int, float) or not math.isfinite(empty_ratio)
+        ):
+            raise InvalidValue(f"empty_ratio must be None or a finite number, got {empty_ratio!r}")
+        self.empty_ratio = empty_ratio
 
     def __repr__(self) -> str:
         return f"<Metric {self.name!r}>"
@@ -253,17 +264,31 @@ class Metric:
             return period
         store = self._store
         return parse_period(
-            period, tz=store.tz, now=store.clock(), max_buckets=store.max_range_buckets
+            period,
+            tz=store.tz,
+            now=store.clock(),
+            max_buckets=store.max_range_buckets,
+            zones=True,
         )
 
     def cover_range(self, periods: PeriodRange) -> list[Period]:
-        """The fewest tracked buckets that make up ``periods`` exactly."""
-        buckets = cover(periods, self._store.counter_granularities, self._store.clock())
+        """The fewest tracked buckets that make up ``periods`` exactly (also for a
+        range cut in another time zone, where the stored buckets meet its edges)."""
+        store = self._store
+        buckets = cover(periods, store.counter_granularities, store.clock(), store.tz)
         if buckets is None:
-            # Only an untracked granularity cannot be covered: this names them.
-            self._store.check_tracked(periods.granularity, "metrics")
-            raise InvalidGranularity(f"{periods.granularity} buckets cannot be covered")
+            if self._same_zone(periods):
+                # Only an untracked granularity cannot be covered: this names them.
+                store.check_tracked(periods.granularity, "metrics")
+            raise InvalidGranularity(
+                f"{periods.granularity} buckets of {periods.first.start.tzinfo} cannot be "
+                f"covered by the tracked buckets ({', '.join(store.counter_granularities)}) "
+                f"of {store.tz}: track finer ones (hour, minute)"
+            )
         return buckets
+
+    def _same_zone(self, periods: PeriodRange) -> bool:
+        return periods.first.start.tzinfo == self._store.tz
 
     def sum_groups(self, groups: Sequence[tuple[str, Sequence[Period]]]) -> list[dict[str, float]]:
         """For each ``(path, buckets)``, the metrics summed over the buckets: one round trip."""
@@ -303,7 +328,7 @@ class Metric:
         names = self._metric_list(metrics)
         path = check_path(dimension)
         [values] = self.sum_groups([(path, self.cover_range(self.resolve_range(period)))])
-        return evaluate(values, names)
+        return evaluate(values, names, self.empty_ratio)
 
     def series(
         self,
@@ -315,11 +340,16 @@ class Metric:
         names = self._metric_list(metrics)
         path = check_path(dimension)
         periods = self.resolve_range(period)
-        self._store.check_tracked(periods.granularity, "metrics")
         buckets = list(periods)
-        sums = self.sum_groups([(path, [bucket]) for bucket in buckets])
+        if self._same_zone(periods):
+            self._store.check_tracked(periods.granularity, "metrics")
+            groups = [(path, [bucket]) for bucket in buckets]
+        else:  # each bucket of the other zone from the stored ones that make it up
+            groups = [(path, self.cover_range(PeriodRange(b, b, 1))) for b in buckets]
+        sums = self.sum_groups(groups)
         return [
-            (bucket, evaluate(values, names)) for bucket, values in zip(buckets, sums, strict=True)
+            (bucket, evaluate(values, names, self.empty_ratio))
+            for bucket, values in zip(buckets, sums, strict=True)
         ]
 
     def children(self, dimension: str = "", depth: int = 1) -> list[str]:
@@ -368,7 +398,7 @@ class Metric:
         buckets = self.cover_range(self.resolve_range(period))
         sums = self.sum_groups([(path, buckets) for path in paths])
         rows = [
-            {"dimension": path, **evaluate(values, names)}
+            {"dimension": path, **evaluate(values, names, self.empty_ratio)}
             for path, values in zip(paths, sums, strict=True)
         ]
         present = [r for r in rows if r[sort_key] is not None]

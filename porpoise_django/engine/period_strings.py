@@ -18,6 +18,11 @@ string             granularity  range
 ``1d:1mo``         day          step ``1h``/``1d``/``1w``/``1mo`` over a span
 ``A:B``            day          dates ``A`` to ``B`` (``YYYY-MM-DD``), inclusive
 =================  ===========  =========================================
+
+Where the reader can re-cut buckets (metrics), a string may end in
+``|ZONE``: an IANA name (``mtd|America/New_York``) or a UTC offset
+(``today|-0500``, ``7d|+05:30``, hailwhale's ``today|-500``), and its days
+are then that zone's, covered by the stored hours (or minutes).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import datetime as dt
 import re
 
 from .errors import InvalidTime
-from .periods import PeriodRange, period_of, period_range
+from .periods import PeriodRange, get_timezone, period_of, period_range
 
 _UNITS = {"h": "hour", "d": "day", "w": "week", "mo": "month", "m": "month", "y": "year"}
 _SPAN = re.compile(r"(\d{1,12})(h|d|w|mo|m|y)")
@@ -91,11 +96,62 @@ def _check_cap(text: str, count: int, max_buckets: int) -> None:
         )
 
 
-def parse_period(text: object, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: int) -> PeriodRange:
-    """The :class:`PeriodRange` a period string names; ``InvalidTime`` lists the forms."""
+_OFFSET = re.compile(r"([+-]?)(\d{1,2}):?(\d{2})?")
+
+
+def zone_of(text: str) -> dt.tzinfo:
+    """The zone of a ``|ZONE`` suffix: an IANA name, or an offset ``-0500``,
+    ``+05:30``, ``-5``, or hailwhale's ``-500`` (hours and minutes, HMM)."""
+    value = text.strip()
+    match = _OFFSET.fullmatch(value)
+    if match is None:
+        return get_timezone(value)
+    sign, hours, minutes = match.groups()
+    offset = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+    if offset >= dt.timedelta(hours=24) or int(minutes or 0) >= 60:
+        raise InvalidTime(f"time zone offset {text!r} is out of range: -2359 to +2359")
+    return dt.timezone(-offset if sign == "-" else offset)
+
+
+def split_zone(text: str) -> tuple[str, dt.tzinfo | None]:
+    """``("mtd", zone)`` for ``"mtd|-0500"``; ``(text, None)`` without a suffix."""
+    if "|" not in text:
+        return text, None
+    value, zone = text.split("|", 1)
+    return value, zone_of(zone)
+
+
+def parse_period(
+    text: object,
+    *,
+    tz: dt.tzinfo,
+    now: dt.datetime,
+    max_buckets: int,
+    zones: bool = False,
+) -> PeriodRange:
+    """The :class:`PeriodRange` a period string names; ``InvalidTime`` lists the forms.
+
+    With ``zones=True`` a ``|ZONE`` suffix picks the zone whose days, weeks
+    and months the range is cut in (the reader covers them with stored buckets).
+    """
     if not isinstance(text, str) or not text.strip():
         raise InvalidTime(f"period must be a string: {PERIOD_STRING_HELP}")
     value = text.strip().lower()
+    if "|" in value:
+        if not zones:
+            raise InvalidTime(
+                f"period {text!r}: a '|zone' suffix is taken by metrics only (their buckets "
+                "can be re-cut); events and counters are read in the configured time zone"
+            )
+        value, zone = split_zone(text.strip())
+        value, tz = value.strip().lower(), zone or tz
+    return _parse(text, value, tz=tz, now=now, max_buckets=max_buckets)
+
+
+def _parse(
+    text: str, value: str, *, tz: dt.tzinfo, now: dt.datetime, max_buckets: int
+) -> PeriodRange:
+    """The range of the lower-cased string ``value`` (``text`` as given, for errors)."""
     local = now.astimezone(tz)
 
     def rng(

@@ -377,8 +377,18 @@ def period_range(
     return PeriodRange(first, last, size)
 
 
-def cover(periods: PeriodRange, tracked: Sequence[str], now: dt.datetime) -> list[Period] | None:
+def cover(
+    periods: PeriodRange,
+    tracked: Sequence[str],
+    now: dt.datetime,
+    tz: dt.tzinfo | None = None,
+) -> list[Period] | None:
     """The fewest tracked buckets that add up to exactly ``periods`` (None if impossible).
+
+    The buckets are those of ``tz`` (the zone the data was written in; by
+    default the range's own). A range in another zone is covered where the
+    boundaries meet: a day of UTC-05:00 is 24 hourly buckets of a UTC store,
+    a day of UTC+05:30 needs minutes.
 
     The coarsest bucket that starts where the cover has reached and does not
     pass the range's end is taken each time; a bucket may run past the end
@@ -394,7 +404,7 @@ def cover(periods: PeriodRange, tracked: Sequence[str], now: dt.datetime) -> lis
     end = periods.last.period_end().timestamp()
     open_ended = end >= now.timestamp()
     position = periods.first.start
-    tz = position.tzinfo
+    tz = tz or position.tzinfo
     assert tz is not None
     chosen: list[Period] = []
     while position.timestamp() < end:

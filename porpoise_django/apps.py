@@ -10,7 +10,8 @@ class PorpoiseConfig(AppConfig):
 
     def ready(self) -> None:
         # Checks register themselves on import; receivers connect below.
-        from . import checks, receivers, services, writer  # noqa: F401
+        from . import checks, cors, receivers, services, writer  # noqa: F401
 
         services.use_writer(writer.get_writer)
         receivers.connect()
+        cors.connect()

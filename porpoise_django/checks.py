@@ -14,6 +14,8 @@
 ``porpoise_django.W001``  an unknown ``PORPOISE`` key
 ``porpoise_django.W002``  the middleware runs before authentication
 ``porpoise_django.W003``  the API without Swagger UI's files (``docs/`` blank)
+``porpoise_django.W004``  ``TRACK_ALLOWED_ORIGINS`` without django-cors-headers
+                          set up to answer them
 ========================  ======================================================
 """
 
@@ -105,7 +107,7 @@ def check_engine_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             _error(
                 3,
                 f"Invalid PORPOISE setting: {exc}",
-                "See the PORPOISE settings table in the porpoise-django README.",
+                "See the PORPOISE settings table in porpoise-django's docs (docs/django.md).",
             )
         ]
     return []
@@ -257,5 +259,37 @@ def check_api_docs(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it is installed with "
             "porpoise-django).",
             id="porpoise_django.W003",
+        )
+    ]
+
+
+@register()
+def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004: origins allowed to track, but nothing answers their CORS requests:
+    django-cors-headers' app and middleware, and ``X-Porpoise-Token`` among the
+    headers a preflight may ask for."""
+    from .conf import porpoise_settings
+
+    origins = porpoise_settings.TRACK_ALLOWED_ORIGINS
+    if not origins:
+        return []
+    problems = []
+    if not apps.is_installed("corsheaders"):
+        problems.append("'corsheaders' is not in INSTALLED_APPS")
+    if "corsheaders.middleware.CorsMiddleware" not in settings.MIDDLEWARE:
+        problems.append("corsheaders.middleware.CorsMiddleware is not in MIDDLEWARE")
+    allowed = [h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", ())]
+    if "x-porpoise-token" not in allowed:
+        problems.append("'x-porpoise-token' is not in CORS_ALLOW_HEADERS")
+    if not problems:
+        return []
+    return [
+        Warning(
+            "PORPOISE['TRACK_ALLOWED_ORIGINS'] is set, but browsers on those origins "
+            f"would be refused: {'; '.join(problems)}.",
+            hint="Add 'corsheaders' to INSTALLED_APPS, "
+            "'corsheaders.middleware.CorsMiddleware' near the top of MIDDLEWARE, and "
+            'CORS_ALLOW_HEADERS = (*corsheaders.defaults.default_headers, "x-porpoise-token").',
+            id="porpoise_django.W004",
         )
     ]

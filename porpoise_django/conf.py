@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     # trusts only the socket's address, so a client cannot pick its own.
     "NUM_PROXIES": 0,
     "TRACK_MAX_ROWS": 1000,
+    # Origins ("https://shop.example.com") whose pages may call track/ and
+    # track/pixel.gif from the browser (CORS, through django-cors-headers).
+    "TRACK_ALLOWED_ORIGINS": [],
     "TRACK_TOKEN_MAX_AGE": 30 * 86400,
     "IDEMPOTENCY_TTL": 86400,
     # "background": a writer thread sends the marks of all requests (a response

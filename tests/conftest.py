@@ -279,3 +279,19 @@ def private_server() -> Iterator[EmbeddedServer]:
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A page of a fresh headless Chromium (Debian's), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, FLAGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            yield page
+        finally:
+            browser.close()

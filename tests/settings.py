@@ -4,6 +4,8 @@ The Redis-compatible server comes from ``REDIS_URL`` or is started here from
 the pip-installed valkey-server, so ``python runtests.py`` needs nothing else.
 """
 
+from corsheaders.defaults import default_headers
+
 from porpoise_django.embedded import ensure_server
 
 REDIS_URL = ensure_server()
@@ -22,10 +24,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "porpoise_django",
     "tests.testapp",
 ]
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -35,6 +39,9 @@ MIDDLEWARE = [
     "porpoise_django.middleware.PorpoiseMiddleware",
 ]
 ROOT_URLCONF = "tests.urls"
+# Cross-origin tracking (PORPOISE["TRACK_ALLOWED_ORIGINS"]): the token header may
+# be asked for in a preflight; no other origin is allowed anything.
+CORS_ALLOW_HEADERS = (*default_headers, "x-porpoise-token")
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
     # A second database: marks follow the commit of the database they came from.

@@ -1,58 +1,29 @@
 """The admin dashboards in a real Chromium (Debian's), driven by Playwright.
 
-Screenshots go to a temporary folder, or to tests/screenshots/ (shown in the
-README) with PORPOISE_UPDATE_SCREENSHOTS=1.
+Screenshots go to a temporary folder, or to docs/img/ (shown in the
+docs) with PORPOISE_UPDATE_SCREENSHOTS=1.
 """
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from porpoise_django.engine import cohort_table
+from tests.browser import MARKS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run does)",
-    ),
-]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
 def shots(tmp_path):
     if os.environ.get("PORPOISE_UPDATE_SCREENSHOTS"):
-        folder = Path(__file__).resolve().parent / "screenshots"
+        folder = Path(__file__).resolve().parent.parent / "docs" / "img"
         folder.mkdir(exist_ok=True)
         return folder
     return tmp_path
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 @pytest.fixture

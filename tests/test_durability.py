@@ -17,7 +17,7 @@ import pytest
 from porpoise_django import services
 from tests.conftest import wait_until
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.processes]
 ROOT = Path(__file__).resolve().parent.parent
 
 WORKER = textwrap.dedent(

@@ -29,6 +29,7 @@ from porpoise_django.engine import Analytics
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = str(ROOT / "example_project" / "manage.py")
 ZONE = "Europe/Paris"  # the example project's TIME_ZONE
+pytestmark = pytest.mark.processes
 
 
 class Site:

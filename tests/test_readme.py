@@ -1,55 +1,46 @@
-"""The README's engine examples run as written (a README sentence is a promise).
-
-Every ``python`` block of the "Engine" section runs in order, in one
-namespace, against the test server. Only placeholders are given values
-(``some_aware_datetime``, ``when``, ``rows``...), ``redis.Redis()`` is pointed
-at the test server, the key prefix is the test's own, and a ``...`` that
-stands for "more rows" is dropped.
-"""
+"""The README and the docs keep their promises: their Python examples run
+(pytest-markdown-docs collects them: see pyproject's addopts), their links
+lead somewhere, every page is in the site's navigation, and the supported
+combinations they state are the ones the test matrix runs."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import numpy as np
-import pytest
-import redis
-
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
-def engine_blocks() -> list[str]:
-    text = README.read_text()
-    section = text[text.index("\n## Engine\n") : text.index("\n## Performance\n")]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+def test_the_readme_links_lead_to_files():
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README.read_text()):
+        if "://" not in target:
+            assert (ROOT / target).exists(), target
 
 
-def test_the_engine_section_has_examples():
-    assert len(engine_blocks()) >= 8
+def test_every_docs_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    pages = {p.name for p in DOCS.glob("*.md")}
+    assert pages == set(re.findall(r":\s+(\w[\w-]*\.md)\s*$", nav, flags=re.M))
 
 
-def test_the_engine_examples_run(
-    monkeypatch: pytest.MonkeyPatch, single_client: Any, key_prefix: str
-):
-    url = "redis://{host}:{port}/{db}".format(**single_client.connection_pool.connection_kwargs)
-    monkeypatch.setattr(redis, "Redis", lambda *a, **k: redis.StrictRedis.from_url(url))
-    now = dt.datetime.now(dt.UTC)
-    namespace: dict[str, Any] = {
-        "some_aware_datetime": now - dt.timedelta(hours=2),
-        "when": now - dt.timedelta(days=1),
-        "ids_array": np.arange(1000),
-        "epoch_seconds_array": np.full(1000, now.timestamp() - 60),
-        "rows": [("signup", 5, now), ("visit", 5, now.date())],
-        "song": SimpleNamespace(id=42),
-    }
-    for number, block in enumerate(engine_blocks(), 1):
-        code = block.replace('prefix="pp"', f'prefix="{key_prefix}"').replace(", ...]", "]")
-        try:
-            exec(compile(code, f"README engine block {number}", "exec"), namespace)
-        except Exception as exc:  # pragma: no cover - the message is the point
-            pytest.fail(f"README engine block {number} fails: {type(exc).__name__}: {exc}\n{code}")
-    assert 123 in namespace["active"].day()
+def test_the_readme_has_examples_that_the_suite_runs():
+    assert README.read_text().count("```python\n") >= 3
+    assert "--markdown-docs" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_every_setting_is_in_the_settings_table():
+    from porpoise_django.conf import DEFAULTS
+
+    table = (DOCS / "django.md").read_text()
+    missing = [key for key in DEFAULTS if f"`{key}`" not in table]
+    assert missing == []
+
+
+def test_every_check_id_is_documented():
+    from porpoise_django import checks
+
+    ids = set(re.findall(r"porpoise_django\.([EW]\d{3})", Path(checks.__file__).read_text()))
+    page = (DOCS / "django.md").read_text()
+    assert ids and [i for i in sorted(ids) if f"{i}`" not in page] == []

@@ -26,6 +26,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -295,7 +296,16 @@ class TrackingView(PorpoiseView):
         return {key for key, fresh in zip(keys, answers, strict=True) if fresh}
 
 
+class BeaconJSONParser(JSONParser):
+    """``navigator.sendBeacon`` sends a string as ``text/plain``, the one body type
+    that needs no CORS preflight: read it as the JSON it holds."""
+
+    media_type = "text/plain"
+
+
 class TrackView(TrackingView):
+    parser_classes = [JSONParser, BeaconJSONParser]
+
     @extend_schema(request=TrackSerializer, responses={202: TrackedSerializer})
     def post(self, request: Request) -> Response:
         """Record up to ``TRACK_MAX_ROWS`` marks and counts; bad rows are reported by index."""

@@ -16,7 +16,7 @@ hour with ``TRACK_HOURLY``), ``mark_unique`` / ``unmark_unique``,
 ``delete_all_events``, ``delete_temporary_bitop_keys``,
 ``delete_runtime_bitop_keys``; ``cohort.get_dates_data``.
 
-Where porpoise differs on purpose (see the README's "Coming from bitmapist"):
+Where porpoise differs on purpose (see "Coming from bitmapist" in docs/peers.md):
 naive datetimes are read as UTC, as bitmapist writes them; ``~x`` (and
 ``BitOpNot``) is "every id ever marked, minus x" (bitmapist issue #14), not
 every zero bit; ``YearEvents`` is the OR of the year's months, as in

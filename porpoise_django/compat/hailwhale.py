@@ -18,7 +18,7 @@ string or a list; ``metrics=`` or ``metric=``; the implicit ``hits``),
 ``MM/DD/YYYY-MM/DD/YYYY``, a ``|-500`` time zone offset) and its ratios of
 zero hits, which read 0.
 
-Differences on purpose (see the README's "Coming from hailwhale"): rows are
+Differences on purpose (see "Coming from hailwhale" in docs/peers.md): rows are
 keyed by the primary key (the overall row) and by dimension paths
 (``"country/US"``), not by JSON lists; buckets are the engine's (the
 finest is a minute: ``fivemin`` is five minutes by minute, not by 10

@@ -1,4 +1,11 @@
-"""Template filters of the dashboards: ``{% load porpoise %}``.
+"""Template tags: ``{% load porpoise %}``.
+
+``percent`` is the dashboards' filter; ``porpoise_tracker`` puts the browser
+client on a page, with a signed token for the names it may send::
+
+    {% load porpoise %}
+    {% porpoise_tracker events="page:view signup:step" counters="clicks" %}
+    <button onclick="porpoise.track('signup:step')">...</button>
 
 >>> percent(0.1234)
 '12.3%'
@@ -8,7 +15,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
@@ -19,3 +32,37 @@ def percent(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
     return f"{100 * float(value):.{int(digits)}f}%"
+
+
+@register.simple_tag(takes_context=True)
+def porpoise_tracker(
+    context: dict[str, Any],
+    events: str = "",
+    counters: str = "",
+    endpoint: str | None = None,
+    interval: int = 1000,
+) -> SafeString:
+    """A ``<script>`` loading ``porpoise.js`` with a token for ``events`` and
+    ``counters`` (space- or comma-separated names). For a logged-in user the
+    token is bound to their id (rows need none); otherwise rows name their id.
+    ``endpoint`` defaults to this site's ``track/`` URL, made absolute so that
+    the tag also serves pages on other origins (``TRACK_ALLOWED_ORIGINS``)."""
+    from ..api.tokens import make_track_token
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    ident = user.pk if user is not None and user.is_authenticated else None
+    names = {
+        key: value.replace(",", " ").split() for key, value in (("e", events), ("c", counters))
+    }
+    token = make_track_token(events=names["e"], counters=names["c"], id=ident)
+    url = endpoint or reverse("porpoise_api:track-list")
+    if endpoint is None and request is not None:
+        url = request.build_absolute_uri(url)
+    return format_html(
+        '<script src="{}" data-endpoint="{}" data-token="{}" data-interval="{}" defer></script>',
+        static("porpoise_django/porpoise.js"),
+        url,
+        token,
+        int(interval),
+    )

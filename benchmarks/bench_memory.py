@@ -1,0 +1,106 @@
+"""Memory per user and a sizing for 10 million to 1 billion users (docs/memory.md).
+
+A scaled-down run: ``--users`` ids (default 1,000,000) doing five events at
+different daily rates for a week, imported with ``import_arrays`` into the
+embedded valkey-server, tracked by day, week and month. Measured: bytes per
+registered user of one event's bucket (``MEMORY USAGE`` of every chunk, as
+``porpoise_memory`` reports), whatever the event's rate. Then the sizing for
+10M, 100M and 1B users x 50 events x 365 days, with and without retention, the
+cluster nodes it takes and how the chunks' hash tags spread over them.
+
+    python benchmarks/bench_memory.py [--users 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+
+import numpy as np
+import redis
+from _common import redis_server
+from redis.crc import key_slot
+
+from porpoise_django.engine import Analytics
+
+RATES = {"signup": 0.001, "purchase": 0.01, "login": 0.10, "play": 0.20, "active": 0.30}
+EVENTS, YEAR_DAYS = 50, 365
+NODE_GB, FILL = 64, 0.70  # a node's memory, and how full it may get (fork, fragmentation)
+#: Buckets alive per event: all of a year, or days for 90 days, weeks a year, months kept.
+PLANS = {"no retention": YEAR_DAYS + 53 + 12, "days 90 d, weeks 1 y": 90 + 53 + 12}
+
+
+def show(header: list[str], rows: list[list[str]]) -> None:
+    """A Markdown table, columns aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def measure(url: str, users: int) -> dict[str, float]:
+    """Bytes per registered user of one day's, week's and month's bucket, per event."""
+    pp = Analytics(redis.Redis.from_url(url), prefix="mem", tz="UTC")
+    rng = np.random.default_rng(5)
+    end = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+    for name, rate in RATES.items():
+        for day in range(7):
+            ids = np.flatnonzero(rng.random(users) < rate)
+            stamp = (end - dt.timedelta(days=day)).timestamp()
+            pp.import_arrays(name, ids, np.full(len(ids), stamp))
+    rows = pp.memory_report(list(RATES), end)
+    out = {}
+    for row in rows:
+        out[f"{row['event']}/{row['granularity']}"] = row["bytes"] / users
+    pp.delete_all()
+    return out
+
+
+def spread(users: int, nodes: int, chunk_bits: int = 20) -> tuple[int, float]:
+    """Chunks (hash tags) of ``users`` ids, and the fullest node's share over the
+    mean when the 16,384 slots are split evenly over ``nodes``."""
+    chunks = math.ceil(users / 2**chunk_bits)
+    per_node = [0] * nodes
+    for chunk in range(chunks):
+        per_node[key_slot(f"pp:{{c{chunk}}}:all".encode()) * nodes // 16384] += 1
+    return chunks, max(per_node) / (chunks / nodes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with redis_server() as url:
+        measured = measure(url, args.users)
+    rows = [
+        [
+            f"{name} ({rate:.1%})",
+            *(f"{measured[f'{name}/{g}']:.4f}" for g in ("day", "week", "month")),
+        ]
+        for name, rate in RATES.items()
+    ]
+    print(f"\nBytes per registered user of one bucket ({args.users:,} ids, chunks of 2^20):\n")
+    show(["event (daily rate)", "day", "week", "month"], rows)
+    per_bucket = max(measured.values())  # the dense case: every chunk holds someone
+    print(f"\nSizing at {per_bucket:.4f} bytes per user per event-bucket, {EVENTS} events:\n")
+    header = ["users", *PLANS, f"{NODE_GB} GB nodes at {FILL:.0%}", "chunks", "fullest node"]
+    table = []
+    for users in (10_000_000, 100_000_000, 1_000_000_000):
+        sizes = {plan: users * per_bucket * EVENTS * buckets for plan, buckets in PLANS.items()}
+        retained = sizes["days 90 d, weeks 1 y"]
+        nodes = max(1, math.ceil(retained / (NODE_GB * 2**30 * FILL)))
+        chunks, fullest = spread(users, max(nodes, 3))
+        table.append(
+            [
+                f"{users:,}",
+                *(f"{size / 2**30:,.0f} GiB" for size in sizes.values()),
+                f"{max(nodes, 3)} (retained)",
+                f"{chunks:,}",
+                f"{fullest:.2f}x the mean",
+            ]
+        )
+    show(header, table)
+
+
+if __name__ == "__main__":
+    main()

@@ -113,3 +113,16 @@ class Table:
         print(f"\n## {self.title}\n")
         for row in [header, tuple("-" * w for w in widths), *self.rows]:
             print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def peer_buckets(pp: Any, names: list[str], periods: dict[str, list[Any]]) -> list[list[Any]]:
+    """The ``copy_chunks`` request giving bitmapist our buckets whole: per bucket,
+    its chunk keys in order (bitmapist keeps one string per bucket, bit i = id i)."""
+    chunks = pp.chunks()
+    return [
+        [name, granularity, period.start.date().isoformat(),
+         [[c, pp.keys.event(name, period, c)] for c in chunks]]
+        for name in names
+        for granularity, bucket_list in periods.items()
+        for period in bucket_list
+    ]  # fmt: skip

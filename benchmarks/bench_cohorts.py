@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import best_of, configure_django, redis_server, run_peer
+from _common import best_of, configure_django, peer_buckets, redis_server, run_peer
 from bench_events import make_data
 
 UTC = dt.UTC
@@ -77,12 +77,10 @@ def main() -> None:
         pp.import_arrays("signup", np.arange(args.users), signup_ts)
         pp.import_arrays("active", active_ids, active_ts)
         first = (end - dt.timedelta(days=args.days)).date()
-        copies = [
-            [pp.keys.event(name, period, 0), name, "day", period.start.date().isoformat()]
-            for name in ("signup", "active")
-            for period in pp.range("day", first, end.date() - dt.timedelta(days=1))
-        ]
-        run_peer("copy", url=url, keys=copies)
+        # bitmapist gets the whole bitmaps (our chunks laid end to end).
+        days = list(pp.range("day", first, end.date() - dt.timedelta(days=1)))
+        buckets = peer_buckets(pp, ["signup", "active"], {"day": days})
+        run_peer("copy_chunks", url=url, buckets=buckets, chunk_bytes=pp.keys.chunk_size // 8)
 
         peer = run_peer(
             "cohort", url=url, rows=30, columns=30, start_date=first.isoformat(), repeat=2

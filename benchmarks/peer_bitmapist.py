@@ -48,6 +48,23 @@ def task_copy(req, client):
     return {"copied": len(req["keys"])}
 
 
+def task_copy_chunks(req, client):
+    """Give bitmapist whole bitmaps: our chunks of one bucket laid end to end under
+    its key name (bitmapist has no chunks: bit i of its key is user i)."""
+    classes = {"day": DayEvents, "week": WeekEvents, "month": MonthEvents}
+    size = req["chunk_bytes"]
+    for event, granularity, iso_date, chunk_keys in req["buckets"]:
+        peer_key = classes[granularity].from_date(event, date.fromisoformat(iso_date)).redis_key
+        values = client.mget([key for _, key in chunk_keys])
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(peer_key)
+        for (chunk, _), value in zip(chunk_keys, values, strict=True):
+            if value:
+                pipe.setrange(peer_key, chunk * size, value)
+        pipe.execute()
+    return {"copied": len(req["buckets"])}
+
+
 def task_read(req, client):
     day = date.fromisoformat(req["day"])
     other = day - timedelta(days=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import services
@@ -20,10 +20,23 @@ class Collector:
     >>> request.porpoise.count("page:view", id=request.path)                   # doctest: +SKIP
     """
 
-    def __init__(self, user_id: Any = None) -> None:
-        #: Default id of marks: the authenticated user's pk (set by the middleware).
-        self.user_id = user_id
+    def __init__(self, user_id: Any = None, *, resolve: Callable[[], Any] | None = None) -> None:
+        self._user_id = user_id
+        # Looked up on first use only: a request that marks nothing by default
+        # never reads its session for the id.
+        self._resolve = resolve
         self.writes: list[PendingWrite] = []
+
+    @property
+    def user_id(self) -> Any:
+        """Default id of marks: the authenticated user's pk (the middleware sets it)."""
+        if self._resolve is not None:
+            self._user_id, self._resolve = self._resolve(), None
+        return self._user_id
+
+    @user_id.setter
+    def user_id(self, value: Any) -> None:
+        self._user_id, self._resolve = value, None
 
     def __len__(self) -> int:
         return len(self.writes)

@@ -31,7 +31,7 @@ from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from django.views import View
 
-from . import services
+from . import identity, services
 from .collector import Collector
 from .conf import porpoise_settings
 
@@ -61,15 +61,13 @@ def _predicate(
 
 
 def _resolve_id(
-    id_source: IdSource, request: HttpRequest, args: Any, kwargs: Any, user: Any
+    id_source: IdSource, request: HttpRequest, args: Any, kwargs: Any, user_id: Any
 ) -> Any:
     if callable(id_source):
         return id_source(request, *args, **kwargs)
     if id_source is not None:
         return id_source
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user.pk
-    return None
+    return user_id
 
 
 def _collector(request: HttpRequest) -> Collector | None:
@@ -83,11 +81,11 @@ def _decorate(
     when: Callable[[HttpResponseBase], bool] | None,
 ) -> Callable[[ViewT], ViewT]:
     def apply(
-        request: HttpRequest, response: HttpResponseBase, args: Any, kwargs: Any, user: Any
+        request: HttpRequest, response: HttpResponseBase, args: Any, kwargs: Any, user_id: Any
     ) -> None:
         if not _predicate(when)(response):
             return
-        who = _resolve_id(id_source, request, args, kwargs, user)
+        who = _resolve_id(id_source, request, args, kwargs, user_id)
         collector = _collector(request)
         standalone = collector is None
         if collector is None:
@@ -103,11 +101,11 @@ def _decorate(
     async def after_async(
         request: HttpRequest, response: HttpResponseBase, args: Any, kwargs: Any
     ) -> HttpResponseBase:
-        auser = getattr(request, "auser", None)
-        user = await auser() if auser is not None else None
+        # Looked up after the view: it may have logged the user in or out.
+        user_id = await identity.auser_id(request)
         # thread_sensitive (the default): an ``id=`` callable may use the ORM,
         # and only the sync thread's connections are closed by Django.
-        await sync_to_async(apply)(request, response, args, kwargs, user)
+        await sync_to_async(apply)(request, response, args, kwargs, user_id)
         return response
 
     def decorator(view_or_class: ViewT) -> ViewT:
@@ -132,7 +130,7 @@ def _decorate(
                 # that returns a coroutine, so the decorator cannot tell
                 # beforehand; the mark is made once the coroutine has answered.
                 return _awaited(response, request, args, kwargs)
-            apply(request, response, args, kwargs, getattr(request, "user", None))
+            apply(request, response, args, kwargs, identity.user_id(request))
             return response
 
         async def _awaited(pending: Any, request: HttpRequest, args: Any, kwargs: Any) -> Any:

@@ -10,6 +10,11 @@ Add after ``AuthenticationMiddleware``::
 
 Works under WSGI and ASGI. Whatever Redis does, the response is returned: a
 failed write is buffered and replayed later (see ``services.record``).
+
+It costs little on a view that does little: the user's id comes from the
+session, not from a database query (:mod:`.identity`); ``active`` is written
+once per user per bucket in each process (:mod:`.active`); and under ASGI,
+with background writes, nothing leaves the event loop's thread.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
-from . import services
+from . import identity, services
+from .active import ACTIVE
 from .collector import Collector
 from .conf import porpoise_settings
 
@@ -56,56 +62,51 @@ class PorpoiseMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        collector = self._start(request)
+        collector = Collector(resolve=partial(identity.user_id, request))
+        request.porpoise = collector  # type: ignore[attr-defined]
         response = self.get_response(request)
         # The view may have logged the user in or out: look again.
-        self._set_user(collector, getattr(request, "user", None))
+        collector.user_id = identity.user_id(request)
         self._finish(request, response, collector)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        user = getattr(request, "auser", None)
-        collector = self._start(request, await user() if user is not None else None)
+        collector = Collector(await identity.auser_id(request))
+        request.porpoise = collector  # type: ignore[attr-defined]
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         response = await get_response(request)
-        # Writing to Redis is blocking I/O: keep it off the event loop.
-        await sync_to_async(self._finish, thread_sensitive=False)(request, response, collector)
+        collector.user_id = await identity.auser_id(request)
+        if porpoise_settings.WRITE_MODE == "sync":
+            # Writing to Redis is blocking I/O: keep it off the event loop.
+            await sync_to_async(self._finish, thread_sensitive=False)(request, response, collector)
+        else:
+            self._finish(request, response, collector)  # only queues for the writer thread
         return response
-
-    def _start(self, request: HttpRequest, user: Any = None) -> Collector:
-        collector = Collector()
-        request.porpoise = collector  # type: ignore[attr-defined]
-        self._set_user(collector, user if user is not None else getattr(request, "user", None))
-        return collector
-
-    @staticmethod
-    def _set_user(collector: Collector, user: Any) -> None:
-        authenticated = user is not None and getattr(user, "is_authenticated", False)
-        collector.user_id = user.pk if authenticated else None
 
     def _finish(
         self, request: HttpRequest, response: HttpResponseBase, collector: Collector
     ) -> None:
         try:
-            self._auto_marks(request, response, collector)
+            self._auto_marks(request, collector)
         except ValueError as exc:
             # An id the engine refuses (e.g. UUID pks in "int" id mode) must not
             # break the site: say so in the log, once per request.
             logger.error("porpoise: active mark skipped: %s", exc)
         collector.flush()
 
-    def _auto_marks(
-        self, request: HttpRequest, response: HttpResponseBase, collector: Collector
-    ) -> None:
+    def _auto_marks(self, request: HttpRequest, collector: Collector) -> None:
         if _skipped(request.path):
             return
         event = porpoise_settings.ACTIVE_EVENT
-        if event and collector.user_id is not None:
-            collector.mark(event)
+        user_id = collector.user_id
+        pp = services.get_analytics()
+        if event and user_id is not None:
+            if ACTIVE.first(pp, event, user_id, pp.clock().timestamp()):
+                collector.mark(event)
             return
         anonymous_event = porpoise_settings.ANONYMOUS_ACTIVE_EVENT
         session = getattr(request, "session", None)
-        if anonymous_event and collector.user_id is None and session is not None:
+        if anonymous_event and user_id is None and session is not None:
             key = session.session_key  # never create a session just to count it
-            if key:
+            if key and ACTIVE.first(pp, anonymous_event, key, pp.clock().timestamp()):
                 collector.mark(anonymous_event, id=f"session:{key}")

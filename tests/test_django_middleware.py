@@ -176,3 +176,125 @@ def test_background_writer_under_concurrent_requests(porpoise):
     assert services.flush(timeout=10)
     assert statuses == [200] * 200
     assert sorted(pp.event("song:liked").day()) == list(range(200))
+
+
+def test_the_user_row_is_not_loaded_for_the_active_mark(client, porpoise, user):
+    """The id comes from the session: a view that never reads request.user costs
+    no query on the user table (the session's own read is all)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    pp = porpoise()
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/plain/").status_code == 200
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "auth_user" not in tables and "django_session" in tables
+    assert list(pp.event("active").day()) == [user.pk]
+
+
+def test_a_login_or_logout_in_the_view_is_seen(client, porpoise, user):
+    from django.contrib.auth import login, logout
+    from django.http import HttpResponse
+    from django.test import override_settings
+    from django.urls import path
+
+    def sign_in(request):
+        login(request, user)
+        return HttpResponse("in")
+
+    def sign_out(request):
+        logout(request)
+        return HttpResponse("out")
+
+    urls = type("urls", (), {"urlpatterns": [path("in/", sign_in), path("out/", sign_out)]})
+    pp = porpoise()
+    with override_settings(ROOT_URLCONF=urls):
+        client.get("/in/")
+        assert list(pp.event("active").day()) == [user.pk]
+        pp2 = porpoise(ACTIVE_EVENT="after")
+        client.get("/out/")
+        assert len(pp2.event("after").day()) == 0
+
+
+def test_active_is_written_once_per_user_per_bucket(client, porpoise, user, monkeypatch):
+    import datetime as dt
+
+    from porpoise_django.collector import Collector
+
+    marks = []
+    original = Collector.mark
+    monkeypatch.setattr(
+        Collector,
+        "mark",
+        lambda self, event, *a, **k: marks.append(event) or original(self, event, *a, **k),
+    )
+    pp = porpoise(GRANULARITIES=["hour", "day", "week"])
+    now = dt.datetime(2026, 11, 25, 10, 5, tzinfo=dt.UTC)
+    pp.clock = lambda: now
+    client.force_login(user)
+    for _ in range(5):
+        client.get("/plain/")
+    assert marks.count("active") == 1
+    now = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)  # the next hour: a new bucket
+    client.get("/plain/")
+    client.get("/plain/")
+    assert marks.count("active") == 2
+    hours = [pp.period("hour", dt.datetime(2026, 11, 25, h, tzinfo=dt.UTC)) for h in (10, 11)]
+    assert [user.pk in pp.event("active").bind(h) for h in hours] == [True, True]
+
+
+def test_the_once_set_stays_bounded():
+    from porpoise_django.active import ActiveOnce
+
+    class Store:
+        granularities = ("day",)
+
+        @staticmethod
+        def period(granularity, moment):
+            import datetime as dt
+
+            class P:
+                @staticmethod
+                def period_end():
+                    return moment + dt.timedelta(hours=1)
+
+            return P
+
+    once = ActiveOnce(limit=3)
+    store = Store()
+    assert [once.first(store, "active", i, 0.0) for i in range(4)] == [True] * 4
+    assert len(once._seen) <= 3
+    assert once.first(store, "active", 3, 1.0) is False
+    once.forget()
+    assert once.first(store, "active", 3, 1.0) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_thread_hop_on_the_async_path_with_background_writes(
+    async_client, porpoise, user, monkeypatch
+):
+    import threading
+
+    from porpoise_django import services
+    from porpoise_django.middleware import PorpoiseMiddleware
+
+    threads = {}
+    original = PorpoiseMiddleware._finish
+
+    def finish(self, request, response, collector):
+        threads["finish"] = threading.get_ident()
+        return original(self, request, response, collector)
+
+    monkeypatch.setattr(PorpoiseMiddleware, "_finish", finish)
+    pp = porpoise(WRITE_MODE="background")
+
+    async def scenario():
+        await async_client.aforce_login(user)
+        threads["loop"] = threading.get_ident()
+        return await async_client.get("/async/")
+
+    assert async_to_sync(scenario)().status_code == 200
+    assert threads["finish"] == threads["loop"]
+    assert services.flush(timeout=10)
+    assert user.pk in pp.event("active").day()

@@ -33,7 +33,8 @@ def test_requests_succeed_during_an_outage_and_marks_are_replayed(
             assert client.get("/counted/").status_code == 200
     assert "Redis unavailable" in caplog.text
     buffered = len(services.get_buffer())
-    assert buffered == 4 * 4  # per request: song:played + active, or page:view + active
+    # Per user: song:played, page:view, and active once (once per user per bucket).
+    assert buffered == 4 * 3
 
     private_server.start()
     for user in users[7:]:
@@ -53,12 +54,13 @@ def test_after_a_failure_requests_do_not_wait_for_redis(client, porpoise, privat
     user = _users(1)[0]
     client.force_login(user)
     private_server.stop()
-    client.get("/plain/")  # fails once, opens the circuit
+    client.get("/counted/")  # fails once, opens the circuit
     failures = services.get_buffer().stats.failures
     for _ in range(5):
-        assert client.get("/plain/").status_code == 200
+        assert client.get("/counted/").status_code == 200
     assert services.get_buffer().stats.failures == failures  # not even tried
-    assert len(services.get_buffer()) == 6
+    # A count per request, and active once (once per user per bucket).
+    assert len(services.get_buffer()) == 6 + 1
     private_server.start()
     assert services.flush_buffer() is True
     assert len(services.get_buffer()) == 0
@@ -73,8 +75,9 @@ def test_a_full_spool_drops_the_oldest_and_says_so(client, porpoise, private_ser
         for _ in range(10):
             assert client.get("/played/1/").status_code == 200
     stats = services.get_buffer().spool_stats()
-    assert stats["bytes"] <= 800 and 0 < stats["rows"] < 20
-    assert stats["dropped"] == 20 - stats["rows"]  # counted, never silent
+    written = 10 + 1  # song:played per request, active once per user per bucket
+    assert stats["bytes"] <= 800 and 0 < stats["rows"] < written
+    assert stats["dropped"] == written - stats["rows"]  # counted, never silent
     assert "over 800 bytes: dropped" in caplog.text
 
 

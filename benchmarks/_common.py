@@ -126,3 +126,54 @@ def peer_buckets(pp: Any, names: list[str], periods: dict[str, list[Any]]) -> li
         for granularity, bucket_list in periods.items()
         for period in bucket_list
     ]  # fmt: skip
+
+
+@contextmanager
+def example_under_gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[int]:
+    """Serve the example project with gunicorn (``workers`` processes, 4 threads
+    each) on a free loopback port; yields the port. Stopped with SIGTERM, so the
+    workers flush their writers."""
+    import http.client
+    import signal
+
+    from porpoise_django.embedded import free_port
+
+    root = HERE.parent
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "example.wsgi:application",
+         "--chdir", str(root / "example_project"), "-b", f"127.0.0.1:{port}",
+         "-w", str(workers), "--threads", "4", "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                probe.request("GET", "/")
+                probe.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    sys.exit("gunicorn did not start")
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def example_env(redis_url: str, folder: str, prefix: str, secret: str) -> dict[str, str]:
+    """The environment the example project runs in for a benchmark: its own Redis,
+    database, key prefix and spool in ``folder``, no throttle to speak of."""
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DJANGO_SECRET_KEY": secret,
+        "DJANGO_DEBUG": "0",
+        "EXAMPLE_DATABASE": str(Path(folder) / "example.sqlite3"),
+        "EXAMPLE_KEY_PREFIX": prefix,
+        "EXAMPLE_TRACK_RATE": "100000000/minute",
+        "EXAMPLE_SPOOL_DIR": str(Path(folder) / "spool"),
+    }

@@ -6,7 +6,8 @@ embedded valkey-server, tracked by day, week and month. Measured: bytes per
 registered user of one event's bucket (``MEMORY USAGE`` of every chunk, as
 ``porpoise_memory`` reports), whatever the event's rate. Then the sizing for
 10M, 100M and 1B users x 50 events x 365 days, with and without retention, the
-cluster nodes it takes and how the chunks' hash tags spread over them.
+cluster nodes it takes and how the chunks' hash tags spread over them; and the
+id map of "map" mode in one slot against 16 shards (throughput, bytes per id).
 
     python benchmarks/bench_memory.py [--users 1000000]
 """
@@ -56,6 +57,27 @@ def measure(url: str, users: int) -> dict[str, float]:
     return out
 
 
+def id_map(url: str, ids: int = 200_000) -> list[list[str]]:
+    """Map-mode marking throughput and memory per id, one slot against 16 shards."""
+    import time
+
+    rows = []
+    names = [f"user-{i:09d}" for i in range(ids)]
+    for shards in (1, 16):
+        client = redis.Redis.from_url(url)
+        pp = Analytics(client, prefix=f"map{shards}", id_mode="map", id_map_shards=shards)
+        start = time.perf_counter()
+        for i in range(0, ids, 10_000):
+            pp.mark_many([("active", n) for n in names[i : i + 10_000]])
+        rate = ids / (time.perf_counter() - start)
+        used = sum(
+            client.memory_usage(k) or 0 for s in range(shards) for k in pp.keys.idmap_keys(s)[:2]
+        )
+        rows.append([str(shards), f"{rate:,.0f} marks/s", f"{used / ids:.1f} B"])
+        pp.delete_all()
+    return rows
+
+
 def spread(users: int, nodes: int, chunk_bits: int = 20) -> tuple[int, float]:
     """Chunks (hash tags) of ``users`` ids, and the fullest node's share over the
     mean when the 16,384 slots are split evenly over ``nodes``."""
@@ -72,6 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with redis_server() as url:
         measured = measure(url, args.users)
+        shards = id_map(url)
     rows = [
         [
             f"{name} ({rate:.1%})",
@@ -100,6 +123,8 @@ def main() -> None:
             ]
         )
     show(header, table)
+    print('\nThe id map ("map" mode, 200,000 new string ids, batches of 10,000):\n')
+    show(["shards", "marking", "map memory per id"], shards)
 
 
 if __name__ == "__main__":

@@ -125,8 +125,9 @@ def floor_cohort(client: Any, pp: Analytics, days: list[Any]) -> list[int]:
                 pipe.bitcount("floor:tmp")
             cells += 1
     pipe.delete("floor:tmp")
-    replies = pipe.execute()
-    return replies[1:-1:2][:cells]
+    counts = pipe.execute()[1:-1:2]  # the BITCOUNTs, chunk by chunk, cell by cell
+    per_cell = len(counts) // cells
+    return [sum(counts[i * per_cell : (i + 1) * per_cell]) for i in range(cells)]
 
 
 def floor_ids(client: Any, pp: Analytics, keys: list[str]) -> list[int]:

@@ -30,7 +30,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from porpoise_django.embedded import EmbeddedServer, free_port  # noqa: E402
+from porpoise_django.embedded import EmbeddedServer  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import example_env, example_under_gunicorn  # noqa: E402
 
 #: The example project's TIME_ZONE (example_project/example/settings.py).
 PROJECT_TIME_ZONE = "Europe/Paris"
@@ -51,17 +54,8 @@ def main() -> None:
     secret = secrets.token_urlsafe(32)
     prefix = f"load{os.getpid()}"
     with EmbeddedServer() as server, tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "REDIS_URL": server.url,
-            "DJANGO_SECRET_KEY": secret,
-            "DJANGO_DEBUG": "0",
-            "EXAMPLE_DATABASE": str(Path(folder) / "load.sqlite3"),
-            "EXAMPLE_KEY_PREFIX": prefix,
-            "EXAMPLE_TRACK_RATE": "100000000/minute",
-            "EXAMPLE_SPOOL_DIR": str(Path(folder) / "spool"),
-            "EXAMPLE_RETRY_SECONDS": "0.2",
-        }
+        env = example_env(server.url, folder, prefix, secret)
+        env["EXAMPLE_RETRY_SECONDS"] = "0.2"
         manage = str(ROOT / "example_project" / "manage.py")
         subprocess.run([sys.executable, manage, "migrate", "-v", "0"], env=env, check=True)
         token = subprocess.run(
@@ -70,26 +64,7 @@ def main() -> None:
              "print(m(events=['load'], counters=['load']))"],
             env=env, check=True, capture_output=True, text=True,
         ).stdout.strip().splitlines()[-1]  # the shell may print a banner first  # fmt: skip
-        port = free_port()
-        gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "example.wsgi:application",
-             "--chdir", str(ROOT / "example_project"), "-b", f"127.0.0.1:{port}",
-             "-w", str(args.workers), "--threads", "4", "--log-level", "warning"],
-            env=env,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                    probe.request("GET", "/")
-                    probe.getresponse().read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or gunicorn.poll() is not None:
-                        sys.exit("gunicorn did not start")
-                    time.sleep(0.2)
-
+        with example_under_gunicorn(env, args.workers) as port:
             latencies: list[float] = []
             statuses: dict[int, int] = {}
             accepted: list[int] = []
@@ -150,9 +125,6 @@ def main() -> None:
             for t in threads:
                 t.join()
             took = time.monotonic() - began
-        finally:
-            gunicorn.send_signal(signal.SIGTERM)  # graceful: workers flush their writers
-            gunicorn.wait(timeout=60)
 
         from porpoise_django.engine import Analytics
 

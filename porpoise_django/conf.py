@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "KEY_PREFIX": "pp",
     "CHUNK_BITS": 20,
     "ID_MODE": "int",
+    # "map" mode: slots the id map is spread over (1: one slot). Set it once,
+    # before ids are mapped; 16 or more on a Redis Cluster of many nodes.
+    "ID_MAP_SHARDS": 1,
     # None: Django's TIME_ZONE.
     "TIME_ZONE": None,
     "GRANULARITIES": ["day", "week", "month"],

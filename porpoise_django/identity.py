@@ -97,25 +97,26 @@ def _learn(session: Any, user: Any) -> Any:
     return user
 
 
-def user_id(request: HttpRequest) -> Any:
-    """The logged-in user's pk, or None; loads no user row."""
+def _without_reading(request: HttpRequest) -> tuple[bool, Any, Any]:
+    """``(True, user id, None)`` when known without reading the session, else
+    ``(False, None, session)``: the session must be read."""
     loaded, user = _loaded_user(request)
     if loaded:
-        return _of(user)
+        return True, _of(user), None
     session = getattr(request, "session", None)
     if session is None:
-        return None
+        return True, None, None
     known, user = _remembered(session)
+    return known, user, None if known else session
+
+
+def user_id(request: HttpRequest) -> Any:
+    """The logged-in user's pk, or None; loads no user row."""
+    known, user, session = _without_reading(request)
     return user if known else _learn(session, _pk(session.get(SESSION_KEY)))
 
 
 async def auser_id(request: HttpRequest) -> Any:
     """:func:`user_id` for async code: the session is read with its async API."""
-    loaded, user = _loaded_user(request)
-    if loaded:
-        return _of(user)
-    session = getattr(request, "session", None)
-    if session is None:
-        return None
-    known, user = _remembered(session)
+    known, user, session = _without_reading(request)
     return user if known else _learn(session, _pk(await session.aget(SESSION_KEY)))

@@ -89,6 +89,7 @@ def engine_options() -> dict[str, Any]:
         counter_granularities=tuple(s.COUNTER_GRANULARITIES),
         tz=s.TIME_ZONE,
         id_mode=s.ID_MODE,
+        id_map_shards=s.ID_MAP_SHARDS,
         retention=dict(s.RETENTION),
         max_range_buckets=s.MAX_RANGE_BUCKETS,
         max_id=s.MAX_ID,

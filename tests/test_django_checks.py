@@ -52,6 +52,7 @@ def test_e002_cache_is_not_django_redis(settings):
         {"TIME_ZONE": "Mars/Base"},
         {"RETENTION": {"day": -5}},
         {"CHUNK_BITS": 99},
+        {"ID_MAP_SHARDS": 0},
     ],
 )
 def test_e003_invalid_values(settings, bad):

@@ -194,3 +194,36 @@ def test_readers_are_not_blind_after_redis_comes_back_empty(make_analytics, redi
     web.mark("active", 2)  # one write batch after Redis is back
     reader.forget_chunks()  # or wait chunk_cache_seconds
     assert reader.event_names() == ["active"] and list(reader.event("active").day()) == [2]
+
+
+def test_a_sharded_id_map_stays_dense_and_spreads(make_analytics, redis_client):
+    """id_map_shards: each id in the shard of its hash, indexes sequence x shards +
+    shard (dense overall), one lookup round trip per batch, and on a cluster
+    the shards on several nodes."""
+    pp = make_analytics(id_mode="map", id_map_shards=16)
+    users = [f"user-{i}" for i in range(2000)]
+    pp.mark_many([("active", u) for u in users])
+    indexes = pp.id_codec.to_indexes(users, create=False)
+    assert sorted(indexes) == sorted(set(indexes)) and min(indexes) >= 0
+    # Dense overall: the largest index stays near the number of ids (shards fill
+    # unevenly by a few dozen each, never by thousands).
+    assert max(indexes) < 2000 + 16 * 80
+    assert all(i % 16 == pp.id_codec.shard_of(u) for u, i in zip(users, indexes, strict=True))
+    assert sorted(pp.event("active").day()) == sorted(users)
+    # Another process maps the same ids to the same indexes, in one round trip.
+    other = make_analytics(id_mode="map", id_map_shards=16)
+    assert other.id_codec.to_indexes(users[:50], create=False) == indexes[:50]
+    # A purge: no index is given again, and nothing of the old map is used.
+    pp.delete_all()
+    pp.mark("active", "user-0")
+    assert pp.id_codec.to_indexes(["user-0"], create=False)[0] not in set(indexes)
+    assert list(other.event("active").day()) == ["user-0"]
+    if hasattr(redis_client, "get_node_from_key"):
+        nodes = {redis_client.get_node_from_key(pp.keys.idmap_keys(s)[0]).port for s in range(16)}
+        assert len(nodes) >= 2
+
+
+def test_id_map_shards_are_validated(make_analytics):
+    for bad in (0, 1025, True, "4"):
+        with pytest.raises(ValueError, match="id_map_shards must be an int from 1 to 1024"):
+            make_analytics(id_mode="map", id_map_shards=bad)

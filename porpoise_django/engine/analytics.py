@@ -88,6 +88,8 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
     :param counter_granularities: what :meth:`count` tracks (minute and up).
     :param id_cache_size: in ``"map"`` id mode, how many id -> index pairs this
         process caches (a full cache starts again; no id is ever lost).
+    :param id_map_shards: in ``"map"`` id mode, how many slots the id map is
+        spread over (1: one slot, ``{idmap}``); choose it once, before ids are mapped.
     :param max_id: in ``"int"`` id mode, the largest id accepted (default
         2**32 - 1): memory per bucket stays under ``max_id / 8`` bytes.
     :param max_future_seconds: how far ahead of the clock a write may be dated.
@@ -123,12 +125,13 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
         registry_cache_seconds: float = 60.0,
         counter_granularities: Sequence[str] = DEFAULT_COUNTER_GRANULARITIES,
         id_cache_size: int = 200_000,
+        id_map_shards: int = 1,
         max_id: int = DEFAULT_MAX_ID,
         max_future_seconds: int = 86_400,
         max_increment: float = DEFAULT_MAX_INCREMENT,
     ) -> None:
         self.client = client
-        self.keys = KeyScheme(prefix, chunk_bits)
+        self.keys = KeyScheme(prefix, chunk_bits, id_map_shards)
         self.policy = Policy(
             granularities=granularities,
             counter_granularities=counter_granularities,
@@ -266,16 +269,25 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
             write_func=write_func,
         )
 
+    def _bump_generation(self) -> None:
+        """Move the purge generation, and each id map shard's copy of it."""
+
+        def build(pipe: Any) -> None:
+            for key in self.keys.shard_generations():
+                pipe.incr(key)
+
+        self.run(build, scripts=())
+
     def delete_all(self) -> None:
         """Delete every key of this prefix but two: the purge generation, bumped
         at the start and the end so every process drops its cached id pairs,
         and in ``"map"`` id mode the id sequence, so no index is reused."""
-        self.client.incr(self.keys.generation)
+        self._bump_generation()
         for name in self.metric_names():
             self.metric(name).delete()
         delete_all_series(self)
         self.deleter.delete_stored()
-        self.client.incr(self.keys.generation)
+        self._bump_generation()
         self.forget_chunks()
         self.forget_registrations()
         if isinstance(self.id_codec, IdMap):

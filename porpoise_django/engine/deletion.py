@@ -121,9 +121,8 @@ class Deleter:
                 keys.uniques,
                 keys.counters_first,
                 keys.counters_last,
-                keys.idmap_forward,
-                keys.idmap_reverse,
             ]
+            + [key for s in range(keys.idmap_shards) for key in keys.idmap_keys(s)[:2]]
         )
         self.delete_temporaries()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .errors import InvalidId
 from .keys import KeyScheme
-from .scripts import ID_MAP
+from .scripts import ID_MAP, CommandBuffer
 from .values import int_in, plain, text
 
 MAX_INT_ID = (1 << 63) - 1
@@ -78,6 +79,13 @@ class IdMap:
     lookup checks that number in the same round trip as the map (a ``GET``
     when every id is cached), so no process keeps using pairs of a map that
     is gone. Ids come back as strings.
+
+    With ``keys.idmap_shards`` above 1, an id belongs to shard
+    ``crc32(id) % shards``, each shard in its own slot with its own sequence,
+    and an index is ``sequence x shards + shard``: a cluster spreads the map
+    over its nodes while the indexes stay dense overall. A lookup is still
+    one round trip per batch (a pipeline over the shards). Choose the number
+    once: ids already mapped stay where they are only under the same number.
     """
 
     mode = "map"
@@ -104,10 +112,9 @@ class IdMap:
             raise InvalidId(f"id must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters long")
         return text
 
-    @property
-    def _map_keys(self) -> list[str]:
-        k = self._keys
-        return [k.idmap_forward, k.idmap_reverse, k.idmap_sequence, k.generation]
+    def shard_of(self, external: str) -> int:
+        shards = self._keys.idmap_shards
+        return 0 if shards == 1 else zlib.crc32(external.encode()) % shards
 
     def _remember(self, external: str, index: int) -> None:
         if len(self._forward) >= self._cache_size:
@@ -136,15 +143,22 @@ class IdMap:
         start = 0
         while start < len(texts):
             part = texts[start : start + 10_000]
-            generation, *indexes = ID_MAP(
-                self._client, self._map_keys, ["1" if create else "0", *part]
-            )
-            if not self._observe(generation) and start:
+            by_shard: dict[int, list[str]] = {}
+            for external in part:
+                by_shard.setdefault(self.shard_of(external), []).append(external)
+            calls = CommandBuffer()
+            flag, shards = "1" if create else "0", self._keys.idmap_shards
+            for shard, members in by_shard.items():
+                ID_MAP.queue(calls, self._keys.idmap_keys(shard), [flag, shards, shard, *members])
+            replies = calls.send(self._client, (ID_MAP,))
+            # Every shard's generation moves with each purge; the highest is current.
+            if not self._observe(max(reply[0] for reply in replies)) and start:
                 found, start = {}, 0  # pages before this one came from the old map
                 continue
-            for external, index in zip(part, indexes, strict=True):
-                if index >= 0:
-                    found[external] = int(index)
+            for members, (_, *indexes) in zip(by_shard.values(), replies, strict=True):
+                for external, index in zip(members, indexes, strict=True):
+                    if index >= 0:
+                        found[external] = int(index)
             start += len(part)
         return found
 
@@ -186,13 +200,17 @@ class IdMap:
             missing = [i for i in wanted if i not in found]
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._keys.generation)
-            chunks = [missing[s : s + 50_000] for s in range(0, len(missing), 50_000)]
-            for part in chunks:
-                pipe.hmget(self._keys.idmap_reverse, part)
+            shards = self._keys.idmap_shards
+            chunks = []
+            for shard in range(shards):
+                mine = [i for i in missing if i % shards == shard] if shards > 1 else missing
+                chunks += [(shard, mine[s : s + 50_000]) for s in range(0, len(mine), 50_000)]
+            for shard, part in chunks:
+                pipe.hmget(self._keys.idmap_keys(shard)[1], part)
             generation, *replies = pipe.execute()
             if not self._observe(generation) and attempt == 0 and found:
                 continue  # cached pairs were from an older map: read them all
-            for part, values in zip(chunks, replies, strict=True):
+            for (_, part), values in zip(chunks, replies, strict=True):
                 for index, value in zip(part, values, strict=True):
                     if value is not None:
                         found[index] = text(value)

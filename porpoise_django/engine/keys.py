@@ -15,6 +15,7 @@ and the cluster spreads chunks over its nodes::
     pp:reg:chunks                   registry of chunks that hold ids
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
     pp:{idmap}:gen                  the purge generation (bumped by delete_all)
+    pp:{idmap:5}:fwd ...            shard 5 of an id map of several shards
 
 The last two colon-separated parts of an event key are always granularity code
 and bucket, neither of which contains a colon, so names with colons
@@ -35,11 +36,16 @@ class KeyScheme:
 
     prefix: str = "pp"
     chunk_bits: int = 20
+    #: Shards of the id map ("map" id mode): 1 keeps it in one slot ({idmap}).
+    idmap_shards: int = 1
 
     def __post_init__(self) -> None:
         validate_prefix(self.prefix)
         if not isinstance(self.chunk_bits, int) or not 10 <= self.chunk_bits <= 32:
             raise ValueError(f"chunk_bits must be an int from 10 to 32, got {self.chunk_bits!r}")
+        shards = self.idmap_shards
+        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 1024:
+            raise ValueError(f"id_map_shards must be an int from 1 to 1024, got {shards!r}")
 
     @property
     def chunk_size(self) -> int:
@@ -105,18 +111,25 @@ class KeyScheme:
         """Set of chunk numbers that hold at least one id."""
         return f"{self.prefix}:reg:chunks"
 
-    @property
-    def idmap_forward(self) -> str:
-        return f"{self.prefix}:{{idmap}}:fwd"
+    def idmap_tag(self, shard: int) -> str:
+        """The hash tag of id map shard ``shard``: ``{idmap}`` when there is one."""
+        return "{idmap}" if self.idmap_shards == 1 else f"{{idmap:{shard}}}"
 
-    @property
-    def idmap_reverse(self) -> str:
-        return f"{self.prefix}:{{idmap}}:rev"
+    def idmap_keys(self, shard: int = 0) -> tuple[str, str, str, str]:
+        """Forward hash, reverse hash, sequence and generation of one shard (one slot).
 
-    @property
-    def idmap_sequence(self) -> str:
-        """Next dense index; never reset, so an index is never given to two ids."""
-        return f"{self.prefix}:{{idmap}}:seq"
+        The sequence is never reset, so an index is never given to two ids.
+        """
+        base = f"{self.prefix}:{self.idmap_tag(shard)}"
+        return f"{base}:fwd", f"{base}:rev", f"{base}:seq", f"{base}:gen"
+
+    def shard_generations(self) -> list[str]:
+        """The generation keys the purge bumps: the global one, and each shard's
+        copy that the shard's script reads atomically (the same key with one shard)."""
+        keys = [self.generation]
+        if self.idmap_shards > 1:
+            keys += [self.idmap_keys(s)[3] for s in range(self.idmap_shards)]
+        return keys
 
     @property
     def generation(self) -> str:

@@ -140,7 +140,7 @@ class Period:
         """``code:key`` (``d:20261122``): the bucket as the last parts of its keys."""
         return f"{self.code}:{self.key}"
 
-    @property
+    @cached_property
     def label(self) -> str:
         """Human label: ``2026-11-22``, ``2026-W47`` (ISO week), ``2026-11``..."""
         return self._format(1)

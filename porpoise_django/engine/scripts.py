@@ -151,26 +151,30 @@ return created
 )
 
 #: Map external ids (ARGV) to dense indexes, creating the missing ones atomically.
-#: KEYS: forward hash, reverse hash, sequence counter, generation (one slot: {idmap}).
-#: ARGV[1] is 1 to create missing ids, 0 to answer -1 for them. The reply is
-#: the map's generation followed by one index per id.
+#: KEYS: forward hash, reverse hash, sequence counter, generation of one shard
+#: (one slot). ARGV[1] is 1 to create missing ids, 0 to answer -1 for them;
+#: ARGV[2] the number of shards, ARGV[3] this shard: a new index is
+#: sequence x shards + shard, dense over all shards. The reply is the
+#: generation followed by one index per id.
 ID_MAP = LuaScript(
     """
 local create = ARGV[1] == '1'
+local shards = tonumber(ARGV[2])
+local shard = tonumber(ARGV[3])
 local out = {tonumber(redis.call('GET', KEYS[4]) or '0')}
-for i = 2, #ARGV do
+for i = 4, #ARGV do
   local ext = ARGV[i]
   local index = redis.call('HGET', KEYS[1], ext)
   if not index then
     if create then
-      index = redis.call('INCR', KEYS[3]) - 1
+      index = (redis.call('INCR', KEYS[3]) - 1) * shards + shard
       redis.call('HSET', KEYS[1], ext, index)
       redis.call('HSET', KEYS[2], index, ext)
     else
       index = -1
     end
   end
-  out[i] = tonumber(index)
+  out[i - 2] = tonumber(index)
 end
 return out
 """

@@ -78,6 +78,11 @@ def _dimensions(dimensions: Any) -> Any:
     return dimensions
 
 
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    """hailwhale's times are naive UTC (``datetime.utcnow()``)."""
+    return at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+
+
 def _us_date(month: str, day: str, year: str) -> str:
     return dt.date(int(year), int(month), int(day)).isoformat()
 
@@ -193,7 +198,7 @@ class Whale:
         metric: Mapping[str, float] | None = None,
     ) -> None:
         """Count ``metrics`` (plus ``hits``) now, or ``at`` (naive is UTC, as hailwhale)."""
-        when = at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+        when = _utc(at)
         cls._metric(categories).count(metrics or metric or {}, _dimensions(dimensions), when)
 
     # -- reading --------------------------------------------------------------------------
@@ -304,7 +309,7 @@ class Whale:
         if decided is None and option is None:
             raise ValueError("say what was decided: decided={'language': 'EN'} or option='b'")
         choices = dict(decided or {}) if option is None else {None: option}
-        when = at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+        when = _utc(at)
         values = dict(metric or metrics or {})
         for key, chosen in choices.items():
             cls._decision(categories, key).record(

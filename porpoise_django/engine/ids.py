@@ -201,10 +201,14 @@ class IdMap:
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._keys.generation)
             shards = self._keys.idmap_shards
-            chunks = []
-            for shard in range(shards):
-                mine = [i for i in missing if i % shards == shard] if shards > 1 else missing
-                chunks += [(shard, mine[s : s + 50_000]) for s in range(0, len(mine), 50_000)]
+            by_shard: dict[int, list[int]] = {}
+            for index in missing:  # one pass, whatever the number of shards
+                by_shard.setdefault(index % shards, []).append(index)
+            chunks = [
+                (shard, mine[s : s + 50_000])
+                for shard, mine in by_shard.items()
+                for s in range(0, len(mine), 50_000)
+            ]
             for shard, part in chunks:
                 pipe.hmget(self._keys.idmap_keys(shard)[1], part)
             generation, *replies = pipe.execute()

@@ -20,7 +20,7 @@ def main() -> None:
     os.environ["EXAMPLE_DATABASE"] = str(Path(tempfile.mkdtemp()) / "smoke.sqlite3")
 
     import porpoise_django
-    from porpoise_django.embedded import ensure_server
+    from porpoise_django.dev.embedded import ensure_server
 
     package = Path(porpoise_django.__file__).parent
     assert "site-packages" in str(package), f"imported from the checkout: {package}"

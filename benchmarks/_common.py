@@ -56,7 +56,7 @@ def redis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    from porpoise_django.embedded import EmbeddedServer
+    from porpoise_django.dev.embedded import EmbeddedServer
 
     with EmbeddedServer() as server:
         yield server.url
@@ -136,7 +136,7 @@ def example_under_gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[in
     import http.client
     import signal
 
-    from porpoise_django.embedded import free_port
+    from porpoise_django.dev.embedded import free_port
 
     root = HERE.parent
     port = free_port()

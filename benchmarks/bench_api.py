@@ -184,7 +184,7 @@ def under_gunicorn(args: argparse.Namespace) -> None:
     import json
     import subprocess
 
-    from porpoise_django.embedded import EmbeddedServer
+    from porpoise_django.dev.embedded import EmbeddedServer
     from porpoise_django.engine import Analytics
 
     names = [f"event{i}" for i in range(20)]

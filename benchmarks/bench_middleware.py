@@ -56,7 +56,7 @@ def main() -> None:
         from django.test import Client, override_settings
         from django.urls import path
 
-        from porpoise_django import services
+        from porpoise_django import delivery, services
         from porpoise_django.decorators import track
 
         def plain(request):
@@ -117,7 +117,7 @@ def main() -> None:
                     for _ in range(args.requests):
                         client.get(url_path)
                     if mode == "background":
-                        services.flush(timeout=30)
+                        delivery.flush(timeout=30)
                     rate = args.requests / (time.perf_counter() - start)
                     best[name] = max(best[name], rate)
                     rounds[-1][name] = rate

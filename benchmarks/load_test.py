@@ -30,7 +30,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from porpoise_django.embedded import EmbeddedServer  # noqa: E402
+from porpoise_django.dev.embedded import EmbeddedServer  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import example_env, example_under_gunicorn  # noqa: E402

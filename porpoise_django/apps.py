@@ -10,8 +10,10 @@ class PorpoiseConfig(AppConfig):
 
     def ready(self) -> None:
         # Checks register themselves on import; receivers connect below.
-        from . import checks, cors, receivers, services, writer  # noqa: F401
+        from porpoise_django import checks, delivery  # noqa: F401
+        from porpoise_django.delivery import writer
+        from porpoise_django.tracking import cors, receivers
 
-        services.use_writer(writer.get_writer)
+        delivery.use_writer(writer.get_writer)
         receivers.connect()
         cors.connect()

@@ -29,11 +29,10 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, IMPORT_STRINGS, porpoise_settings
-from .engine import Analytics
-from .engine.names import validate_name
-from .middleware import PorpoiseMiddleware
-from .services import engine_options
+from porpoise_django.conf import DEFAULTS, IMPORT_STRINGS, porpoise_settings
+from porpoise_django.engine import Analytics, validate_name
+from porpoise_django.middleware import PorpoiseMiddleware
+from porpoise_django.services import engine_options
 
 #: Settings that name an event marked by the middleware or the receivers.
 EVENT_NAME_SETTINGS = (
@@ -268,7 +267,7 @@ def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W004: origins allowed to track, but nothing answers their CORS requests:
     django-cors-headers' app and middleware, and ``X-Porpoise-Token`` among the
     headers a preflight may ask for."""
-    from .conf import porpoise_settings
+    from porpoise_django.conf import porpoise_settings
 
     origins = porpoise_settings.TRACK_ALLOWED_ORIGINS
     if not origins:

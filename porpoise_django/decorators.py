@@ -31,9 +31,10 @@ from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from django.views import View
 
-from . import identity, services
-from .collector import Collector
-from .conf import porpoise_settings
+from porpoise_django import services
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.tracking import identity
+from porpoise_django.tracking.collector import Collector
 
 logger = logging.getLogger("porpoise_django")
 

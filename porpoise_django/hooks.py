@@ -10,7 +10,7 @@ uWSGI (in the Django settings or ``wsgi.py``)::
     from porpoise_django.hooks import on_exit
     uwsgi.atexit = on_exit
 
-Both run :func:`porpoise_django.services.shutdown`: queued writes are sent,
+Both run :func:`porpoise_django.delivery.shutdown`: queued writes are sent,
 and whatever Redis does not take stays in the worker's spool file for the
 next worker. Python's ``atexit`` does the same for a normal exit; these hooks
 also cover servers that end workers without running it.
@@ -23,9 +23,9 @@ from typing import Any
 
 def on_exit() -> None:
     """Flush queued writes and close the spool (safe to call more than once)."""
-    from . import services
+    from porpoise_django import delivery
 
-    services.shutdown()
+    delivery.shutdown()
 
 
 def worker_exit(server: Any, worker: Any) -> None:

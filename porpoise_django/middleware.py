@@ -9,7 +9,7 @@ Add after ``AuthenticationMiddleware``::
     ]
 
 Works under WSGI and ASGI. Whatever Redis does, the response is returned: a
-failed write is buffered and replayed later (see ``services.record``).
+failed write is buffered and replayed later (see ``delivery.record``).
 
 It costs little on a view that does little: the user's id comes from the
 session, not from a database query (:mod:`.identity`); ``active`` is written
@@ -28,10 +28,11 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
-from . import identity, services
-from .active import ACTIVE
-from .collector import Collector
-from .conf import porpoise_settings
+from porpoise_django import delivery, services
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.tracking import identity
+from porpoise_django.tracking.active import ACTIVE
+from porpoise_django.tracking.collector import Collector
 
 logger = logging.getLogger("porpoise_django")
 
@@ -57,7 +58,7 @@ class PorpoiseMiddleware:
             markcoroutinefunction(self)
         # A process that serves requests replays what dead ones left spooled,
         # even if it never has to spool anything itself.
-        services.start_replayer()
+        delivery.start_replayer()
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:

@@ -14,8 +14,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .engine import Analytics, Bitmap, parse_query
-from .engine.errors import InvalidExpression
+from porpoise_django.engine import Analytics, Bitmap, InvalidExpression, parse_query
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 import redis
 import redis.cluster
 
-from porpoise_django.embedded import EmbeddedServer, ensure_server
+from porpoise_django.dev.embedded import EmbeddedServer, ensure_server
 from porpoise_django.engine import Analytics
 
 #: Every key the suite writes starts with this; anything else on the server is
@@ -65,7 +65,7 @@ class Cluster:
         import tempfile
         import time
 
-        from porpoise_django.embedded import free_port, server_binary
+        from porpoise_django.dev.embedded import free_port, server_binary
 
         self.servers = []
         for _ in range(masters):
@@ -253,7 +253,7 @@ def porpoise(
 ) -> Iterator[Callable[..., Analytics]]:
     """Configure PORPOISE for this test (own key prefix, own spool folder); returns
     a function that updates the settings and gives back the services' Analytics."""
-    from porpoise_django import services
+    from porpoise_django import delivery, services
 
     spool = str(tmp_path_factory.mktemp("spool"))
 
@@ -269,6 +269,7 @@ def porpoise(
     configure()
     yield configure
     services.reset()
+    delivery.reset()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from porpoise_django.embedded import ensure_server
+from porpoise_django.dev.embedded import ensure_server
 from porpoise_django.engine import Analytics
 
 #: The prefix the docs' examples write under (``Analytics(redis.Redis(), prefix="pp")``).

@@ -6,7 +6,7 @@ the pip-installed valkey-server, so ``python runtests.py`` needs nothing else.
 
 from corsheaders.defaults import default_headers
 
-from porpoise_django.embedded import ensure_server
+from porpoise_django.dev.embedded import ensure_server
 
 REDIS_URL = ensure_server()
 SECRET_KEY = "tests-only-not-secret"

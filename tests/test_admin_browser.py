@@ -28,7 +28,7 @@ def shots(tmp_path):
 
 @pytest.fixture
 def demo(porpoise):
-    from porpoise_django.demo import generate
+    from porpoise_django.dev.demo import generate
 
     pp = porpoise(ACTIVE_EVENT=None, GRANULARITIES=["day", "week", "month"])
     pp.clock = lambda: dt.datetime(2026, 11, 22, 20, tzinfo=dt.UTC)  # a Sunday: a full week

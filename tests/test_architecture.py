@@ -170,3 +170,127 @@ def test_functions_stay_short_and_the_facade_thin():
             if isinstance(node, ast.ClassDef) and node.name == "Analytics":
                 assert (node.end_lineno or 0) - node.lineno < 300
     assert long == []
+
+
+#: The engine's layers, lowest first: a module imports only from its own layer
+#: or those below it (``events`` and ``numbers`` stand side by side and do not
+#: import each other).
+ENGINE_LAYERS: list[tuple[str, ...]] = [
+    ("engine.errors", "engine.names", "engine.values"),
+    ("engine.time",),
+    ("engine.storage",),
+    ("engine.events", "engine.numbers"),
+    ("engine.analyses",),
+    ("engine.analytics", "engine.internals", "engine"),
+]
+SIDE_BY_SIDE = {"engine.events", "engine.numbers"}
+
+
+def layer_of(module: str) -> tuple[int, str] | None:
+    """(layer number, room) of a package module; the glue is above the engine."""
+    name = module.removeprefix(f"{NAME}.")
+    if name == NAME:
+        return None
+    best: tuple[int, str] | None = None
+    for level, rooms in enumerate(ENGINE_LAYERS):
+        for room in rooms:
+            if (name == room or name.startswith(room + ".")) and (
+                best is None or len(room) > len(best[1])
+            ):
+                best = (level, room)
+    return best if best is not None else (len(ENGINE_LAYERS), "glue")
+
+
+def layer_violations(edges: dict[str, set[str]]) -> list[str]:
+    found = []
+    for source, targets in edges.items():
+        here = layer_of(source)
+        for target in targets:
+            there = layer_of(target)
+            if here is None or there is None:
+                continue
+            beside = here[0] == there[0] and {here[1], there[1]} == SIDE_BY_SIDE
+            if there[0] > here[0] or beside:
+                found.append(f"{source} -> {target}")
+    return sorted(found)
+
+
+def test_the_engine_layers_import_downwards_only():
+    # time <- storage <- events/numbers <- analyses <- facade <- glue/compat/admin/api
+    assert layer_violations(graph()) == []
+
+
+def test_the_layer_checker_sees_an_upward_import():
+    edges = {
+        f"{NAME}.engine.time.periods": {f"{NAME}.engine.storage.keys"},
+        f"{NAME}.engine.events.marks": {f"{NAME}.engine.numbers.counters"},
+        f"{NAME}.engine.analyses.funnels": {f"{NAME}.engine.events.bitmaps"},
+        f"{NAME}.engine.storage.keys": {f"{NAME}.services"},
+    }
+    assert layer_violations(edges) == [
+        f"{NAME}.engine.events.marks -> {NAME}.engine.numbers.counters",
+        f"{NAME}.engine.storage.keys -> {NAME}.services",
+        f"{NAME}.engine.time.periods -> {NAME}.engine.storage.keys",
+    ]
+
+
+def test_every_engine_module_has_a_layer():
+    for path in (PACKAGE / "engine").rglob("*.py"):
+        module = module_name(path)
+        assert layer_of(module) is not None and layer_of(module)[1] != "glue", module
+
+
+def test_the_glue_and_compat_use_only_the_engines_public_names():
+    """Outside the engine, only ``porpoise_django.engine`` (its ``__all__``) and
+    the documented ``engine.internals`` are imported, never an engine submodule."""
+    allowed = {f"{NAME}.engine", f"{NAME}.engine.internals"}
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "engine") in path.parents:
+            continue
+        for target in imports_of(path):
+            if target.startswith(f"{NAME}.engine") and target not in allowed:
+                found.append(f"{module_name(path)} -> {target}")
+    assert found == []
+
+
+def test_no_folder_holds_more_than_twelve_modules():
+    crowded = {}
+    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir())]:
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        if len(modules) > 12:
+            crowded[str(folder.relative_to(PACKAGE.parent))] = len(modules)
+    assert crowded == {}
+
+
+def test_services_keeps_only_the_engine_wiring():
+    assert len((PACKAGE / "services.py").read_text().splitlines()) < 250
+
+
+def test_the_public_import_paths_keep_working():
+    import importlib
+
+    import django.conf
+
+    assert django.conf.settings.configured
+    for path, names in {
+        f"{NAME}.middleware": ["PorpoiseMiddleware"],
+        f"{NAME}.decorators": ["track", "count"],
+        f"{NAME}.engine": ["Analytics", "Bitmap", "cohort_table", "funnel", "lifecycle"],
+        f"{NAME}.compat.bitmapist": ["mark_event", "DayEvents", "BitOpAnd"],
+        f"{NAME}.compat.porpoise": ["Analytics"],
+        f"{NAME}.compat.kairos": ["Timeseries"],
+        f"{NAME}.compat.hailwhale": ["Whale"],
+        f"{NAME}.admin": ["install"],
+        f"{NAME}.api.urls": ["urlpatterns"],
+        f"{NAME}.hooks": ["worker_exit", "on_exit"],
+        f"{NAME}.signals": ["event_marked"],
+        f"{NAME}.services": ["get_analytics"],
+        f"{NAME}.delivery": ["flush", "record", "mark", "count", "flush_buffer", "shutdown"],
+    }.items():
+        module = importlib.import_module(path)
+        for name in names:
+            assert hasattr(module, name), (path, name)
+    engine = importlib.import_module(f"{NAME}.engine")
+    for name in engine.__all__:
+        assert hasattr(engine, name), name

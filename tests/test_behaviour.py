@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidValue, lifecycle, stickiness
-from porpoise_django.engine.decisions import wilson
+from porpoise_django.engine.analyses.decisions import wilson
 
 UTC = dt.UTC
 activity = st.dictionaries(

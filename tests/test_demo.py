@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from porpoise_django.demo import PRICE, generate
+from porpoise_django.dev.demo import PRICE, generate
 from porpoise_django.engine import Analytics
 
 

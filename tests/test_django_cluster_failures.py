@@ -5,7 +5,7 @@ import time
 import pytest
 import redis
 
-from porpoise_django import services
+from porpoise_django import delivery
 from tests.conftest import Cluster
 
 pytestmark = pytest.mark.django_db
@@ -54,11 +54,11 @@ def test_killing_a_node_buffers_its_writes_and_the_rest_goes_on(
     if victim.port not in (registry_node, generation_node):
         # The live slot's mark is in Redis already, whatever happened elsewhere.
         assert direct.getbit(pp.keys.event("song:liked", pp.period("day"), live_chunk), 5) == 1
-    assert len(services.get_buffer()) >= 1
+    assert len(delivery.get_buffer()) >= 1
 
     victim.start()
     deadline = time.monotonic() + 30
-    while not services.flush_buffer():  # never raises: failures stay buffered
+    while not delivery.flush_buffer():  # never raises: failures stay buffered
         if time.monotonic() > deadline:
             raise AssertionError("the buffer was not replayed after the node came back")
         time.sleep(0.5)

@@ -7,8 +7,8 @@ import time
 import pytest
 import redis
 
-from porpoise_django import services
-from porpoise_django.embedded import EmbeddedServer
+from porpoise_django import delivery
+from porpoise_django.dev.embedded import EmbeddedServer
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +23,10 @@ def test_oom_errors_are_logged_buffered_and_replayed(client, porpoise, private_s
         for song in range(5):
             assert client.get(f"/liked/{song}/").status_code == 200
     assert "OutOfMemoryError" in caplog.text and "maxmemory" in caplog.text
-    assert len(services.get_buffer()) == 5
+    assert len(delivery.get_buffer()) == 5
     admin.config_set("maxmemory", "0")
     # No request needed: the timer replays the spool once Redis takes writes.
-    wait_until(lambda: len(services.get_buffer()) == 0)
+    wait_until(lambda: len(delivery.get_buffer()) == 0)
     assert client.get("/liked/5/").status_code == 200
     assert list(pp.event("song:liked").day()) == [0, 1, 2, 3, 4, 5]
 
@@ -41,7 +41,7 @@ def test_a_read_only_replica_is_an_outage_not_an_error(client, porpoise, private
             assert client.get("/liked/7/").status_code == 200
         assert "ReadOnlyError" in caplog.text
         redis.Redis(port=replica.port).replicaof("NO", "ONE")  # promoted: writable again
-        assert services.flush_buffer()
+        assert delivery.flush_buffer()
         assert list(pp.event("song:liked").day()) == [7]
     finally:
         replica.close()
@@ -54,9 +54,9 @@ def test_a_slow_redis_does_not_hold_requests(client, porpoise, private_server):
     started = time.monotonic()
     assert client.get("/liked/2/").status_code == 200
     assert time.monotonic() - started < 1.0  # the pause is 1.5 s; the timeout 0.2 s
-    assert len(services.get_buffer()) == 1
+    assert len(delivery.get_buffer()) == 1
     time.sleep(1.6)
-    assert services.flush_buffer()
+    assert delivery.flush_buffer()
     assert list(pp.event("song:liked").day()) == [1, 2]
 
 
@@ -79,7 +79,7 @@ def test_a_restart_while_marks_are_flowing_loses_nothing(porpoise, private_serve
     time.sleep(0.3)
     private_server.start()
     worker.join()
-    assert services.flush_buffer()
+    assert delivery.flush_buffer()
     assert statuses == [200] * 300
     assert sorted(pp.event("song:liked").day()) == list(range(300))
-    assert services.get_buffer().stats.failures >= 1  # the restart was noticed
+    assert delivery.get_buffer().stats.failures >= 1  # the restart was noticed

@@ -142,13 +142,13 @@ def test_async_view_and_middleware(async_client, porpoise, user):
 
 
 def test_background_mode_writes_after_the_response(client, porpoise, user):
-    from porpoise_django import services
+    from porpoise_django import delivery
 
     pp = porpoise(WRITE_MODE="background")
     client.force_login(user)
     for song in range(20):
         assert client.get(f"/played/{song}/").status_code == 200
-    assert services.flush(timeout=10)
+    assert delivery.flush(timeout=10)
     assert list(pp.event("song:played").day()) == [user.pk]
     assert user.pk in pp.event("active").day()
 
@@ -158,7 +158,7 @@ def test_background_writer_under_concurrent_requests(porpoise):
 
     from django.test import Client
 
-    from porpoise_django import services
+    from porpoise_django import delivery
 
     pp = porpoise(WRITE_MODE="background")
     statuses = []
@@ -173,7 +173,7 @@ def test_background_writer_under_concurrent_requests(porpoise):
         t.start()
     for t in threads:
         t.join()
-    assert services.flush(timeout=10)
+    assert delivery.flush(timeout=10)
     assert statuses == [200] * 200
     assert sorted(pp.event("song:liked").day()) == list(range(200))
 
@@ -220,7 +220,7 @@ def test_a_login_or_logout_in_the_view_is_seen(client, porpoise, user):
 def test_active_is_written_once_per_user_per_bucket(client, porpoise, user, monkeypatch):
     import datetime as dt
 
-    from porpoise_django.collector import Collector
+    from porpoise_django.tracking.collector import Collector
 
     marks = []
     original = Collector.mark
@@ -245,7 +245,7 @@ def test_active_is_written_once_per_user_per_bucket(client, porpoise, user, monk
 
 
 def test_the_once_set_stays_bounded():
-    from porpoise_django.active import ActiveOnce
+    from porpoise_django.tracking.active import ActiveOnce
 
     class Store:
         granularities = ("day",)
@@ -276,7 +276,7 @@ def test_no_thread_hop_on_the_async_path_with_background_writes(
 ):
     import threading
 
-    from porpoise_django import services
+    from porpoise_django import delivery
     from porpoise_django.middleware import PorpoiseMiddleware
 
     threads = {}
@@ -296,5 +296,5 @@ def test_no_thread_hop_on_the_async_path_with_background_writes(
 
     assert async_to_sync(scenario)().status_code == 200
     assert threads["finish"] == threads["loop"]
-    assert services.flush(timeout=10)
+    assert delivery.flush(timeout=10)
     assert user.pk in pp.event("active").day()

@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.contrib.auth import get_user_model
 
-from porpoise_django import services
+from porpoise_django import delivery
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_requests_succeed_during_an_outage_and_marks_are_replayed(
             assert client.get("/played/1/").status_code == 200
             assert client.get("/counted/").status_code == 200
     assert "Redis unavailable" in caplog.text
-    buffered = len(services.get_buffer())
+    buffered = len(delivery.get_buffer())
     # Per user: song:played, page:view, and active once (once per user per bucket).
     assert buffered == 4 * 3
 
@@ -42,11 +42,11 @@ def test_requests_succeed_during_an_outage_and_marks_are_replayed(
         assert client.get("/played/1/").status_code == 200
 
     # Replayed by the timer thread, not inside a request.
-    wait_until(lambda: len(services.get_buffer()) == 0)
+    wait_until(lambda: len(delivery.get_buffer()) == 0)
     assert sorted(pp.event("song:played").day()) == sorted(u.pk for u in users)
     assert sorted(pp.event("active").day()) == sorted(u.pk for u in users)
     assert pp.counter("page:view").total(pp.period("day")) == 4
-    assert services.get_buffer().stats.replayed == buffered
+    assert delivery.get_buffer().stats.replayed == buffered
 
 
 def test_after_a_failure_requests_do_not_wait_for_redis(client, porpoise, private_server):
@@ -55,15 +55,15 @@ def test_after_a_failure_requests_do_not_wait_for_redis(client, porpoise, privat
     client.force_login(user)
     private_server.stop()
     client.get("/counted/")  # fails once, opens the circuit
-    failures = services.get_buffer().stats.failures
+    failures = delivery.get_buffer().stats.failures
     for _ in range(5):
         assert client.get("/counted/").status_code == 200
-    assert services.get_buffer().stats.failures == failures  # not even tried
+    assert delivery.get_buffer().stats.failures == failures  # not even tried
     # A count per request, and active once (once per user per bucket).
-    assert len(services.get_buffer()) == 6 + 1
+    assert len(delivery.get_buffer()) == 6 + 1
     private_server.start()
-    assert services.flush_buffer() is True
-    assert len(services.get_buffer()) == 0
+    assert delivery.flush_buffer() is True
+    assert len(delivery.get_buffer()) == 0
 
 
 def test_a_full_spool_drops_the_oldest_and_says_so(client, porpoise, private_server, caplog):
@@ -74,7 +74,7 @@ def test_a_full_spool_drops_the_oldest_and_says_so(client, porpoise, private_ser
     with caplog.at_level(logging.ERROR, logger="porpoise_django"):
         for _ in range(10):
             assert client.get("/played/1/").status_code == 200
-    stats = services.get_buffer().spool_stats()
+    stats = delivery.get_buffer().spool_stats()
     written = 10 + 1  # song:played per request, active once per user per bucket
     assert stats["bytes"] <= 800 and 0 < stats["rows"] < written
     assert stats["dropped"] == written - stats["rows"]  # counted, never silent
@@ -85,13 +85,13 @@ def test_a_count_sent_again_after_a_partial_failure_counts_once(porpoise):
     # A pipeline that failed half-way is buffered whole and sent again: the
     # increments that had landed must not land twice.
     pp = porpoise()
-    write = services.count("orders", id="shop-1", by=2)
-    assert services.record([write])
-    assert services.record([write])  # the replay of the same write
+    write = delivery.count("orders", id="shop-1", by=2)
+    assert delivery.record([write])
+    assert delivery.record([write])  # the replay of the same write
     day = pp.period("day")
     assert pp.counter("orders").total(day) == 2
     assert pp.counter("orders").get(day) == {"shop-1": 2}
-    assert services.record([services.count("orders", by=1)])  # a new write counts
+    assert delivery.record([delivery.count("orders", by=1)])  # a new write counts
     assert pp.counter("orders").total(day) == 3
 
 
@@ -101,11 +101,11 @@ def test_a_count_that_fails_inside_its_script_is_not_half_applied(porpoise):
     pp = porpoise(RETRY_SECONDS=60)
     day, week = pp.period("day"), pp.period("week")
     pp.client.set(pp.keys.counter_total("orders", week), "not a number")
-    write = services.count("orders", id="shop-1", by=2)
-    assert services.record([write]) is False  # refused, spooled
+    write = delivery.count("orders", id="shop-1", by=2)
+    assert delivery.record([write]) is False  # refused, spooled
     assert pp.counter("orders").total(day) == 0  # nothing applied, marker unset
     pp.client.delete(pp.keys.counter_total("orders", week))
-    assert services.flush_buffer()
+    assert delivery.flush_buffer()
     assert pp.counter("orders").total(day) == 2 and pp.counter("orders").total(week) == 2
-    assert services.record([write])  # sent again: counted once
+    assert delivery.record([write])  # sent again: counted once
     assert pp.counter("orders").total(day) == 2

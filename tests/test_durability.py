@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from porpoise_django import services
+from porpoise_django import delivery
+from porpoise_django.delivery import replay
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.processes]
@@ -29,13 +30,13 @@ WORKER = textwrap.dedent(
     from django.conf import settings
     django.setup()
     settings.PORPOISE = json.loads({options!r})
-    from porpoise_django import services
+    from porpoise_django import delivery, services
     rows = []
     for i in range({n}):
-        rows.append(services.mark("order:paid", i))
-        rows.append(services.count("revenue", i % 3, 5))
+        rows.append(delivery.mark("order:paid", i))
+        rows.append(delivery.count("revenue", i % 3, 5))
     for start in range(0, len(rows), 50):
-        services.record(rows[start:start + 50])
+        delivery.record(rows[start:start + 50])
     print("accepted", len(rows), flush=True)
     if {hang}:
         time.sleep(60)
@@ -89,7 +90,7 @@ def test_writes_spooled_in_an_outage_outlive_their_process(
     assert pp.counter("revenue").get(pp.period("day")) == {"0": 335, "1": 335, "2": 330}
     # Replayed once: the dead one's file is gone (ours stays open while we
     # live), and a second replay adds nothing.
-    ours = services.get_buffer().spool_stats()["path"]
+    ours = delivery.get_buffer().spool_stats()["path"]
     assert [str(p) for p in spool.glob("spool-*.sqlite3")] == [ours]
     call_command("porpoise_replay", stdout=io.StringIO())
     assert pp.counter("revenue").total(pp.period("day")) == 1000
@@ -104,23 +105,23 @@ def test_a_live_processs_spool_is_not_claimed(porpoise, private_server, tmp_path
         assert worker.stdout.readline().strip() == "accepted 20"
         private_server.start()
         pp = porpoise(**{k: v for k, v in options.items() if k != "KEY_PREFIX"})
-        assert services.flush_buffer()
+        assert delivery.flush_buffer()
         assert pp.event_names() == []  # its owner is alive and holds the lock
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
-    assert services.flush_buffer()  # now it is an orphan
+    assert delivery.flush_buffer()  # now it is an orphan
     assert sorted(pp.event("order:paid").day()) == list(range(10))
 
 
 def test_replay_needs_no_traffic_and_backs_off(porpoise, private_server, caplog):
     pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0.1, SOCKET_TIMEOUT=0.3)
     private_server.stop()
-    assert services.record([services.mark("seen", 1)]) is False
+    assert delivery.record([delivery.mark("seen", 1)]) is False
     time.sleep(1.0)  # the timer keeps trying (with backoff), no request comes
-    failures = services.get_buffer().stats.failures
+    failures = delivery.get_buffer().stats.failures
     private_server.start()
-    wait_until(lambda: len(services.get_buffer()) == 0)
+    wait_until(lambda: len(delivery.get_buffer()) == 0)
     assert list(pp.event("seen").day()) == [1]
     assert failures >= 1
 
@@ -132,8 +133,8 @@ def test_stats_show_the_spool(porpoise, private_server):
 
     porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, SOCKET_TIMEOUT=0.3)
     private_server.stop()
-    services.record([services.mark("seen", 1), services.mark("seen", 2)])
-    stats = services.get_buffer().spool_stats()
+    delivery.record([delivery.mark("seen", 1), delivery.mark("seen", 2)])
+    stats = delivery.get_buffer().spool_stats()
     assert stats["rows"] == 2 and stats["oldest"] is not None
     private_server.start()
     out = io.StringIO()
@@ -144,9 +145,9 @@ def test_stats_show_the_spool(porpoise, private_server):
 def test_the_replay_thread_survives_an_unexpected_error(porpoise, private_server, monkeypatch):
     pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=0.05, SOCKET_TIMEOUT=0.3)
     private_server.stop()
-    assert services.record([services.mark("seen", 1)]) is False
+    assert delivery.record([delivery.mark("seen", 1)]) is False
     calls = []
-    real = services.flush_buffer
+    real = replay.flush_buffer
 
     def broken(**kwargs):
         calls.append(1)
@@ -154,7 +155,7 @@ def test_the_replay_thread_survives_an_unexpected_error(porpoise, private_server
             raise RuntimeError("a spool closed under the replayer")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "flush_buffer", broken)
+    monkeypatch.setattr(replay, "flush_buffer", broken)
     private_server.start()
-    wait_until(lambda: len(services.get_buffer()) == 0)
+    wait_until(lambda: len(delivery.get_buffer()) == 0)
     assert len(calls) >= 2 and list(pp.event("seen").day()) == [1]

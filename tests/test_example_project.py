@@ -52,7 +52,7 @@ def test_help_starts_no_server(tmp_path):
 def test_commands_in_another_terminal_use_the_running_demo(tmp_path):
     """While rundemo serves, another manage.py finds its server (and data)
     without anyone exporting REDIS_URL."""
-    from porpoise_django.embedded import free_port
+    from porpoise_django.dev.embedded import free_port
 
     env = _env(tmp_path)
     demo = subprocess.Popen(

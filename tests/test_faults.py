@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from porpoise_django.embedded import EmbeddedServer, free_port
+from porpoise_django.dev.embedded import EmbeddedServer, free_port
 from porpoise_django.engine import Analytics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, InvalidValue, cover
-from porpoise_django.engine.metrics import dimension_paths
+from porpoise_django.engine.numbers.metrics import dimension_paths
 from tests.conftest import stored_keys
 
 UTC = dt.UTC

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, period_of, period_range
-from porpoise_django.engine.periods import get_timezone
+from porpoise_django.engine.time.periods import get_timezone
 
 UTC = dt.UTC
 PARIS = ZoneInfo("Europe/Paris")

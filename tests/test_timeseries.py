@@ -209,7 +209,7 @@ def test_kairos_step_strings(pp, clock):
     assert list(hours.values()) == [2, 1]
     assert all(start % 3600 == 0 for start in hours)  # fixed seconds, epoch-aligned
     assert sum(series.series("hits", "minute", steps=120).values()) == 3
-    from porpoise_django.engine.timeseries import parse_step
+    from porpoise_django.engine.numbers.timeseries import parse_step
 
     assert parse_step("1m") == 30 * 86400 and parse_step("1y") == 365 * 86400  # kairos's units
     for bad in ("1mo", "often", "0", "-5", "5min"):

@@ -19,7 +19,7 @@ from django.test import RequestFactory
 
 from porpoise_django.api.tokens import make_track_token, read_track_token
 from porpoise_django.checks import check_cors
-from porpoise_django.embedded import free_port
+from porpoise_django.dev.embedded import free_port
 from tests.browser import browser_test
 from tests.conftest import wait_until
 

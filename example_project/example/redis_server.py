@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis
 
-from porpoise_django.embedded import ensure_server
+from porpoise_django.dev.embedded import ensure_server
 
 #: Where a running rundemo says which server it uses.
 STATE = Path(

@@ -11,6 +11,6 @@ Imported by the admin's autodiscovery, this adds the dashboards to
 
 from django.contrib import admin
 
-from .site import install
+from porpoise_django.admin.site import install
 
 install(admin.site)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conf import porpoise_settings
-from ..engine import Analytics
-from ..tables import COHORTS, OFFSETS
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.engine import Analytics
+from porpoise_django.tables import COHORTS, OFFSETS
 
 #: Names looked at when picking the busiest counter or event (one round trip).
 _CANDIDATES = 200

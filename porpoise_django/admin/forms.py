@@ -8,10 +8,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .. import tables
-from ..engine import Bitmap
-from ..engine.period_strings import PERIOD_STRING_HELP
-from ..services import get_analytics
+from porpoise_django import tables
+from porpoise_django.engine import PERIOD_STRING_HELP, Bitmap
+from porpoise_django.services import get_analytics
 
 #: Segments compared on one cohort page (each is a table of its own).
 MAX_SEGMENTS = 4

@@ -21,8 +21,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
-from . import views
-from .pages import PAGES
+from porpoise_django.admin import views
+from porpoise_django.admin.pages import PAGES
 
 #: Page slug -> view function name in views, where they differ.
 VIEW_NAMES = {"lifecycle": "lifecycle_page"}

@@ -23,7 +23,21 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 
-from ..engine import (
+from porpoise_django.admin.defaults import (
+    chart_defaults,
+    cohort_defaults,
+    funnel_defaults,
+    lifecycle_defaults,
+)
+from porpoise_django.admin.forms import (
+    ChartForm,
+    CohortForm,
+    DecisionForm,
+    FunnelForm,
+    LifecycleForm,
+)
+from porpoise_django.admin.pages import PAGES, TITLES
+from porpoise_django.engine import (
     Analytics,
     CohortTable,
     PeriodRange,
@@ -32,10 +46,7 @@ from ..engine import (
     lifecycle,
     stickiness,
 )
-from ..services import get_analytics
-from .defaults import chart_defaults, cohort_defaults, funnel_defaults, lifecycle_defaults
-from .forms import ChartForm, CohortForm, DecisionForm, FunnelForm, LifecycleForm
-from .pages import PAGES, TITLES
+from porpoise_django.services import get_analytics
 
 SPARK_DAYS = 14
 PAGE_SIZE = 50

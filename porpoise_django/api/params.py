@@ -7,13 +7,16 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..engine import GRANULARITIES, PeriodRange
-from ..engine.metrics import check_path
-from ..engine.names import NAME_PATTERN
-from ..engine.period_strings import PERIOD_STRING_HELP
-from ..engine.periods import EVENT_GRANULARITIES
-from ..services import get_analytics
-from ..tables import COHORTS, FUNNEL_STEPS, FUNNEL_WINDOW, OFFSETS, check_cells
+from porpoise_django.engine import (
+    EVENT_GRANULARITIES,
+    GRANULARITIES,
+    NAME_PATTERN,
+    PERIOD_STRING_HELP,
+    PeriodRange,
+    check_dimension_path,
+)
+from porpoise_django.services import get_analytics
+from porpoise_django.tables import COHORTS, FUNNEL_STEPS, FUNNEL_WINDOW, OFFSETS, check_cells
 
 
 class RangeParams(serializers.Serializer):
@@ -105,7 +108,7 @@ class MetricParams(RangeParams):
 
     def validate_dimension(self, value: str) -> str:
         try:
-            return check_path(value)
+            return check_dimension_path(value)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
 

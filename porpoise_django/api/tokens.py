@@ -22,7 +22,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from ..conf import porpoise_settings
+from porpoise_django.conf import porpoise_settings
 
 SALT = "porpoise_django.track"
 HEADER = "HTTP_X_PORPOISE_TOKEN"

@@ -31,12 +31,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from .. import services
-from ..conf import porpoise_settings
-from ..pending import PendingWrite
-from .serializers import TrackedSerializer
-from .tokens import SignedTokenAuthentication, TrackToken
-from .views import PorpoiseView
+from porpoise_django import delivery, services
+from porpoise_django.api.serializers import TrackedSerializer
+from porpoise_django.api.tokens import SignedTokenAuthentication, TrackToken
+from porpoise_django.api.views import PorpoiseView
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.delivery.pending import PendingWrite
 
 # A 1x1 transparent GIF for tracking pixels.
 PIXEL = bytes.fromhex(
@@ -94,8 +94,8 @@ class TrackThrottle(BaseThrottle):
 
         try:
             used = int(pp.run(build, scripts=())[0])
-        except services.REDIS_ERRORS as exc:
-            services.log_outage(exc, "throttle allowed the request")
+        except delivery.REDIS_ERRORS as exc:
+            delivery.log_outage(exc, "throttle allowed the request")
             return True
         if used > limit:
             self.wait_seconds = (slot + 1) * window - now
@@ -213,8 +213,8 @@ def _row(raw: Any, caller: Caller) -> PendingWrite:
             and _INTEGER.fullmatch(ident)
         ):
             ident = int(ident)
-        return services.mark(name, ident, when)
-    return services.count(name, ident, raw.get("by", 1), when)
+        return delivery.mark(name, ident, when)
+    return delivery.count(name, ident, raw.get("by", 1), when)
 
 
 def _idempotency_key(raw: dict[str, Any], write: PendingWrite) -> str | None:
@@ -263,7 +263,7 @@ class TrackingView(PorpoiseView):
         accepted = [w for _, w, key in writes if key is None or key in fresh]
         # Queued like the middleware's marks (WRITE_MODE): the answer never
         # waits on Redis, and a backlog is never replayed inside a request.
-        services.dispatch(accepted)
+        delivery.dispatch(accepted)
         return {
             "accepted": len(accepted),
             "duplicates": duplicates + len(writes) - len(accepted),
@@ -291,7 +291,7 @@ class TrackingView(PorpoiseView):
 
         try:
             answers = pp.run(build, scripts=())
-        except services.REDIS_ERRORS:
+        except delivery.REDIS_ERRORS:
             return set(keys)  # Redis down: count now (buffered) rather than lose it
         return {key for key, fresh in zip(keys, answers, strict=True) if fresh}
 

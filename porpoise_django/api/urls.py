@@ -11,9 +11,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.routers import DefaultRouter
 
-from ..conf import porpoise_settings
-from .tracking import PixelView, TrackView
-from .views import (
+from porpoise_django.api.tracking import PixelView, TrackView
+from porpoise_django.api.views import (
     CohortView,
     CounterNamesView,
     CounterViewSet,
@@ -27,6 +26,7 @@ from .views import (
     MetricViewSet,
     StickinessView,
 )
+from porpoise_django.conf import porpoise_settings
 
 app_name = "porpoise_api"
 

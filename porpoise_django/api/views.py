@@ -20,9 +20,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import tables
-from ..conf import porpoise_settings
-from ..engine import (
+from porpoise_django import tables
+from porpoise_django.api import params
+from porpoise_django.api import serializers as out
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.engine import (
+    NAME_PATTERN,
     InvalidExpression,
     InvalidGranularity,
     InvalidId,
@@ -35,10 +38,7 @@ from ..engine import (
     parse_query,
     stickiness,
 )
-from ..engine.names import NAME_PATTERN
-from ..services import get_analytics
-from . import params
-from . import serializers as out
+from porpoise_django.services import get_analytics
 
 T = TypeVar("T")
 NAME_REGEX = r"[A-Za-z0-9_.:@+\-]+"

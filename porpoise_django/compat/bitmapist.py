@@ -34,8 +34,7 @@ from typing import Any
 
 import redis
 
-from ..engine import Analytics, Bitmap
-from ..engine.bitmaps import EventBitmap, UniqueBitmap
+from porpoise_django.engine import Analytics, Bitmap, EventBitmap, UniqueBitmap
 
 #: Mark hourly buckets too (bitmapist's default: off, to save memory).
 TRACK_HOURLY = False
@@ -336,7 +335,7 @@ class _Cohort:
         """Rows ``[period start, cohort size, cell 0, cell 1, ...]`` oldest first: a
         cell counts (or, with ``as_precent``, gives the percent of) the cohort
         that did ``select2`` that many periods later; None for periods to come."""
-        from ..engine import cohort_table
+        from porpoise_django.engine import cohort_table
 
         if time_group not in self.TIME_GROUPS:
             raise ValueError(

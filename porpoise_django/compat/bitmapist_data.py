@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Analytics
-from ..engine.buckets import BucketRegistry
-from ..engine.periods import Period
-from ..engine.values import text
+from porpoise_django.engine import Analytics, Period
+from porpoise_django.engine.internals import BucketRegistry, text
 
 #: ``trackist_<event>_<suffix>``; the event may hold underscores (split at the last).
 _KEY = re.compile(

@@ -37,11 +37,15 @@ from typing import Any, ClassVar
 
 import redis
 
-from ..engine import Analytics, Metric
-from ..engine.decisions import Decision
-from ..engine.metrics import check_path
-from ..engine.period_strings import split_zone
-from ..engine.periods import PeriodRange, period_range
+from porpoise_django.engine import (
+    Analytics,
+    Decision,
+    Metric,
+    PeriodRange,
+    check_dimension_path,
+    period_range,
+    split_zone,
+)
 
 #: hailwhale's nicknames, as engine period strings (or minute spans).
 NICKNAMES = {
@@ -216,7 +220,7 @@ class Whale:
         path = _dimensions(dimensions)
         if path is not None and not isinstance(path, (str, list, tuple)):
             raise ValueError("to read, give one dimension: 'country' or ['country', 'US']")
-        base = check_path(path)
+        base = check_dimension_path(path)
         rows = [""] if overall or not base else []
         if base:
             rows.append(base)
@@ -235,7 +239,7 @@ class Whale:
         """One metric (or ratio) summed over ``period`` (hailwhale's default: a year)."""
         handle = cls._metric(categories)
         span = translate_period(cls.store(), period)
-        value = handle.totals(span, [metric], check_path(_dimensions(dimensions)))[metric]
+        value = handle.totals(span, [metric], check_dimension_path(_dimensions(dimensions)))[metric]
         return 0 if value is None else value
 
     @classmethod

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..engine import Analytics, TimeSeries
+from porpoise_django.engine import Analytics, TimeSeries
 
 
 class Timeseries:

@@ -24,8 +24,8 @@ from typing import Any
 
 import redis
 
-from .. import engine
-from ..engine import Bitmap, Period
+from porpoise_django import engine
+from porpoise_django.engine import Bitmap, Period
 
 #: Granularities a porpoise store keeps: porpoise queries any of them.
 GRANULARITIES = ("hour", "day", "week", "month")

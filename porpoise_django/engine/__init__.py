@@ -8,13 +8,13 @@
 1
 """
 
-from .analytics import Analytics
-from .behaviour import Lifecycle, Stickiness, lifecycle, stickiness
-from .bitmaps import Bitmap, BitOp, Difference, EventBitmap, UniqueBitmap, UniverseBitmap
-from .cohorts import CohortTable, FunnelResult, cohort_table, funnel
-from .counters import Counter
-from .decisions import Decision
-from .errors import (
+from porpoise_django.engine.analyses.cohorts import CohortTable, cohort_table
+from porpoise_django.engine.analyses.decisions import Decision
+from porpoise_django.engine.analyses.funnels import FunnelResult, funnel
+from porpoise_django.engine.analyses.lifecycle import Lifecycle, lifecycle
+from porpoise_django.engine.analyses.stickiness import Stickiness, stickiness
+from porpoise_django.engine.analytics import Analytics
+from porpoise_django.engine.errors import (
     InvalidExpression,
     InvalidGranularity,
     InvalidId,
@@ -23,11 +23,29 @@ from .errors import (
     InvalidValue,
     PorpoiseError,
 )
-from .events import Event
-from .keys import KeyScheme
-from .metrics import Metric
-from .period_strings import parse_period
-from .periods import (
+from porpoise_django.engine.events.bitmaps import (
+    Bitmap,
+    BitOp,
+    Difference,
+    EventBitmap,
+    UniqueBitmap,
+    UniverseBitmap,
+)
+from porpoise_django.engine.events.event import Event
+from porpoise_django.engine.events.query import parse_query
+from porpoise_django.engine.names import NAME_PATTERN, validate_name
+from porpoise_django.engine.numbers.counters import Counter
+from porpoise_django.engine.numbers.metrics import Metric
+from porpoise_django.engine.numbers.metrics import check_path as check_dimension_path
+from porpoise_django.engine.numbers.timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
+from porpoise_django.engine.storage.keys import KeyScheme
+from porpoise_django.engine.storage.policy import (
+    DEFAULT_COUNTER_GRANULARITIES,
+    DEFAULT_GRANULARITIES,
+)
+from porpoise_django.engine.storage.writes import Prepared
+from porpoise_django.engine.time.period_strings import PERIOD_STRING_HELP, parse_period, split_zone
+from porpoise_django.engine.time.periods import (
     EVENT_GRANULARITIES,
     GRANULARITIES,
     Period,
@@ -36,15 +54,14 @@ from .periods import (
     period_of,
     period_range,
 )
-from .policy import DEFAULT_COUNTER_GRANULARITIES, DEFAULT_GRANULARITIES
-from .query import parse_query
-from .timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
 
 __all__ = [
     "DEFAULT_COUNTER_GRANULARITIES",
     "DEFAULT_GRANULARITIES",
     "EVENT_GRANULARITIES",
     "GRANULARITIES",
+    "NAME_PATTERN",
+    "PERIOD_STRING_HELP",
     "SERIES_TYPES",
     "TRANSFORMS",
     "Analytics",
@@ -69,10 +86,12 @@ __all__ = [
     "Period",
     "PeriodRange",
     "PorpoiseError",
+    "Prepared",
     "Stickiness",
     "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
+    "check_dimension_path",
     "cohort_table",
     "cover",
     "funnel",
@@ -81,5 +100,7 @@ __all__ = [
     "parse_query",
     "period_of",
     "period_range",
+    "split_zone",
     "stickiness",
+    "validate_name",
 ]

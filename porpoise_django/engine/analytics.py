@@ -19,33 +19,33 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from .bitmaps import EventBitmap, UniqueBitmap, UniverseBitmap
-from .bulk import BulkImporter, Importing
-from .counters import Counter
-from .counting import Counting, CountWriter
-from .decisions import Decision
-from .deletion import Deleter, Deleting
-from .errors import InvalidValue
-from .events import Event
-from .ids import DEFAULT_MAX_ID, ID_MODES, DirectIds, IdMap
-from .keys import KeyScheme
-from .marks import Marking, MarkWriter
-from .memory import memory_report
-from .metrics import Metric, metric_names
-from .names import validate_name
-from .periods import Period, PeriodRange, When
-from .policy import (
+from porpoise_django.engine.analyses.decisions import Decision
+from porpoise_django.engine.errors import InvalidValue
+from porpoise_django.engine.events.bitmaps import EventBitmap, UniqueBitmap, UniverseBitmap
+from porpoise_django.engine.events.bulk import BulkImporter, Importing
+from porpoise_django.engine.events.event import Event
+from porpoise_django.engine.events.marks import Marking, MarkWriter
+from porpoise_django.engine.events.reading import BitmapReader, Reading
+from porpoise_django.engine.names import validate_name
+from porpoise_django.engine.numbers.counters import Counter
+from porpoise_django.engine.numbers.counting import Counting, CountWriter
+from porpoise_django.engine.numbers.metrics import Metric, metric_names
+from porpoise_django.engine.numbers.timeseries import TimeSeries, delete_all_series
+from porpoise_django.engine.storage.deletion import Deleter, Deleting
+from porpoise_django.engine.storage.ids import DEFAULT_MAX_ID, ID_MODES, DirectIds, IdMap
+from porpoise_django.engine.storage.keys import KeyScheme
+from porpoise_django.engine.storage.memory import memory_report
+from porpoise_django.engine.storage.policy import (
     DEFAULT_COUNTER_GRANULARITIES,
     DEFAULT_GRANULARITIES,
     DEFAULT_MAX_INCREMENT,
     Policy,
 )
-from .reading import BitmapReader, Reading
-from .registry import Registry
-from .scripts import COUNT_ONCE, SET_BITS, LuaScript, run_pipeline
-from .slots import SlotPeriods
-from .timeseries import TimeSeries, delete_all_series
-from .writes import Prepared, submit
+from porpoise_django.engine.storage.registry import Registry
+from porpoise_django.engine.storage.scripts import COUNT_ONCE, SET_BITS, LuaScript, run_pipeline
+from porpoise_django.engine.storage.writes import Prepared, submit
+from porpoise_django.engine.time.periods import Period, PeriodRange, When
+from porpoise_django.engine.time.slots import SlotPeriods
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidName
+from porpoise_django.engine.errors import InvalidName
 
 #: Characters allowed in event and counter names. ``{`` and ``}`` are excluded
 #: because they would change the Redis Cluster hash tag; white space and control

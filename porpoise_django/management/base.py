@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ..engine import Analytics, PorpoiseError
-from ..services import get_analytics
+from porpoise_django.engine import Analytics, PorpoiseError
+from porpoise_django.services import get_analytics
 
 
 class PorpoiseCommand(BaseCommand):

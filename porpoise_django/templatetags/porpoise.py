@@ -47,7 +47,7 @@ def porpoise_tracker(
     token is bound to their id (rows need none); otherwise rows name their id.
     ``endpoint`` defaults to this site's ``track/`` URL, made absolute so that
     the tag also serves pages on other origins (``TRACK_ALLOWED_ORIGINS``)."""
-    from ..api.tokens import make_track_token
+    from porpoise_django.api.tokens import make_track_token
 
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from ...demo import generate
-from ..base import PorpoiseCommand
+from porpoise_django.dev.demo import generate
+from porpoise_django.management.base import PorpoiseCommand
 
 
 class Command(PorpoiseCommand):

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from ..base import PorpoiseCommand
+from porpoise_django.management.base import PorpoiseCommand
 
 MAX_REPORTED = 20
 #: A longer line is a bad row, not parsed: no real event row comes near it.
@@ -173,7 +173,7 @@ events.csv --allow-bad-rows
     def _from_bitmapist(self, url: str, name: str) -> None:
         import redis
 
-        from ...compat.bitmapist_data import migrate
+        from porpoise_django.compat.bitmapist_data import migrate
 
         try:
             source = redis.Redis.from_url(url, socket_timeout=30)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from ..base import PorpoiseCommand, parse_date
+from porpoise_django.management.base import PorpoiseCommand, parse_date
 
 
 class Command(PorpoiseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from ..base import PorpoiseCommand
+from porpoise_django.management.base import PorpoiseCommand
 
 
 class Command(PorpoiseCommand):

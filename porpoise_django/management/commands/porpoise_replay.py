@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from ... import services
-from ..base import PorpoiseCommand
+from porpoise_django import delivery
+from porpoise_django.management.base import PorpoiseCommand
 
 
 class Command(PorpoiseCommand):
@@ -21,9 +21,9 @@ class Command(PorpoiseCommand):
 """
 
     def handle(self, *args: Any, **options: Any) -> None:
-        buffer = services.get_buffer()
+        buffer = delivery.get_buffer()
         before = buffer.stats.replayed
-        if not services.flush_buffer(orphans=True):
+        if not delivery.flush_buffer(orphans=True):
             raise CommandError(
                 f"Redis refused the replay ({buffer.stats.last_error or 'see the log'}); "
                 f"the writes stay spooled in {buffer.folder}",

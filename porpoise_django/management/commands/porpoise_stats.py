@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from ... import services
-from ..base import PorpoiseCommand
+from porpoise_django import delivery
+from porpoise_django.management.base import PorpoiseCommand
 
 
 class Command(PorpoiseCommand):
@@ -48,8 +48,8 @@ class Command(PorpoiseCommand):
                 return None
             return pp.counter(name).total(pp.period(granularity))
 
-        spool = services.get_buffer().spool_stats()
-        stats = services.get_buffer().stats
+        spool = delivery.get_buffer().spool_stats()
+        stats = delivery.get_buffer().stats
         return {
             "prefix": pp.keys.prefix,
             "time_zone": str(pp.tz),

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from example.redis_server import publish
 
-from porpoise_django.demo import generate
+from porpoise_django.dev.demo import generate
 from porpoise_django.services import get_analytics
 
 

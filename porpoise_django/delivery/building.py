@@ -1,0 +1,85 @@
+"""Building writes: a validated mark or count, its time fixed when it is made,
+and the engine's prepared writes for a batch of them.
+
+>>> from porpoise_django.delivery import building
+>>> write = building.mark("signup", user.pk)      # raises ValueError on bad input  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from porpoise_django.conf import porpoise_settings
+from porpoise_django.delivery.pending import PendingWrite
+from porpoise_django.engine import Analytics, Prepared
+from porpoise_django.services import get_analytics
+
+
+def mark(
+    event: str,
+    id: Any,
+    when: Any = None,
+    *,
+    granularities: Sequence[str] | None = None,
+    track_unique: bool = False,
+) -> PendingWrite:
+    """A validated mark, its time fixed now; raises ``ValueError`` on bad input."""
+    pp = get_analytics()
+    stamp = pp.check_mark(event, id, when)
+    grans = None if granularities is None else tuple(granularities)
+    if grans is not None:
+        pp.check_event_granularities(grans)
+    return PendingWrite("mark", stamp, grans, track_unique)
+
+
+def count(
+    counter: str,
+    id: Any = None,
+    by: float = 1,
+    when: Any = None,
+    *,
+    granularities: Sequence[str] | None = None,
+) -> PendingWrite:
+    """A validated counter increment, its time fixed now."""
+    pp = get_analytics()
+    row = pp.check_count(counter, id, by, when)
+    grans = None if granularities is None else tuple(granularities)
+    return PendingWrite("count", row, grans, token=uuid.uuid4().hex)
+
+
+def prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | None]:
+    """The engine's prepared writes for ``writes``, grouped by kind and options."""
+    groups: dict[tuple[str, tuple[str, ...] | None, bool], list[PendingWrite]] = defaultdict(list)
+    for write in writes:
+        groups[(write.kind, write.granularities, write.track_unique)].append(write)
+    prepared: list[Prepared | None] = []
+    for (kind, grans, unique), group in groups.items():
+        rows = [write.row for write in group]
+        if kind == "count":
+            prepared.append(
+                pp.prepare_counts(
+                    rows,
+                    granularities=grans,
+                    tokens=[write.token or uuid.uuid4().hex for write in group],
+                    token_ttl=porpoise_settings.IDEMPOTENCY_TTL,
+                )
+            )
+        else:
+            prepared.append(
+                pp.prepare_marks(
+                    rows,
+                    granularities=grans,
+                    track_unique=unique,
+                    value=0 if kind == "unmark" else 1,
+                )
+            )
+    return prepared
+
+
+def submit(writes: list[PendingWrite]) -> None:
+    """Send ``writes`` in one round trip; raises what Redis raises."""
+    pp = get_analytics()
+    pp.submit(prepare(pp, writes))

@@ -1,0 +1,1 @@
+"""Development helpers: the embedded Redis-compatible server and the demo data."""

@@ -1,0 +1,1 @@
+"""Analyses over the store: cohort tables, funnels, lifecycle, stickiness, decisions."""

@@ -1,0 +1,68 @@
+"""Stickiness: of the users who did an event in a week or month, how many did
+it on exactly (and on at least) ``n`` of its days.
+
+>>> s = stickiness(pp, "active", pp.period("week"))    # doctest: +SKIP
+>>> s.exactly, s.at_least                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from porpoise_django.engine.errors import InvalidGranularity
+from porpoise_django.engine.events.event import Event
+from porpoise_django.engine.names import validate_name
+from porpoise_django.engine.time.periods import Period
+
+if TYPE_CHECKING:
+    from porpoise_django.engine.storage.store import Store
+
+
+@dataclass(frozen=True)
+class Stickiness:
+    period: Period
+    days: int
+    exactly: list[int]  # exactly[k - 1]: users active on exactly k days
+
+    @property
+    def at_least(self) -> list[int]:
+        """``at_least[k - 1]``: users active on k days or more."""
+        return [int(v) for v in np.cumsum(self.exactly[::-1])[::-1]]
+
+    @property
+    def users(self) -> int:
+        return sum(self.exactly)
+
+
+def stickiness(pp: Store, event: str, period: Period) -> Stickiness:
+    """Of the users who did ``event`` in ``period`` (a week or month), how many did it on
+    exactly / at least n of its days. Day bitmaps are fetched in one round trip and
+    summed per user with numpy."""
+    if period.granularity not in ("week", "month"):
+        raise InvalidGranularity("stickiness is per week or month; allowed: week, month")
+    if "day" not in pp.granularities:
+        raise InvalidGranularity("stickiness counts days: track 'day' (GRANULARITIES)")
+    days = []
+    day = pp.period("day", period.start)
+    while day.start < period.period_end():
+        days.append(day)
+        day = day.next()
+    template = Event(pp, validate_name(event))
+    bitmaps = [template.bind(d) for d in days]
+    chunks = pp.chunks()
+    rows = pp.read_chunks(bitmaps, chunks, lambda pipe, key, _c: pipe.get(key))
+    histogram = np.zeros(len(days) + 1, dtype=np.int64)
+    for c in range(len(chunks)):
+        per_day = [np.frombuffer(rows[d][c] or b"", dtype=np.uint8) for d in range(len(days))]
+        width = max((len(a) for a in per_day), default=0)
+        if width == 0:
+            continue
+        totals = np.zeros(width * 8, dtype=np.uint8)
+        for array in per_day:
+            if len(array):
+                totals[: len(array) * 8] += np.unpackbits(array)
+        histogram += np.bincount(totals, minlength=len(days) + 1)[: len(days) + 1]
+    return Stickiness(period, len(days), [int(v) for v in histogram[1:]])

@@ -1,0 +1,3 @@
+"""Events: bitmaps and expressions, event handles, the query language,
+marking, reading, bulk import.
+"""

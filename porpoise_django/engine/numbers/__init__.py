@@ -1,0 +1,1 @@
+"""Numbers: counters, counting, metrics and time series."""

@@ -1,0 +1,1 @@
+"""Storage: the key layout, Lua scripts, ids, registries, prepared writes, policy, deletion."""

@@ -1,0 +1,1 @@
+"""Time: periods in any time zone, period strings, the slots writers use."""

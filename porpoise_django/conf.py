@@ -88,17 +88,24 @@ DEFAULTS: dict[str, Any] = {
     # track/pixel.gif from the browser (CORS, through django-cors-headers).
     "TRACK_ALLOWED_ORIGINS": [],
     "TRACK_TOKEN_MAX_AGE": 30 * 86400,
+    # Seconds a count's idempotency token lives; also how long a spooled count
+    # may wait before it is no longer sent again automatically (it becomes a
+    # dead letter marked "expired"). Raise it if outages may last longer.
     "IDEMPOTENCY_TTL": 86400,
     # "background": a writer thread sends the marks of all requests (a response
     # never waits on Redis); "sync": each request writes before it returns.
     "WRITE_MODE": "background",
     # Outage handling: writes Redis refused go to a durable spool on local disk
-    # (one SQLite file per process; None: a folder in the system's temporary
-    # directory), at most SPOOL_MAX_BYTES per process; BUFFER_SIZE writes are
-    # kept in memory only if the spool cannot be written. RETRY_SECONDS is the
-    # first pause before trying Redis again (doubling up to a minute).
+    # (one SQLite file per process, in a folder of this project under SPOOL_DIR;
+    # None: the user's cache folder, ~/.cache/porpoise-django), at most
+    # SPOOL_MAX_BYTES per process (public tracking rows at most half of it);
+    # rows the engine refuses are kept as dead letters, at most
+    # DEAD_LETTERS_MAX_BYTES per file; BUFFER_SIZE writes are kept in memory
+    # only if the spool cannot be written. RETRY_SECONDS is the first pause
+    # before trying Redis again (doubling up to a minute).
     "SPOOL_DIR": None,
     "SPOOL_MAX_BYTES": 100 * 2**20,
+    "DEAD_LETTERS_MAX_BYTES": 16 * 2**20,
     "BUFFER_SIZE": 100_000,
     "RETRY_SECONDS": 2.0,
 }

@@ -77,7 +77,7 @@ def test_writes_spooled_in_an_outage_outlive_their_process(
     if ending == "sigkill":
         worker.send_signal(signal.SIGKILL)
     worker.wait(30)
-    files = sorted(p.name for p in spool.glob("spool-*.sqlite3"))
+    files = sorted(p.name for p in spool.glob("*/spool-*.sqlite3"))
     assert len(files) == 1  # the dead process's spool, left for others
 
     private_server.start()
@@ -91,7 +91,7 @@ def test_writes_spooled_in_an_outage_outlive_their_process(
     # Replayed once: the dead one's file is gone (ours stays open while we
     # live), and a second replay adds nothing.
     ours = delivery.get_buffer().spool_stats()["path"]
-    assert [str(p) for p in spool.glob("spool-*.sqlite3")] == [ours]
+    assert [str(p) for p in spool.glob("*/spool-*.sqlite3")] == [ours]
     call_command("porpoise_replay", stdout=io.StringIO())
     assert pp.counter("revenue").total(pp.period("day")) == 1000
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from porpoise_django.conf import porpoise_settings
+from porpoise_django.delivery.outage import EngineUnavailable
 from porpoise_django.delivery.pending import PendingWrite
 from porpoise_django.engine import Analytics, Prepared
 from porpoise_django.services import get_analytics
@@ -25,14 +26,17 @@ def mark(
     *,
     granularities: Sequence[str] | None = None,
     track_unique: bool = False,
+    public: bool = False,
 ) -> PendingWrite:
-    """A validated mark, its time fixed now; raises ``ValueError`` on bad input."""
+    """A validated mark, its time fixed now; raises ``ValueError`` on bad input.
+    ``public``: it comes from the public tracking endpoint (see
+    :attr:`PendingWrite.public`)."""
     pp = get_analytics()
     stamp = pp.check_mark(event, id, when)
     grans = None if granularities is None else tuple(granularities)
     if grans is not None:
         pp.check_event_granularities(grans)
-    return PendingWrite("mark", stamp, grans, track_unique)
+    return PendingWrite("mark", stamp, grans, track_unique, public=public)
 
 
 def count(
@@ -42,12 +46,13 @@ def count(
     when: Any = None,
     *,
     granularities: Sequence[str] | None = None,
+    public: bool = False,
 ) -> PendingWrite:
     """A validated counter increment, its time fixed now."""
     pp = get_analytics()
     row = pp.check_count(counter, id, by, when)
     grans = None if granularities is None else tuple(granularities)
-    return PendingWrite("count", row, grans, token=uuid.uuid4().hex)
+    return PendingWrite("count", row, grans, token=uuid.uuid4().hex, public=public)
 
 
 def prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | None]:
@@ -80,6 +85,11 @@ def prepare(pp: Analytics, writes: Sequence[PendingWrite]) -> list[Prepared | No
 
 
 def submit(writes: list[PendingWrite]) -> None:
-    """Send ``writes`` in one round trip; raises what Redis raises."""
-    pp = get_analytics()
+    """Send ``writes`` in one round trip; raises what Redis raises, what the engine
+    raises for a write it refuses (``ValueError``), or
+    :class:`~.outage.EngineUnavailable` if the engine cannot be built."""
+    try:
+        pp = get_analytics()
+    except Exception as exc:  # e.g. no cluster node reachable while building the client
+        raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
     pp.submit(prepare(pp, writes))

@@ -30,6 +30,44 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+#: Errors that mean Redis cannot take writes now, whatever they are: it is
+#: unreachable, slow, loading, read-only, full, busy, or a cluster is down or
+#: moving slots. Writes wait in the spool and are sent again. Any other error
+#: (``WRONGTYPE``, a value the engine refuses) is about the writes themselves:
+#: those go to the dead letters, one by one, and the others go on.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,  # also LOADING, auth, max clients
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.NoPermissionError,  # an ACL of the deploy, not of a row
+    redis.exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, "TTL exhausted"
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,  # and MOVED: slots migrating
+    redis.exceptions.InvalidResponse,
+    redis.exceptions.RedisClusterException,
+    OSError,
+)
+#: Error replies, by their code, that are outages too.
+OUTAGE_CODES = frozenset(
+    {"BUSY", "LOADING", "MISCONF", "NOREPLICAS", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"}
+)
+
+
+class EngineUnavailable(Exception):
+    """The engine (its Redis client) could not be built: an outage, not a refusal."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True if ``exc`` says Redis cannot take writes now (see :data:`OUTAGE_ERRORS`)."""
+    if isinstance(exc, (*OUTAGE_ERRORS, EngineUnavailable)):
+        return True
+    if isinstance(exc, redis.exceptions.ResponseError):
+        code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+        return code in OUTAGE_CODES
+    return False
+
+
 #: Seconds between two log lines about the same kind of outage.
 LOG_INTERVAL = 10.0
 _logged_at: dict[str, float] = {}
@@ -70,6 +108,19 @@ def log_outage(exc: BaseException, outcome: str) -> None:
         outcome,
         f" ({quiet} more since the last line)" if quiet else "",
     )
+
+
+def log_limited(key: str, level: int, message: str, *args: object, exc_info: bool = False) -> None:
+    """Log ``message`` at most once per :data:`LOG_INTERVAL` per ``key``, with
+    the number of lines left out since."""
+    now = time.monotonic()
+    if now - _logged_at.get(key, -LOG_INTERVAL - 1) < LOG_INTERVAL:
+        _log_suppressed[key] += 1
+        return
+    _logged_at[key] = now
+    quiet = _log_suppressed.pop(key, 0)
+    suffix = f" ({quiet} more since the last line)" if quiet else ""
+    logger.log(level, message + "%s", *args, suffix, exc_info=exc_info)
 
 
 def reset() -> None:

@@ -26,3 +26,7 @@ class PendingWrite:
     #: Counts: applied at most once under this token, even if sent again after
     #: a partial failure (marks are idempotent and need none).
     token: str | None = None
+    #: From the public tracking endpoint (``POST track/``): in an outage such
+    #: rows never push out the writes of the server's own code (middleware,
+    #: decorators, signals, direct calls), which have a spool share of their own.
+    public: bool = False

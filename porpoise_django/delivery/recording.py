@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from porpoise_django.conf import porpoise_settings
@@ -19,33 +20,43 @@ logger = logging.getLogger("porpoise_django")
 
 
 def record(writes: Iterable[PendingWrite]) -> bool:
-    """Write ``writes`` in one round trip; never raises for Redis.
+    """Write ``writes`` in one round trip; never raises.
 
-    Returns True if they reached Redis, False if Redis refused them: they are
-    then spooled durably and replayed by a timer thread, never inside this
-    call (a request must not wait on a backlog).
+    Returns True if they reached Redis, False if not: they are then spooled
+    durably and replayed by a timer thread, never inside this call (a request
+    must not wait on a backlog). In an outage all of them wait; if the engine
+    refused them (not an outage), the replay sends them one by one and keeps
+    the refused ones as dead letters.
     """
     items = list(writes)
     if not items:
         return True
+    started = time.time()  # no token of these can have been set before
     if outage.paused():
         # Redis failed a moment ago: do not make this request wait on it.
-        replay.get_buffer().add(items)
+        replay.get_buffer().add(items, at=started)
         replay.spooled()
         return False
     try:
         building.submit(items)
-    except outage.REDIS_ERRORS as exc:
-        outage.pause()
-        replay.get_buffer().add(items, error=exc)
-        replay.spooled()
-        outage.log_outage(exc, f"{len(items)} writes spooled")
+    except Exception as exc:
+        replay.get_buffer().add(items, error=exc, at=started)
+        if outage.is_outage(exc):
+            outage.pause()
+            replay.spooled()
+            outage.log_outage(exc, f"{len(items)} writes spooled")
+        else:
+            # Redis answers, but not to these: sorted out row by row by the replay.
+            replay.get_replayer().poke()
+            outage.log_limited(
+                "refused",
+                logging.WARNING,
+                "porpoise: %d writes refused (%s: %s); spooled, to be sent one by one",
+                len(items),
+                type(exc).__name__,
+                exc,
+            )
         return False
-    except Exception:
-        # Not Redis (a bug): the writes are kept rather than lost uncounted.
-        replay.get_buffer().add(items)
-        logger.exception("porpoise: %d writes spooled after an error", len(items))
-        raise
     if replay.has_backlog():
         replay.get_replayer().poke()  # Redis answers again: drain in the background
     return True

@@ -12,7 +12,6 @@ import atexit
 import logging
 import os
 import random
-import tempfile
 import threading
 import time
 from typing import Any
@@ -21,8 +20,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from porpoise_django.conf import WATCHED_SETTINGS, porpoise_settings
-from porpoise_django.delivery import building, handoff, outage
+from porpoise_django.delivery import building, folder, handoff, outage
 from porpoise_django.delivery.buffer import DurableBuffer
+from porpoise_django.delivery.spool import SpoolError
 
 logger = logging.getLogger("porpoise_django")
 
@@ -32,12 +32,10 @@ _replayer: Replayer | None = None
 
 
 def spool_dir() -> str:
-    """``SPOOL_DIR``, or a folder of this user in the system's temporary directory
-    (it survives process restarts, so a new worker finds a dead one's spool)."""
-    configured = porpoise_settings.SPOOL_DIR
-    if configured:
-        return str(configured)
-    return os.path.join(tempfile.gettempdir(), f"porpoise-django-{os.getuid()}")
+    """This project's spool folder (see :mod:`.folder`): in ``SPOOL_DIR`` or the
+    user's cache folder, keyed by the key prefix and the Redis server (it
+    survives process restarts, so a new worker finds a dead one's spool)."""
+    return str(folder.project_folder())
 
 
 def get_buffer() -> DurableBuffer:
@@ -46,13 +44,33 @@ def get_buffer() -> DurableBuffer:
     if _buffer is None or _buffer.pid != os.getpid():  # a forked worker opens its own
         with _lock:
             if _buffer is None or _buffer.pid != os.getpid():
-                _buffer = DurableBuffer(
-                    spool_dir(),
-                    max_bytes=porpoise_settings.SPOOL_MAX_BYTES,
-                    memory_size=porpoise_settings.BUFFER_SIZE,
-                )
+                _buffer = _new_buffer()
                 _register_shutdown()
     return _buffer
+
+
+def _new_buffer() -> DurableBuffer:
+    where = folder.project_folder()
+    problem = None
+    try:
+        folder.prepare(where)
+    except (folder.UnsafeFolder, OSError) as exc:
+        problem = str(exc)
+    return DurableBuffer(
+        str(where),
+        target=folder.target(),
+        max_bytes=porpoise_settings.SPOOL_MAX_BYTES,
+        dead_max_bytes=porpoise_settings.DEAD_LETTERS_MAX_BYTES,
+        memory_size=porpoise_settings.BUFFER_SIZE,
+        token_ttl=token_ttl(),
+        problem=problem,
+    )
+
+
+def token_ttl() -> int:
+    """Seconds a count's idempotency token lives: also how long a count may wait
+    in a spool before it is no longer sent again automatically."""
+    return int(porpoise_settings.IDEMPOTENCY_TTL)
 
 
 def has_backlog() -> bool:
@@ -75,11 +93,15 @@ class Replayer:
         self.pid = os.getpid()
         self.fresh = True  # back to the first delay (settings changed, Redis answered)
         self.idle = True  # in the long sleep between orphan checks
+        self.spool_failing = False  # the last replay failed on the spool file
         self._thread = threading.Thread(target=self._run, name="porpoise-replayer", daemon=True)
         self._thread.start()
 
     def poke(self) -> None:
-        """Try again now, from the first delay."""
+        """Try again now, from the first delay: Redis answers again. Not while the
+        spool file itself fails (disk full): that is no news, the backoff holds."""
+        if self.spool_failing:
+            return
         self.fresh = True
         self.wake.set()
 
@@ -99,7 +121,9 @@ class Replayer:
                 except Exception:
                     # Not Redis (e.g. the spool closed by a settings reset): the
                     # thread must live on; the next turn starts from scratch.
-                    logger.exception("porpoise: replay error")
+                    outage.log_limited(
+                        "replay error", logging.ERROR, "porpoise: replay error", exc_info=True
+                    )
                     replayed = False
                 if replayed:
                     delay = base
@@ -147,13 +171,28 @@ def flush_buffer(*, orphans: bool = True) -> bool:
     False if Redis still refuses them (they stay spooled). Never raises for Redis.
     """
     buffer = get_buffer()
+    replayer = _replayer if _replayer is not None and _replayer.pid == os.getpid() else None
     try:
         buffer.replay(building.submit, orphans=orphans)
-    except outage.REDIS_ERRORS as exc:
+    except SpoolError as exc:
+        # The spool file fails (disk full, I/O error): back off like an outage,
+        # and say what SQLite said.
+        buffer.stats.spool_error = str(exc)
+        if replayer is not None:
+            replayer.spool_failing = True
+        outage.log_limited(
+            "replay spool", logging.ERROR, "porpoise: replay postponed, the spool fails: %s", exc
+        )
+        return False
+    except Exception as exc:
+        if not outage.is_outage(exc):
+            raise
         outage.pause()
         buffer.stats.last_error = f"{type(exc).__name__}: {exc}"
         outage.log_outage(exc, "replay postponed")
         return False
+    if replayer is not None:
+        replayer.spool_failing = False
     outage.resume()
     return True
 
@@ -192,12 +231,30 @@ def shutdown(timeout: float = 5.0) -> None:
     except Exception:
         logger.exception("porpoise: replay at exit failed")
     finally:
-        if len(buffer):
-            logger.warning("porpoise: %d writes stay spooled at exit", len(buffer))
+        _report_at_exit(buffer)
         buffer.close()
         # A write that still comes (another thread) opens a new spool file.
         if _buffer is buffer:
             _buffer = None
+
+
+def _report_at_exit(buffer: DurableBuffer) -> None:
+    """What stays behind, counted where it is: in the spool file, or lost."""
+    lost = buffer.spill()
+    spooled = buffer.spooled
+    if spooled:
+        logger.warning(
+            "porpoise: %d writes stay spooled at exit in %s",
+            spooled,
+            buffer.spool_stats()["path"],
+        )
+    if lost:
+        logger.error(
+            "porpoise: %d writes held in memory are lost at exit: the spool could not "
+            "take them (%s)",
+            lost,
+            buffer.stats.spool_error or buffer.problem or "see the log",
+        )
 
 
 def reset() -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from porpoise_django import delivery
+from porpoise_django.delivery import deadletters, folder
 from porpoise_django.management.base import PorpoiseCommand
 
 
@@ -50,6 +51,7 @@ class Command(PorpoiseCommand):
 
         spool = delivery.get_buffer().spool_stats()
         stats = delivery.get_buffer().stats
+        dead = deadletters.summary(delivery.spool_dir(), folder.target())
         return {
             "prefix": pp.keys.prefix,
             "time_zone": str(pp.tz),
@@ -62,6 +64,7 @@ class Command(PorpoiseCommand):
             "chunks": len(pp.chunks()),
             "server_memory": pp.client.info("memory").get("used_memory_human"),
             "spool": spool,
+            "dead_letters": {**dead, "memory": spool["memory_dead_letters"]},
             "outages": {"failures": stats.failures, "dropped": stats.dropped + spool["dropped"]},
         }
 
@@ -82,6 +85,15 @@ class Command(PorpoiseCommand):
         write(
             f"spool: {spool['rows']} write(s), {spool['bytes']:,} bytes, oldest {oldest}, "
             f"dropped {report['outages']['dropped']} ({spool['path'] or 'no spool'})"
+        )
+        if spool.get("problem"):
+            write(f"spool refused: {spool['problem']}")
+        dead = report["dead_letters"]
+        reasons = ", ".join(f"{k}: {n}" for k, n in sorted(dead["reasons"].items())) or "-"
+        write(
+            f"dead letters: {dead['count']} in {dead['files']} spool file(s) ({reasons})"
+            + (f", {dead['memory']} in memory" if dead["memory"] else "")
+            + ("; porpoise_replay --dead-letters sends them again" if dead["count"] else "")
         )
         write(f"\n{len(report['events'])} event(s):")
         write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")

@@ -1,0 +1,202 @@
+"""Replay is per row: a row the engine refuses becomes a dead letter (kept,
+shown, sent again on demand) and never blocks the others; only an outage
+stops a replay; a count is applied at most once, even once its token lapsed."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+
+import pytest
+import redis
+from django.core.management import call_command
+
+from porpoise_django import delivery
+from porpoise_django.delivery import outage
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.django_db
+
+HOURLY = ["hour", "day", "week", "month"]
+
+
+def _outage_options(server, **extra):
+    return {"REDIS_URL": server.url, "RETRY_SECONDS": 60, "SOCKET_TIMEOUT": 0.3, **extra}
+
+
+def _spool_while_down(server, batches):
+    """Record each batch while ``server`` is down; then close this process's spool
+    as a process that is gone would leave it."""
+    for batch in batches:
+        assert delivery.record(batch) is False
+    delivery.reset()
+
+
+def test_a_refused_row_is_a_dead_letter_and_never_blocks_the_rest(porpoise, private_server, caplog):
+    porpoise(**_outage_options(private_server, GRANULARITIES=HOURLY))
+    private_server.stop()
+    visits = [delivery.mark("visit", i) for i in range(5000)]
+    hourly = delivery.mark("purchase", 7, granularities=("hour",))
+    first = [*visits[:2500], hourly, *visits[2500:]]
+    _spool_while_down(private_server, [first[i : i + 500] for i in range(0, len(first), 500)])
+    # A second spool queued behind the first (another process, gone too).
+    porpoise(**_outage_options(private_server, GRANULARITIES=HOURLY))
+    _spool_while_down(private_server, [[delivery.mark("signup", i) for i in range(10)]])
+
+    # The next deploy no longer tracks hours: the hourly mark is refused.
+    private_server.start()
+    pp = porpoise(**_outage_options(private_server))
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        assert delivery.flush_buffer() is True
+    assert sorted(pp.event("visit").day()) == list(range(5000))
+    assert sorted(pp.event("signup").day()) == list(range(10))
+    assert "dead letters" in caplog.text and "hour" in caplog.text
+
+    out = io.StringIO()
+    call_command("porpoise_stats", stdout=out)
+    assert "dead letters: 1 in 1 spool file(s) (InvalidGranularity: 1)" in out.getvalue()
+    report = io.StringIO()
+    call_command("porpoise_stats", "--json", stdout=report)
+    assert json.loads(report.getvalue())["dead_letters"]["count"] == 1
+    exported = io.StringIO()
+    call_command("porpoise_replay", "--export", "-", stdout=exported, stderr=io.StringIO())
+    [line] = exported.getvalue().splitlines()
+    letter = json.loads(line)
+    assert letter["kind"] == "mark" and letter["row"][:2] == ["purchase", 7]
+    assert letter["granularities"] == ["hour"] and "InvalidGranularity" in letter["error"]
+
+    # Hours tracked again: the dead letter goes through on demand.
+    pp = porpoise(**_outage_options(private_server, GRANULARITIES=HOURLY))
+    out = io.StringIO()
+    call_command("porpoise_replay", "--dead-letters", stdout=out)
+    assert "1 sent, 0 refused again" in out.getvalue()
+    assert list(pp.event("purchase").hour()) == [7]
+    call_command("porpoise_replay", "--export", "-", stdout=(empty := io.StringIO()))
+    assert empty.getvalue() == ""
+
+
+def test_a_write_dated_beyond_max_future_seconds_does_not_block_the_spool(porpoise, private_server):
+    # A worker whose clock ran ahead (or a looser deploy) spooled a mark 25 h ahead.
+    porpoise(**_outage_options(private_server, MAX_FUTURE_SECONDS=2 * 86400))
+    private_server.stop()
+    ahead = delivery.mark("visit", 99, time.time() + 25 * 3600)
+    _spool_while_down(
+        private_server, [[delivery.mark("visit", 1), ahead, delivery.mark("visit", 2)]]
+    )
+    private_server.start()
+    pp = porpoise(**_outage_options(private_server))
+    assert delivery.flush_buffer() is True
+    assert sorted(pp.event("visit").day()) == [1, 2]
+    [letter] = list(_letters())
+    assert letter["row"][:2] == ["visit", 99] and "max_future_seconds" in letter["error"]
+    assert delivery.flush_buffer() is True  # nothing left to wedge
+
+
+def _letters():
+    out = io.StringIO()
+    call_command("porpoise_replay", "--export", "-", stdout=out, stderr=io.StringIO())
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_permanent_redis_error_is_no_outage_and_never_over_counts(porpoise, private_server):
+    pp = porpoise(
+        REDIS_URL=private_server.url, RETRY_SECONDS=0, SOCKET_TIMEOUT=0.3, IDEMPOTENCY_TTL=2
+    )
+    # One key of the engine's layout holds a list: every "returns" count hits it.
+    pp.client.rpush(pp.keys.counter_total("returns", pp.period("day")), "x")
+    for i in range(100):
+        delivery.record([delivery.count("orders" if i % 2 else "returns")])
+    assert not outage.paused()  # Redis answers: no pause for the writes of others
+    wait_until(lambda: delivery.flush_buffer() and len(delivery.get_buffer()) == 0)
+    time.sleep(2.5)  # the tokens lapse
+    for _ in range(3):
+        assert delivery.flush_buffer() is True
+    day = pp.period("day")
+    assert pp.counter("orders").total(day) == 50
+    assert len(delivery.get_buffer()) == 0
+    assert len(_letters()) == 50 and all("WRONGTYPE" in x["error"] for x in _letters())
+
+    pp.client.delete(pp.keys.counter_total("returns", day))
+    call_command("porpoise_replay", "--dead-letters", stdout=io.StringIO())
+    call_command("porpoise_replay", "--dead-letters", stdout=io.StringIO())
+    assert pp.counter("returns").total(day) == 50
+    assert pp.counter("orders").total(day) == 50
+    assert _letters() == []
+
+
+def test_a_count_still_spooled_after_its_token_lapsed_is_not_sent_again(porpoise, private_server):
+    # Applied, but its row was not deleted (the reply was lost, the DELETE
+    # failed, the process died in between): once its token is gone, sending it
+    # again would count it twice.
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, IDEMPOTENCY_TTL=2)
+    counted = delivery.count("orders", by=5)
+    assert delivery.record([counted])
+    delivery.get_buffer().add([counted, delivery.mark("visit", 3)])
+    time.sleep(2.5)
+    assert delivery.flush_buffer() is True
+    assert pp.counter("orders").total(pp.period("day")) == 5
+    assert list(pp.event("visit").day()) == [3]  # marks are idempotent: always sent
+    [letter] = _letters()
+    assert letter["kind"] == "count" and letter["error"].startswith("expired")
+    out = io.StringIO()
+    call_command("porpoise_replay", "--dead-letters", stdout=out)
+    assert "1 expired count(s) left" in out.getvalue()
+    assert pp.counter("orders").total(pp.period("day")) == 5
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (redis.exceptions.ConnectionError("refused"), True),
+        (redis.exceptions.TimeoutError("slow"), True),
+        (redis.exceptions.BusyLoadingError("loading"), True),
+        (redis.exceptions.ReadOnlyError("replica"), True),
+        (redis.exceptions.OutOfMemoryError("full"), True),
+        (redis.exceptions.ClusterDownError("down"), True),
+        (redis.exceptions.MasterDownError("down"), True),
+        (redis.exceptions.TryAgainError("again"), True),
+        (redis.exceptions.ResponseError("BUSY a script", status_code="BUSY"), True),
+        (redis.exceptions.ResponseError("MISCONF no disk", status_code="MISCONF"), True),
+        (outage.EngineUnavailable("no node"), True),
+        (ConnectionResetError(), True),
+        (redis.exceptions.ResponseError("WRONGTYPE list", status_code="WRONGTYPE"), False),
+        (redis.exceptions.ResponseError("ERR syntax", status_code="ERR"), False),
+        (redis.exceptions.DataError("bad"), False),
+        (ValueError("hour is not tracked"), False),
+    ],
+)
+def test_what_is_an_outage(error, expected):
+    assert outage.is_outage(error) is expected
+
+
+def test_a_busy_server_is_an_outage_the_writes_wait(porpoise, private_server):
+    # A script running too long makes Redis answer BUSY to everyone else.
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, SOCKET_TIMEOUT=2)
+    admin = redis.Redis.from_url(private_server.url)
+    admin.config_set("busy-reply-threshold", 50)
+    looping = threading.Thread(
+        target=lambda: _ignore(
+            redis.Redis.from_url(private_server.url).eval, "while true do end", 0
+        )
+    )
+    looping.start()
+    try:
+        time.sleep(0.3)
+        assert delivery.record([delivery.mark("visit", 1)]) is False
+        assert outage.paused() and len(delivery.get_buffer()) == 1
+        assert delivery.get_buffer().stats.dead == 0
+    finally:
+        wait_until(lambda: _ignore(admin.script_kill) is not False, 5)
+        looping.join()
+    assert delivery.flush_buffer() is True
+    assert list(pp.event("visit").day()) == [1]
+
+
+def _ignore(call, *args):
+    try:
+        return call(*args)
+    except redis.exceptions.RedisError:
+        return False

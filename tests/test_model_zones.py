@@ -7,10 +7,14 @@ the day its date; the week its ISO ``(year, week)``; and so on. Buckets of a
 range are enumerated by walking real time in 15-minute steps.
 
 Clocks are placed on both DST change days of each zone (found in the zone's
-own rules, not hard-coded), inside the repeated hour, and at the ISO week 53
-of 2020 and 2026. Zones: UTC, Europe/Paris (changes at 02:00/03:00) and
-America/Santiago (changes at midnight, so a day may start at 01:00 and the
-autumn's repeated hour is the previous day's 23:00).
+own rules, not hard-coded), inside the repeated hour, at the ISO week 53
+of 2020 and 2026, and just before and after the ends of months. Zones: UTC,
+Europe/Paris (changes at 02:00/03:00), America/Santiago (changes at midnight,
+so a day may start at 01:00 and the autumn's repeated hour is the previous
+day's 23:00), Australia/Lord_Howe (moves by 30 minutes: the repeated
+"hour" lasts 30 minutes, and so does the hour after the spring gap),
+Asia/Kolkata (+05:30) and Asia/Kathmandu (+05:45), whose hours start off
+UTC's.
 """
 
 from __future__ import annotations
@@ -46,21 +50,32 @@ def transitions(zone: str, year: int) -> list[dt.datetime]:
     return found
 
 
+DST_ZONES = ("Europe/Paris", "America/Santiago", "Australia/Lord_Howe")
+ZONES = ("UTC", *DST_ZONES, "Asia/Kolkata", "Asia/Kathmandu")
+
+
 def _clocks() -> list[tuple[str, dt.datetime]]:
     cases = []
-    for zone in ("Europe/Paris", "America/Santiago"):
+    for zone in DST_ZONES:
         spring_or_autumn = transitions(zone, 2026)
         assert len(spring_or_autumn) == 2, zone
         for change in spring_or_autumn:
-            # Noon of the change day (local), and one hour after the change.
+            # Noon of the change day (local), and half an hour after the change.
             local = change.astimezone(ZoneInfo(zone))
             cases.append((zone, local.replace(hour=12)))
             cases.append((zone, change + dt.timedelta(minutes=30)))
     paris_autumn = transitions("Europe/Paris", 2026)[1]
     cases.append(("Europe/Paris", paris_autumn + dt.timedelta(minutes=30)))  # 02:30, 2nd
-    for zone in ("UTC", "Europe/Paris", "America/Santiago"):
+    # Lord Howe's autumn: 01:30 to 02:00 comes twice; the clock inside the second.
+    lord_howe_autumn = transitions("Australia/Lord_Howe", 2026)[0]
+    cases.append(("Australia/Lord_Howe", lord_howe_autumn + dt.timedelta(minutes=15)))
+    for zone in ZONES:
         cases.append((zone, dt.datetime(2026, 12, 31, 23, 30, tzinfo=ZoneInfo(zone))))  # W53
         cases.append((zone, dt.datetime(2021, 1, 3, 12, tzinfo=ZoneInfo(zone))))  # 2020-W53
+    for zone in ("UTC", "Australia/Lord_Howe", "Asia/Kolkata", "Asia/Kathmandu"):
+        # Month ends: the last quarter hour of February, and just into May.
+        cases.append((zone, dt.datetime(2026, 2, 28, 23, 45, tzinfo=ZoneInfo(zone))))
+        cases.append((zone, dt.datetime(2026, 5, 1, 0, 15, tzinfo=ZoneInfo(zone))))
     return cases
 
 
@@ -177,8 +192,9 @@ def test_marks_ranges_and_counters_match_the_model(
                 want[ident] += value
         got = dict(pp.counter(f"k{e}").top(hours, 100))
         assert got == {k: v for k, v in want.items() if v}
-        # "24h" is the hours of the last 24 real hours.
-        last_day = {bucket("hour", now_ts - 3600 * k, tz) for k in range(24)}
+        # "24h" is the hours from the one 23 real hours ago to now's (more than
+        # 24 buckets where an offset changed off the hour, as on Lord Howe).
+        last_day = set(buckets_between("hour", now_ts - 23 * 3600, now_ts, tz))
         want_24h: dict[str, float] = defaultdict(float)
         for b in last_day:
             for ident, value in per_id[(f"k{e}", "hour", b)].items():
@@ -206,7 +222,7 @@ def test_metrics_and_series_match_the_model(make_analytics, key_prefix, clock, z
         by_hour[bucket("hour", ts, tz)] += i
         by_day[bucket("day", ts, tz)] += i
     for hours in (1, 24, 48):
-        wanted = {bucket("hour", now_ts - 3600 * k, tz) for k in range(hours)}
+        wanted = set(buckets_between("hour", now_ts - 3600 * (hours - 1), now_ts, tz))
         assert metric.totals(f"{hours}h", "revenue")["revenue"] == sum(
             v for b, v in by_hour.items() if b in wanted
         )

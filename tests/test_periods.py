@@ -3,6 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, period_of, period_range
@@ -107,3 +108,110 @@ def test_naive_datetimes_and_bad_types_are_refused():
         period_of("day", "2026-01-01", UTC)  # type: ignore[arg-type]
     with pytest.raises(InvalidTime, match="unknown time zone"):
         get_timezone("Mars/Olympus")
+
+
+# -- zones whose offsets change off the hour (issue 24, defect 9) ---------------------
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+
+
+def _walk(granularity: str, first: dt.datetime, last: dt.datetime, tz: dt.tzinfo) -> list:
+    periods = [period_of(granularity, first, tz)]
+    while periods[-1].period_end() <= last:
+        periods.append(periods[-1].next())
+    return periods
+
+
+def test_lord_howe_half_hour_fall_back_has_a_30_minute_second_hour():
+    # 2026-04-05 02:00 (+11:00) goes back to 01:30 (+10:30): 01:30-02:00 comes twice.
+    start = dt.datetime(2026, 4, 4, 13, tzinfo=UTC)
+    hours = _walk("hour", start, start + dt.timedelta(hours=4, minutes=30), LORD_HOWE)
+    assert [p.key for p in hours] == [
+        "2026040500", "2026040501", "2026040501b", "2026040502", "2026040503", "2026040504",
+    ]  # fmt: skip
+    lengths = [p.period_end().timestamp() - p.start.timestamp() for p in hours]
+    assert lengths == [3600, 3600, 1800, 3600, 3600, 3600]
+    second = period_of("hour", dt.datetime(2026, 4, 4, 15, 10, tzinfo=UTC), LORD_HOWE)
+    assert second.key == "2026040501b" and second.label == "2026-04-05 01:00 (2nd)"
+    assert second.next() > second and second.next().key == "2026040502"
+    assert second.prev().key == "2026040501"
+    assert hours[0].delta(3) == hours[3] and hours[3].delta(-3) == hours[0]
+    span = period_range("hour", hours[0].start, hours[-1].start, tz=LORD_HOWE, now=start)
+    assert [p.key for p in span] == [p.key for p in hours]
+
+
+def test_lord_howe_half_hour_spring_gap_has_a_30_minute_hour():
+    # 2026-10-04 02:00 (+10:30) jumps to 02:30 (+11:00).
+    start = dt.datetime(2026, 10, 3, 14, tzinfo=UTC)
+    hours = _walk("hour", start, start + dt.timedelta(hours=2, minutes=30), LORD_HOWE)
+    assert [p.key for p in hours] == ["2026100400", "2026100401", "2026100402", "2026100403"]
+    lengths = [p.period_end().timestamp() - p.start.timestamp() for p in hours]
+    assert lengths == [3600, 3600, 1800, 3600]
+
+
+ODD_ZONES = [
+    ("Australia/Lord_Howe", 2026),  # +10:30 / +11:00
+    ("Pacific/Chatham", 2026),  # +12:45 / +13:45, changes at 02:45
+    ("America/St_Johns", 2008),  # -03:30, changed at 00:01 until 2011
+    ("Asia/Kathmandu", 1985),  # +05:30 -> +05:45 on 1986-01-01
+    ("Africa/Monrovia", 1972),  # -00:44:30 -> 00:00
+    ("Antarctica/Troll", 2026),  # +00:00 / +02:00
+    ("Africa/Casablanca", 2026),  # Ramadan changes
+    ("Pacific/Apia", 2011),  # skipped 2011-12-30
+]
+
+
+def _changes(tz: dt.tzinfo, year: int) -> list[float]:
+    moment = dt.datetime(year, 1, 1, tzinfo=UTC)
+    previous, found = moment.astimezone(tz).utcoffset(), []
+    while moment.year == year:
+        moment += dt.timedelta(minutes=30)
+        offset = moment.astimezone(tz).utcoffset()
+        if offset != previous:
+            found.append(moment.timestamp())
+            previous = offset
+    return found
+
+
+@pytest.mark.parametrize(("zone", "year"), ODD_ZONES)
+def test_buckets_tile_real_time_around_every_offset_change(zone, year):
+    """Around each change: buckets follow one another without gap or overlap,
+    each is one wall-clock hour (or minute) at one offset, every instant falls
+    in its own bucket, keys are distinct, and jumps agree with walking."""
+    tz = ZoneInfo(zone)
+    changes = _changes(tz, year)
+    assert changes, zone
+    for change in changes:
+        for granularity, unit, around in (("hour", 3600, 4 * 3600), ("minute", 60, 1800)):
+            first = dt.datetime.fromtimestamp(change - around, UTC)
+            last = dt.datetime.fromtimestamp(change + around, UTC)
+            periods = _walk(granularity, first, last, tz)
+            assert len({p.key for p in periods}) == len(periods)
+            for k, period in enumerate(periods):
+                begin, end = period.start.timestamp(), period.period_end().timestamp()
+                assert 0 < end - begin <= unit
+                walls = set()
+                for instant in range(int(begin), int(end), max(1, unit // 6)):
+                    local = dt.datetime.fromtimestamp(instant, tz)
+                    assert period_of(granularity, local, tz) == period
+                    walls.add((local.replace(minute=0 if unit == 3600 else local.minute,
+                                             second=0, fold=0), local.utcoffset()))  # fmt: skip
+                assert len(walls) == 1
+                assert periods[0].delta(k) == period and period.delta(-k) == periods[0]
+            span = period_range(
+                granularity, periods[0].start, periods[-1].start, tz=tz, now=last,
+                max_buckets=100_000,
+            )  # fmt: skip
+            assert span.size == len(periods)
+
+
+def test_bulk_bucketing_splits_slots_that_a_bucket_boundary_cuts():
+    from porpoise_django.engine.time.periods import bucket_keys
+
+    monrovia = ZoneInfo("Africa/Monrovia")  # -00:44:30: hours start at :44:30 UTC
+    start = int(dt.datetime(1971, 5, 1, tzinfo=UTC).timestamp())
+    stamps = np.arange(start, start + 5 * 3600, 37)
+    for granularity in ("hour", "day"):
+        periods, index = bucket_keys(granularity, stamps, monrovia)
+        expected = [period_of(granularity, dt.datetime.fromtimestamp(int(s), UTC), monrovia)
+                    for s in stamps]  # fmt: skip
+        assert [periods[i] for i in index] == expected

@@ -16,6 +16,8 @@ repeated when clocks go back gets a bucket of its own (key suffix ``b``).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, total_ordering
@@ -86,14 +88,76 @@ def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
     return naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+def _offset_at(tz: dt.tzinfo, instant: float) -> dt.timedelta | None:
+    return dt.datetime.fromtimestamp(instant, UTC).astimezone(tz).utcoffset()
+
+
+def _offset_began(tz: dt.tzinfo, offset: dt.timedelta | None, low: int, high: int) -> int:
+    """The first whole second in ``(low, high]`` at ``offset``, given ``low`` is not
+    and ``high`` is (zones change offset on whole seconds)."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset_at(tz, middle) == offset:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _sub_day_start(unit: int, local: dt.datetime) -> dt.datetime:
+    """Start of the minute or hour bucket holding ``local``.
+
+    A bucket is a run of real time in which the wall clock shows the same hour
+    (minute) at the same UTC offset. It usually starts on the hour; when the
+    offset changed within the hour (Australia/Lord_Howe moves by 30 minutes,
+    some zones change at :30), it starts at the change. Computed from the
+    instant, never by truncating the wall clock: ``01:40`` of the second pass
+    of a half-hour fall-back truncates to ``01:00``, which is not ambiguous, so
+    a ``fold=1`` kept on it named the first pass's hour and the bucket lasted 0 s.
+    """
+    tz = local.tzinfo
+    assert tz is not None
+    offset = local.utcoffset()
+    assert offset is not None
+    instant = local.timestamp()
+    wall = instant + offset.total_seconds()
+    start = instant - wall % unit
+    if _offset_at(tz, start) != offset:
+        start = _offset_began(tz, offset, math.floor(start), math.floor(instant))
+    return dt.datetime.fromtimestamp(start, UTC).astimezone(tz)
+
+
+def _sub_day_end(unit: int, start: dt.datetime) -> dt.datetime:
+    """First instant after the minute or hour bucket that begins at ``start``."""
+    tz = start.tzinfo
+    assert tz is not None
+    offset = start.utcoffset()
+    assert offset is not None
+    begin = start.timestamp()
+    end = begin - (begin + offset.total_seconds()) % unit + unit
+    if _offset_at(tz, end - 1) != offset:
+        # The offset changes before the wall clock's next hour: the bucket ends there.
+        end = _offset_began_after(tz, offset, math.floor(begin), math.floor(end - 1))
+    return dt.datetime.fromtimestamp(end, UTC).astimezone(tz)
+
+
+def _offset_began_after(tz: dt.tzinfo, offset: dt.timedelta, low: int, high: int) -> int:
+    """The first whole second in ``(low, high]`` not at ``offset``, given ``low`` is."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset_at(tz, middle) != offset:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def _truncate(granularity: str, local: dt.datetime) -> dt.datetime:
     """Start of the bucket holding the aware local datetime ``local``."""
     tz = local.tzinfo
     assert tz is not None
-    if granularity == "minute":
-        return local.replace(second=0, microsecond=0)
-    if granularity == "hour":
-        return local.replace(minute=0, second=0, microsecond=0)
+    if granularity in _SUB_DAY:
+        return _sub_day_start(_SUB_DAY[granularity], local)
     day = local.date()
     if granularity == "week":
         day -= dt.timedelta(days=day.weekday())
@@ -199,9 +263,7 @@ class Period:
         assert tz is not None
         g = self.granularity
         if g in _SUB_DAY:
-            # Step in real (UTC) time so DST transitions neither skip nor repeat.
-            moved = self.start.astimezone(UTC) + dt.timedelta(seconds=_SUB_DAY[g] * steps)
-            return Period(g, _truncate(g, moved.astimezone(tz)))
+            return self._moved_sub_day(steps)
         day = self.start.date()
         if g == "day":
             return Period(g, _local_midnight(day + dt.timedelta(days=steps), tz))
@@ -211,6 +273,30 @@ class Period:
             index = day.year * 12 + (day.month - 1) + steps
             return Period(g, _local_midnight(dt.date(index // 12, index % 12 + 1, 1), tz))
         return Period(g, _local_midnight(dt.date(day.year + steps, 1, 1), tz))
+
+    def _adjacent(self, step: int) -> Period:
+        """The minute or hour bucket just after (``step=1``) or before (-1) this one."""
+        unit = _SUB_DAY[self.granularity]
+        if step > 0:
+            return Period(self.granularity, _sub_day_end(unit, self.start))
+        tz = self.start.tzinfo
+        before = dt.datetime.fromtimestamp(self.start.timestamp() - 1, UTC).astimezone(tz)
+        return Period(self.granularity, _sub_day_start(unit, before))
+
+    def _moved_sub_day(self, steps: int) -> Period:
+        """Hours and minutes are counted, not measured: a bucket lasts less than
+        its unit where a zone changes offset off the hour (30 minutes on
+        Lord Howe), so a jump in real time is corrected by the exact count."""
+        if abs(steps) == 1:
+            return self._adjacent(steps)
+        g, tz = self.granularity, self.start.tzinfo
+        instant = self.start.timestamp() + _SUB_DAY[g] * steps
+        moved = Period(g, _truncate(g, dt.datetime.fromtimestamp(instant, UTC).astimezone(tz)))
+        counted = _count_between(self, moved)
+        while counted != steps:
+            step = 1 if counted < steps else -1
+            moved, counted = moved._adjacent(step), counted + step
+        return moved
 
     def next(self) -> Period:
         """The following bucket."""
@@ -316,11 +402,50 @@ class PeriodRange:
         return list(self)
 
 
+#: Zones change offset at most twice in this many seconds (a week).
+_CHANGE_SPACING = 7 * 86400
+
+
+def _offset_changes(tz: dt.tzinfo, low: int, high: int) -> list[int]:
+    """The whole seconds in ``(low, high]`` where ``tz`` takes a new UTC offset."""
+    before, after = _offset_at(tz, low), _offset_at(tz, high)
+    if before == after and high - low <= _CHANGE_SPACING:
+        return []
+    if high - low <= 1:
+        return [high]
+    middle = (low + high) // 2
+    return _offset_changes(tz, low, middle) + _offset_changes(tz, middle, high)
+
+
+@lru_cache(maxsize=4096)
+def _sub_day_count(unit: int, low: int, high: int, tz: dt.tzinfo) -> int:
+    """How many minute or hour buckets start in ``[low, high)`` (both bucket starts).
+
+    Within a stretch of one UTC offset a bucket starts on each hour of the wall
+    clock; each change of offset starts one more wherever it falls.
+    """
+    bounds = [low, *_offset_changes(tz, low, high), high]
+    count = 0
+    for start, end in itertools.pairwise(bounds):
+        if end <= start:
+            continue
+        offset = _offset_at(tz, start)
+        assert offset is not None
+        shift = int(offset.total_seconds())
+        count += 1 + (end - 1 + shift) // unit - (start + shift) // unit
+    return count
+
+
 def _count_between(first: Period, last: Period) -> int:
     g = first.granularity
     a, b = first.start, last.start
     if g in _SUB_DAY:
-        return round((b.timestamp() - a.timestamp()) / _SUB_DAY[g])
+        tz = a.tzinfo
+        assert tz is not None
+        low, high = int(a.timestamp()), int(b.timestamp())
+        if high < low:
+            return -_sub_day_count(_SUB_DAY[g], high, low, tz)
+        return _sub_day_count(_SUB_DAY[g], low, high, tz)
     if g == "day":
         return (b.date() - a.date()).days
     if g == "week":
@@ -428,23 +553,39 @@ def bucket_keys(
     """Vectorised bucketing for bulk imports.
 
     Returns the distinct periods and, for each timestamp, the index of its
-    period in that list. Only one datetime conversion is made per distinct
-    15-minute slot (every real UTC offset is a multiple of 15 minutes), so a
-    million timestamps over a month cost about 3,000 conversions.
+    period in that list. One datetime conversion is made per distinct
+    15-minute slot (offsets since 1970 are multiples of 15 minutes nearly
+    everywhere), so a million timestamps over a month cost about 3,000
+    conversions; a slot that a bucket boundary cuts (Africa/Monrovia's
+    -00:44:30 until 1972) has each of its timestamps converted.
     """
     check_granularity(granularity)
+    seconds = epoch_seconds.astype(np.int64)
     slot_seconds = 60 if granularity == "minute" else 900
-    slots = np.floor_divide(epoch_seconds.astype(np.int64), slot_seconds)
+    slots = np.floor_divide(seconds, slot_seconds)
     unique_slots, slot_index = np.unique(slots, return_inverse=True)
     periods: list[Period] = []
     position: dict[Period, int] = {}
-    slot_to_period = np.empty(len(unique_slots), dtype=np.int64)
-    for i, slot in enumerate(unique_slots.tolist()):
-        when = dt.datetime.fromtimestamp(slot * slot_seconds, UTC)
-        period = period_of(granularity, when, tz)
+
+    def index_of(instant: int) -> int:
+        period = period_of(granularity, dt.datetime.fromtimestamp(instant, UTC), tz)
         index = position.get(period)
         if index is None:
             index = position[period] = len(periods)
             periods.append(period)
-        slot_to_period[i] = index
-    return periods, slot_to_period[slot_index]
+        return index
+
+    slot_to_period = np.empty(len(unique_slots), dtype=np.int64)
+    ends: list[float] = []
+    cut: list[int] = []
+    for i, slot in enumerate(unique_slots.tolist()):
+        index = slot_to_period[i] = index_of(slot * slot_seconds)
+        if index == len(ends):
+            ends.append(periods[index].period_end().timestamp())
+        if ends[index] < (slot + 1) * slot_seconds:
+            cut.append(i)
+    indexes = slot_to_period[slot_index]
+    for i in cut:
+        for at in np.flatnonzero(slot_index == i).tolist():
+            indexes[at] = index_of(int(seconds[at]))
+    return periods, indexes

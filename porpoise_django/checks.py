@@ -11,6 +11,8 @@
 ``porpoise_django.E007``  ``ANONYMOUS_ACTIVE_EVENT`` without ``ID_MODE`` "map"
 ``porpoise_django.E008``  an event-name setting that is not a valid event name
 ``porpoise_django.E009``  a dotted-path setting that cannot be imported
+``porpoise_django.E010``  the spool folder (or the one it is in) belongs to
+                          another user or is writable by others
 ``porpoise_django.W001``  an unknown ``PORPOISE`` key
 ``porpoise_django.W002``  the middleware runs before authentication
 ``porpoise_django.W003``  the API without Swagger UI's files (``docs/`` blank)
@@ -292,3 +294,25 @@ def check_cors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             id="porpoise_django.W004",
         )
     ]
+
+
+@register()
+def check_spool_folder(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E010: anyone who can write to the spool folder could plant writes that this
+    project would replay as its own, so the spool refuses such a folder (outage
+    writes then wait in memory only)."""
+    from porpoise_django.delivery import folder
+
+    where = folder.project_folder()
+    for candidate, strict in ((where.parent, False), (where, True)):
+        found = folder.problem(candidate, strict=strict)
+        if found is not None:
+            return [
+                _error(
+                    10,
+                    f"the spool folder cannot be used: {found}",
+                    "Give the folder to the user the site runs as, with mode 0700 "
+                    "(chown, chmod go-w), or set PORPOISE['SPOOL_DIR'] to a folder of its own.",
+                )
+            ]
+    return []

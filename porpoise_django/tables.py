@@ -40,7 +40,8 @@ def check_cells(cohorts: int, offsets: int) -> None:
     """Raise ``ValueError`` for a table over :data:`MAX_CELLS` cells."""
     if cohorts * (offsets + 1) > MAX_CELLS:
         raise ValueError(
-            f"{cohorts} x {offsets + 1} cells is too large a table (at most {MAX_CELLS})"
+            f"{cohorts} cohorts x {offsets + 1} columns (periods 0 to {offsets}) is too large "
+            f"a table: at most {MAX_CELLS} cells"
         )
 
 

@@ -241,6 +241,7 @@ def test_lifecycle_and_decision_pages(client, staff, data):
     for _ in range(10):
         decision.record("red")
     decision.record("red", success=1)
+    decision.record("blue")  # the page reports recorded options only
     report = client.get(
         "/admin/porpoise/decisions/",
         {"name": "cta", "options": "red,blue", "dimensions": "country=US"},

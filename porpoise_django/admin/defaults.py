@@ -114,3 +114,35 @@ def busiest_counter(pp: Analytics) -> str | None:
 def _granularity_for_counters(pp: Analytics) -> str:
     tracked = pp.counter_granularities
     return "week" if "week" in tracked else tracked[-1]
+
+
+#: Decisions are stored as the metric ``decision:NAME``.
+DECISION = "decision:"
+
+
+def decision_names(pp: Analytics) -> list[str]:
+    """Every decision recorded under this prefix."""
+    return [n[len(DECISION) :] for n in pp.metric_names() if n.startswith(DECISION)]
+
+
+def decision_options(pp: Analytics, name: str) -> dict[str, float]:
+    """Each recorded option of decision ``name`` -> its trials over the decision's
+    period, the most tried first."""
+    decision = pp.decision(name)
+    rows = decision.metric.breakdown("option", decision.period, ["trials"])
+    return {r["dimension"].split("/", 1)[1]: r["trials"] or 0 for r in rows}
+
+
+def decision_defaults(
+    pp: Analytics, recorded: dict[str, dict[str, float]] | None = None
+) -> dict[str, Any] | None:
+    """The decision with the most trials, with all its options (``recorded``:
+    :func:`decision_options` of each decision, when already read)."""
+    if recorded is None:
+        recorded = {name: decision_options(pp, name) for name in decision_names(pp)[:_CANDIDATES]}
+    best: tuple[float, str, list[str]] | None = None
+    for name, options in recorded.items():
+        trials = sum(options.values())
+        if len(options) >= 2 and (best is None or trials > best[0]):
+            best = (trials, name, sorted(options))
+    return {"name": best[1], "options": ",".join(best[2])} if best else None

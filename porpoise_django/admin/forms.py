@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from django import forms
@@ -32,6 +33,24 @@ def limited_field(limit: tables.Limit, **options: Any) -> forms.IntegerField:
     return forms.IntegerField(
         min_value=limit.low, max_value=limit.high, initial=limit.default, **options
     )
+
+
+def period_range(text: str) -> Any:
+    """The periods of a period string; one out of the store's times says which
+    way and the limits, not a computed instant."""
+    try:
+        return get_analytics().period_string(text)
+    except ValueError as exc:
+        limits = re.search(r"times run from (\d+) to (\d+)", str(exc))
+        if not limits:
+            raise ValidationError(str(exc)) from None
+        first, last = limits.groups()
+        year = re.match(r"\s*(\d+)-", str(exc))
+        early = year is not None and int(year.group(1)) < int(first)
+        edge = f"before {first}" if early else f"beyond {last}"
+        raise ValidationError(
+            f"{text!r} reaches {edge}: times run from {first} to {last}; ask for a shorter period"
+        ) from None
 
 
 def known_query(text: str, known: set[str]) -> Bitmap:
@@ -109,7 +128,11 @@ class CohortForm(KnownEventsForm):
     select2b = query_field("and", required=False)
     granularity = forms.ChoiceField(choices=KnownEventsForm.granularities, initial="day")
     cohorts = limited_field(tables.COHORTS, label="Cohorts")
-    offsets = limited_field(tables.OFFSETS, label="Periods")
+    offsets = limited_field(
+        tables.OFFSETS,
+        label="Periods after",
+        help_text="Columns 0 (the cohort's own period) to this many periods after it.",
+    )
     start = forms.DateField(
         required=False,
         label="First cohort",
@@ -197,7 +220,12 @@ class FunnelForm(KnownEventsForm):
 
 class ChartForm(DashboardForm):
     kind = forms.ChoiceField(
-        choices=[("counter", "counter"), ("event", "event"), ("metric", "metric")],
+        choices=[
+            ("counter", "counter"),
+            ("event", "event"),
+            ("unique", "unique event"),
+            ("metric", "metric"),
+        ],
         initial="counter",
     )
     name = forms.CharField(
@@ -226,6 +254,7 @@ class ChartForm(DashboardForm):
                 "counter": pp.counter_names,
                 "event": pp.event_names,
                 "metric": pp.metric_names,
+                "unique": pp.unique_names,
             }[kind]()
             if name not in names:
                 close = difflib.get_close_matches(name, names, n=3)
@@ -233,9 +262,9 @@ class ChartForm(DashboardForm):
                 self.add_error("name", f"unknown {kind} {name!r}{hint}")
         if data.get("period"):
             try:
-                data["range"] = pp.period_string(data["period"])
-            except ValueError as exc:
-                self.add_error("period", str(exc))
+                data["range"] = period_range(data["period"])
+            except ValidationError as exc:
+                self.add_error("period", exc)
         return data
 
 
@@ -260,10 +289,7 @@ class LifecycleForm(DashboardForm):
         return name
 
     def clean_period(self) -> Any:
-        try:
-            return get_analytics().period_string(self.cleaned_data["period"])
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+        return period_range(self.cleaned_data["period"])
 
 
 def parse_dimensions(text: str) -> dict[str, str]:
@@ -278,15 +304,23 @@ def parse_dimensions(text: str) -> dict[str, str]:
 
 
 class DecisionForm(DashboardForm):
-    name = forms.CharField(max_length=128, label="Decision")
-    options = forms.CharField(max_length=1000, help_text="Comma-separated, e.g. a,b,c.")
+    name = forms.CharField(
+        max_length=128,
+        label="Decision",
+        widget=forms.TextInput(attrs={"list": "porpoise-decisions"}),
+    )
+    options = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="Comma-separated, e.g. a,b,c; empty: every option recorded.",
+    )
     dimensions = forms.CharField(
         required=False, max_length=1000, help_text="e.g. country=US, device=mac"
     )
 
     def clean_options(self) -> list[str]:
         options = [o.strip() for o in self.cleaned_data["options"].split(",") if o.strip()]
-        if len(options) < 2 or len(set(options)) != len(options):
+        if (options and len(options) < 2) or len(set(options)) != len(options):
             raise ValidationError("give two or more distinct options")
         return options
 

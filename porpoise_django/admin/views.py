@@ -7,7 +7,8 @@ come from that site, as Django's own admin views take ``self.admin_site``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import difflib
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache, wraps
 from html import escape
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,8 +25,12 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 
 from porpoise_django.admin.defaults import (
+    DECISION,
     chart_defaults,
     cohort_defaults,
+    decision_defaults,
+    decision_names,
+    decision_options,
     funnel_defaults,
     lifecycle_defaults,
 )
@@ -37,6 +42,7 @@ from porpoise_django.admin.forms import (
     LifecycleForm,
 )
 from porpoise_django.admin.pages import PAGES, TITLES
+from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
     CohortTable,
@@ -75,12 +81,12 @@ def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def refused(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
-    """403 in the admin's look (its header, its links), not a bare error page."""
-    context = {
-        **site.each_context(request),
-        "title": "Access refused",
-        "message": "Porpoise analytics is for the staff this site admits; ask an administrator.",
-    }
+    """403 in the admin's look (its header, its links), not a bare error page;
+    JSON to a client that asked for JSON."""
+    message = "Porpoise analytics is for the staff this site admits; ask an administrator."
+    if request.GET.get("format") == "json":
+        return JsonResponse({"detail": message}, status=403)
+    context = {**site.each_context(request), "title": "Access refused", "message": message}
     return TemplateResponse(request, "porpoise_django/admin/403.html", context, status=403)
 
 
@@ -116,22 +122,26 @@ def _context(
 def bound_form(
     form_class: type[Any], request: HttpRequest, key: str, defaults: dict[str, Any] | None = None
 ) -> Any:
-    """The form bound to the query string once ``key`` is in it; fields left out
-    of the query (a link from the overview) take their initial values. Before
-    that, bound to ``defaults`` (see :mod:`.defaults`) so the page answers at
-    first sight, or unbound when there is nothing to show yet."""
-    if key not in request.GET and defaults is None:
+    """The form bound to the page's defaults (see :mod:`.defaults`) overlaid with
+    the fields the query string gives: the page answers at first sight, and a
+    partial query (``?granularity=month``, ``?format=csv``, a link from the
+    overview) fills the fields it leaves out with those defaults, then with the
+    fields' initial values. Unbound when there is nothing to show yet (no
+    defaults, and the query does not name ``key``)."""
+    given = {k: v for k, v in request.GET.items() if k in form_class.base_fields}
+    if defaults is None and key not in given:
         return form_class()
     data = {n: f.initial for n, f in form_class.base_fields.items() if f.initial is not None}
-    data.update(request.GET.dict() if key in request.GET else defaults or {})
+    data.update(defaults or {})
+    data.update(given)
     return form_class(data)
 
 
 def first_sight(
     request: HttpRequest, make: Callable[[Analytics], dict[str, Any] | None]
 ) -> dict[str, Any] | None:
-    """The defaults of a page opened without a query (none once a form was sent)."""
-    return make(get_analytics()) if not request.GET else None
+    """The defaults of a page, for the fields its query leaves out."""
+    return make(get_analytics())
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> str:
@@ -171,7 +181,8 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             event_rows=event_rows,
             counter_rows=counter_rows,
             unique_names=pp.unique_names(),
-            metric_names=pp.metric_names(),
+            metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
+            decision_names=decision_names(pp),
             spark_days=SPARK_DAYS,
         ),
     )
@@ -242,7 +253,12 @@ def _heat(percent: float | None) -> str:
 @site_page
 def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """The cohort retention table (bitmapist's form and table, and more)."""
-    form = bound_form(CohortForm, request, "select1", first_sight(request, cohort_defaults))
+    defaults = first_sight(request, cohort_defaults)
+    asked = request.GET.get("granularity")
+    if defaults and asked and asked != defaults["granularity"]:
+        # the default sizes were measured in the default granularity's periods
+        defaults = {k: v for k, v in defaults.items() if k not in ("cohorts", "offsets")}
+    form = bound_form(CohortForm, request, "select1", defaults)
     table = None
     rows: list[dict[str, Any]] = []
     average: list[dict[str, Any]] = []
@@ -261,7 +277,8 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         ]
         segments = [(text, _cohort_table(data, bitmap)) for text, bitmap in data["segments"]]
         curve = retention_curve(table, segments)
-    query = request.GET.copy()
+    query = QueryDict(mutable=True)
+    query.update({k: v for k, v in (form.data or {}).items() if v not in (None, "")})
     query["format"] = "csv"
     return render(
         request,
@@ -353,16 +370,15 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         pp = get_analytics()
-        start = data["start"] or -7
-        end = data["end"] or 0
+        # Dates left out take the engine's defaults, as the API's do.
+        span = {k: data[k] for k in ("start", "end") if data[k]}
         try:
             result = funnel(
                 pp,
                 [template for _, template in data["steps"]],
                 granularity=data["granularity"],
                 window=data["window"],
-                start=start,
-                end=end,
+                **span,
             )
         except ValueError as exc:
             form.add_error(None, str(exc))
@@ -417,9 +433,13 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         except ValueError as exc:
             form.add_error(None, str(exc))
         else:
-            labels = [p.label for p in periods]
-            chart = {"type": data["chart"], "labels": labels, "datasets": datasets}
-    names = sorted(set(pp.counter_names()) | set(pp.event_names()) | set(pp.metric_names()))
+            chart = {"type": data["chart"], "datasets": datasets, **period_labels(pp, periods)}
+    names = sorted(
+        set(pp.counter_names())
+        | set(pp.event_names())
+        | set(pp.metric_names())
+        | set(pp.unique_names())
+    )
     names = names[:SUGGESTIONS]
     return render(
         request,
@@ -436,6 +456,21 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     )
 
 
+#: Appended to the label of a period that is not over yet.
+SO_FAR = " (so far)"
+
+
+def period_labels(pp: Analytics, periods: Iterable[Any]) -> dict[str, Any]:
+    """``labels`` of a chart's periods, the unfinished one said so, and
+    ``partial``: the indexes of the periods not over yet (drawn paler and
+    dashed, so today's few hours are not read as a fall)."""
+    now = pp.now()
+    periods = list(periods)
+    partial = [i for i, p in enumerate(periods) if p.period_end() > now]
+    labels = [p.label + (SO_FAR if i in partial else "") for i, p in enumerate(periods)]
+    return {"labels": labels, "partial": partial}
+
+
 def _metrics(data: dict[str, Any]) -> list[str]:
     return [m.strip() for m in (data["metrics"] or "hits").split(",") if m.strip()]
 
@@ -445,6 +480,16 @@ def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dic
     kind, name = data["kind"], data["name"]
     if kind == "counter":
         return {name: [v for _, v in pp.counter(name).totals(span)]}
+    if kind == "unique":  # no dates: its users among each period's active users
+        pp.check_tracked(span.granularity)
+        active = porpoise_settings.ACTIVE_EVENT
+        if not active or active not in pp.event_names():
+            raise ValueError(
+                f"{name!r} is a unique event (no dates): set ACTIVE_EVENT to chart its "
+                f"users among the active ones, or use unique({name}) as a cohort segment"
+            )
+        among = pp.unique(name) & pp.event(active)
+        return {f"{name}, among {active}": pp.count_bitmaps([among.bind(p) for p in span])}
     if kind == "event":
         pp.check_tracked(span.granularity)
         return {name: [v for _, v in pp.event(name).counts(span)]}
@@ -485,7 +530,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             chart = {
                 "type": "bar",
                 "stacked": True,
-                "labels": [p.label for p in result.periods],
+                **period_labels(pp, result.periods),
                 "datasets": [
                     {"label": state, "data": getattr(result, state)}
                     for state in ("new", "returning", "resurrecting", "dormant")
@@ -513,22 +558,59 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
 
 @site_page
 def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
-    """Each option's success rate, interval and chance of being the best."""
-    form = bound_form(DecisionForm, request, "name")
+    """Each option's success rate, interval and chance of being the best; the
+    decisions recorded, each with its options, listed under the form."""
+    pp = get_analytics()
+    recorded = {name: decision_options(pp, name) for name in decision_names(pp)[:SUGGESTIONS]}
+    defaults = decision_defaults(pp, recorded)
+    if defaults and request.GET.get("name", defaults["name"]) != defaults["name"]:
+        defaults = None  # another decision: all its own options
+    form = bound_form(DecisionForm, request, "name", defaults)
     report = None
     suggestion = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
-            decision = get_analytics().decision(data["name"])
-            report = decision.report(data["options"], data["dimensions"])
-            suggestion = decision.decide(data["options"], data["dimensions"])
+            name = _known_decision(data["name"], list(recorded))
+            options = data["options"] or sorted(recorded[name])
+            _known_options(name, options, recorded[name])
+            decision = pp.decision(name)
+            report = decision.report(options, data["dimensions"])
+            suggestion = decision.decide(options, data["dimensions"])
         except ValueError as exc:
             form.add_error(None, str(exc))
+    listed = [{"name": name, "options": list(options)} for name, options in recorded.items()]
     return render(
         request,
         "porpoise_django/admin/decisions.html",
         _context(
-            site, request, TITLES["decisions"], form=form, report=report, suggestion=suggestion
+            site,
+            request,
+            TITLES["decisions"],
+            form=form,
+            report=report,
+            suggestion=suggestion,
+            decisions=listed,
         ),
     )
+
+
+def _known_decision(name: str, known: list[str]) -> str:
+    """``name`` if it was ever recorded, else a ValueError naming close ones."""
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        listed = "" if hint else f"; recorded: {', '.join(known[:10]) or 'none yet'}"
+        raise ValueError(f"unknown decision {name!r}{hint}{listed}")
+    return name
+
+
+def _known_options(name: str, asked: list[str], recorded: dict[str, float]) -> None:
+    """A ValueError for an option never recorded for decision ``name``."""
+    unknown = [o for o in asked if o not in recorded]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(recorded), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(
+            f"{name!r} has no option {unknown[0]!r}{hint} (recorded: {', '.join(recorded)})"
+        )

@@ -7,6 +7,7 @@
   var spec = JSON.parse(source.textContent);
   var colours = ["#417690", "#e07a1f", "#4caf50", "#9c27b0", "#e91e63", "#607d8b"];
   var strong = 0;
+  var partial = spec.partial || [];
   spec.datasets.forEach(function (dataset) {
     if (dataset.faint) {
       // One cohort among many: a thin pale line behind the averages.
@@ -22,6 +23,17 @@
     }
     dataset.tension = 0.2;
     dataset.spanGaps = true;
+    if (partial.length && !dataset.faint && !/\(previous period\)$/.test(dataset.label || "")) {
+      // A period not over yet (labelled "(so far)"): a pale bar, a dashed line into it.
+      var solid = dataset.backgroundColor;
+      dataset.backgroundColor = spec.labels.map(function (_, i) {
+        return partial.indexOf(i) >= 0 ? solid.slice(0, 7) + "33" : solid;
+      });
+      dataset.borderDash = dataset.borderDash || [];
+      dataset.segment = { borderDash: function (ctx) {
+        return partial.indexOf(ctx.p1DataIndex) >= 0 ? [4, 4] : dataset.borderDash;
+      } };
+    }
   });
   var legend = { labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].faint; } } };
   var y = { beginAtZero: true, stacked: !!spec.stacked };

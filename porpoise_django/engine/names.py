@@ -28,6 +28,27 @@ def validate_name(name: object, *, what: str = "event name") -> str:
     return name
 
 
+#: The property value that stands for every value beyond the bound.
+OTHER_VALUE = "$other"
+
+
+def validate_event_name(name: object) -> str:
+    """An event name, or the engine's ``event=property=value`` name of an event
+    restricted to an event property's value (``=`` is not allowed in names, so
+    the two cannot collide).
+
+    >>> validate_event_name("purchase=source=ads")
+    'purchase=source=ads'
+    """
+    if isinstance(name, str) and name.count("=") == 2:
+        parts = zip(name.split("="), ("event name", "property name", "property value"), strict=True)
+        for part, what in parts:
+            if not (what == "property value" and part == OTHER_VALUE):
+                validate_name(part, what=what)
+        return name
+    return validate_name(name)
+
+
 def validate_prefix(prefix: object) -> str:
     """Return a key prefix if valid (no hash-tag braces), else raise :class:`InvalidName`."""
     if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from porpoise_django.engine.errors import InvalidGranularity
+from porpoise_django.engine.events.bitmaps import Bitmap
 from porpoise_django.engine.events.event import Event
 from porpoise_django.engine.names import validate_name
 from porpoise_django.engine.time.periods import Period
@@ -37,7 +38,7 @@ class Stickiness:
         return sum(self.exactly)
 
 
-def stickiness(pp: Store, event: str, period: Period) -> Stickiness:
+def stickiness(pp: Store, event: str | Bitmap, period: Period) -> Stickiness:
     """Of the users who did ``event`` in ``period`` (a week or month), how many did it on
     exactly / at least n of its days. Day bitmaps are fetched in one round trip and
     summed per user with numpy."""
@@ -50,7 +51,7 @@ def stickiness(pp: Store, event: str, period: Period) -> Stickiness:
     while day.start < period.period_end():
         days.append(day)
         day = day.next()
-    template = Event(pp, validate_name(event))
+    template = event if isinstance(event, Bitmap) else Event(pp, validate_name(event))
     bitmaps = [template.bind(d) for d in days]
     chunks = pp.chunks()
     rows = pp.read_chunks(bitmaps, chunks, lambda pipe, key, _c: pipe.get(key))

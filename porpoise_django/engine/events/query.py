@@ -7,6 +7,9 @@
                                  since names may contain "-")
     ~churned                     every id ever marked, minus churned
     unique(premium)              holders of the unique (time-less) event premium
+    segment(churned-pro)         members of a saved segment (the same as unique())
+    plan=pro  or  plan = "pro"   ids whose person property plan is "pro" now
+    purchase=source=ads          the event purchase where its property source was "ads"
     (a | b) & ~(c - d)           parentheses nest
 
 A plain name is an event, bound to the period the query is evaluated for;
@@ -28,7 +31,12 @@ from typing import TYPE_CHECKING
 from porpoise_django.engine.errors import InvalidExpression
 from porpoise_django.engine.events.bitmaps import Bitmap, UniqueBitmap
 from porpoise_django.engine.events.event import Event
-from porpoise_django.engine.names import NAME_PATTERN, NAME_RULE, validate_name
+from porpoise_django.engine.names import (
+    NAME_PATTERN,
+    NAME_RULE,
+    validate_event_name,
+    validate_name,
+)
 
 if TYPE_CHECKING:
     from porpoise_django.engine.storage.store import Store
@@ -129,17 +137,34 @@ class _Parser:
             return result
         if token in (")", "&", "|", "^", "-"):
             raise InvalidExpression(f"unexpected {token!r} at position {position}")
-        if token == "unique" and self.peek() == "(":
+        if token in ("unique", "segment") and self.peek() == "(":
             self.take()
             name, name_position = self.take()
             self.name(name, name_position)
             if self.peek() != ")":
                 raise InvalidExpression(
-                    f"unique() takes one event name: missing ')' for position {position}"
+                    f"{token}() takes one name: missing ')' for position {position}"
                 )
             self.take()
             return UniqueBitmap(self.pp, validate_name(name))
+        if self.peek() == "=" or token.endswith("="):
+            return self.equality(token.rstrip("="), position)
+        if token.count("=") == 1:
+            prop, value = token.split("=")
+            return self.pp.where(**{self.name(prop, position): _unquoted(value)})
+        if token.count("=") == 2:
+            event, prop, value = token.split("=")
+            return Event(self.pp, validate_event_name(f"{event}={prop}={_unquoted(value)}"))
         return Event(self.pp, validate_name(self.name(token, position)))
+
+    def equality(self, prop: str, position: int) -> Bitmap:
+        """``plan = pro`` (with spaces): a person property filter."""
+        if self.peek() == "=":
+            self.take()
+        if self.peek() is None or self.peek() in ("(", ")", "&", "|", "^", "~", "-"):
+            raise InvalidExpression(f"a value is missing after '=' at position {position}")
+        value, _ = self.take()
+        return self.pp.where(**{self.name(prop, position): _unquoted(value)})
 
     def name(self, token: str, position: int) -> str:
         if not NAME_PATTERN.fullmatch(token) or len(token) > 128:
@@ -150,6 +175,12 @@ class _Parser:
         if len(self.names) > MAX_NAMES:
             raise InvalidExpression(f"query names more than {MAX_NAMES} events")
         return token
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def parse_query(pp: Store, text: object) -> Bitmap:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from porpoise_django.engine.errors import InvalidGranularity, InvalidTime
-from porpoise_django.engine.names import validate_name
+from porpoise_django.engine.names import validate_event_name
 from porpoise_django.engine.time.period_strings import parse_period
 from porpoise_django.engine.time.periods import (
     EVENT_GRANULARITIES,
@@ -96,7 +96,7 @@ class Policy:
         """``name`` if it is a valid event name (checked once per process), else raise."""
         if isinstance(name, str) and name in self._names_seen:
             return name
-        checked = validate_name(name)
+        checked = validate_event_name(name)
         if len(self._names_seen) >= _NAMES_REMEMBERED:
             self._names_seen.clear()
         self._names_seen.add(checked)

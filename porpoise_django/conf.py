@@ -63,10 +63,19 @@ DEFAULTS: dict[str, Any] = {
     # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
     "MARK_RESPONSE_PREDICATE": None,
     # REST API (porpoise_django.api): who may read, and the tracking endpoint.
-    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "API_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAdminUser",
+        "porpoise_django.api.views.HasViewPermission",
+    ],
+    # The Django permission the dashboards and the read API require (besides
+    # what the admin site asks: staff); superusers have it. None: staff is enough.
+    "VIEW_PERMISSION": "porpoise_django.view_analytics",
     # Who may record decision outcomes (POST decisions/record/): a write, so
-    # it has its own setting; staff only by default.
-    "DECISION_RECORD_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # it has its own setting; staff with VIEW_PERMISSION by default.
+    "DECISION_RECORD_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAdminUser",
+        "porpoise_django.api.views.HasViewPermission",
+    ],
     # True: the OpenAPI schema and Swagger UI are public (they follow
     # API_PERMISSION_CLASSES otherwise).
     "API_DOCS_PUBLIC": False,
@@ -88,6 +97,13 @@ DEFAULTS: dict[str, Any] = {
     # track/pixel.gif from the browser (CORS, through django-cors-headers).
     "TRACK_ALLOWED_ORIGINS": [],
     "TRACK_TOKEN_MAX_AGE": 30 * 86400,
+    # The salt of tracking tokens (None: derived from KEY_PREFIX and the Redis
+    # target): another deployment sharing SECRET_KEY cannot write here.
+    "TRACK_TOKEN_SALT": None,
+    # An open token (no id: any id) may allocate at most this many new id
+    # chunks (128 KiB per bucket each) per request, and per token per day.
+    "TRACK_MAX_NEW_CHUNKS": 1,
+    "TRACK_NEW_CHUNKS_PER_DAY": 8,
     # Seconds a count's idempotency token lives; also how long a spooled count
     # may wait before it is no longer sent again automatically (it becomes a
     # dead letter marked "expired"). Raise it if outages may last longer.

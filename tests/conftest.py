@@ -48,6 +48,8 @@ CLUSTER_MODULES = {
     "test_cohorts",
     "test_query",
     "test_behaviour",
+    "test_people",
+    "test_properties",
 }
 
 
@@ -296,3 +298,12 @@ def browser_page() -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+def grant_analytics(user: Any) -> Any:
+    """Give ``user`` the permission the dashboards and the read API require
+    (``PORPOISE["VIEW_PERMISSION"]``, default porpoise_django.view_analytics)."""
+    from porpoise_django.apps import view_permission
+
+    user.user_permissions.add(view_permission())
+    return user

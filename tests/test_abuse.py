@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from porpoise_django.api.tokens import make_track_token
 from porpoise_django.engine import InvalidExpression
+from tests.conftest import grant_analytics
 
 pytestmark = pytest.mark.django_db
 API = "/api/porpoise"
@@ -30,7 +31,8 @@ def pp(porpoise):
 
 @pytest.fixture
 def staff():
-    return get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    return grant_analytics(user)
 
 
 @pytest.fixture
@@ -87,8 +89,9 @@ def test_a_bad_row_costs_nothing_else(pp, row, message):
     assert list(pp.event("page:view").day()) == [7]
     assert pp.counter_names() == []
     # The good row's keys and nothing else: no chunk, bucket or name from the bad row.
-    # 3 bitmaps, the universe, 4 registries, the throttle window
-    assert len(_keys(pp)) - len(before) <= 9
+    # 3 bitmaps, the universe, 4 registries, the token's and the address's throttle
+    # windows, the token's count of new chunks (its first)
+    assert len(_keys(pp)) - len(before) <= 11
     assert pp.chunks() == [0]
 
 
@@ -97,9 +100,10 @@ def test_a_public_token_cannot_exhaust_memory(pp):
     used = pp.client.info("memory")["used_memory"]
     rows = [{"event": "page:view", "id": (i * 2**31) % 2**62} for i in range(1000)]
     body = _client(token=token).post(f"{API}/track/", {"rows": rows}, format="json").json()
-    # ids above MAX_ID are refused; those under it stay within MAX_ID / 8 bytes a bucket
-    assert body["accepted"] == 2 and len(body["errors"]) == 998
-    assert len(pp.chunks()) <= 2
+    # ids above MAX_ID are refused; of the two under it, one would create a second
+    # chunk beyond the token's budget (TRACK_MAX_NEW_CHUNKS, one per request)
+    assert body["accepted"] == 1 and len(body["errors"]) == 999
+    assert len(pp.chunks()) == 1
     assert pp.client.info("memory")["used_memory"] - used < 16 * 2**20
 
 
@@ -180,17 +184,18 @@ def test_throttle_is_atomic_and_keyed_on_the_real_address(porpoise, pp):
 
 def test_throttle_trusts_the_configured_number_of_proxies(porpoise):
     porpoise(TRACK_THROTTLE_RATE="2/minute", TRACK_EVENTS=["page:view"], NUM_PROXIES=1)
-    token = make_track_token(events=["page:view"])
 
-    def status(address: str) -> int:
+    def status(address: str, token: str) -> int:
         client = _client(token=token, HTTP_X_FORWARDED_FOR=f"{address}, 10.9.9.9")
         return client.post(f"{API}/track/", {"rows": [GOOD]}, format="json").status_code
 
-    assert [status("10.9.9.9") for _ in range(3)] == [202, 202, 429]  # hops[-1] is the proxy's
+    # One token per phase: the throttle counts tokens as well as addresses.
+    first, second, third = (make_track_token(events=["page:view", f"p{n}"]) for n in range(3))
+    assert [status("10.9.9.9", first) for _ in range(3)] == [202, 202, 429]  # hops[-1]
     # one proxy: the address it saw, the last hop, is what counts
     porpoise(TRACK_THROTTLE_RATE="2/minute", TRACK_EVENTS=["page:view"], NUM_PROXIES=2)
-    assert [status("10.1.1.1") for _ in range(3)] == [202, 202, 429]
-    assert status("10.2.2.2") == 202
+    assert [status("10.1.1.1", second) for _ in range(3)] == [202, 202, 429]
+    assert status("10.2.2.2", third) == 202
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from porpoise_django.engine import cohort_table
 from tests.browser import MARKS
+from tests.conftest import grant_analytics
 
 pytestmark = MARKS
 
@@ -33,7 +34,9 @@ def demo(porpoise):
     pp = porpoise(ACTIVE_EVENT=None, GRANULARITIES=["day", "week", "month"])
     pp.clock = lambda: dt.datetime(2026, 11, 22, 20, tzinfo=dt.UTC)  # a Sunday: a full week
     generate(pp, users=3000, days=40)
-    get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
+    grant_analytics(
+        get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
+    )
     return pp
 
 
@@ -136,7 +139,7 @@ def staff_session(porpoise):
     porpoise()
     client = Client()
     user = get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
-    client.force_login(user)
+    client.force_login(grant_analytics(user))
     return client.cookies["sessionid"].value
 
 

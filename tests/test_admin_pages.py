@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from porpoise_django.admin.pages import TITLES
 from porpoise_django.engine import cohort_table
+from tests.conftest import grant_analytics
 
 pytestmark = pytest.mark.django_db
 PAGES = ["overview", "cohorts", "funnels", "charts"]
@@ -15,7 +16,9 @@ PAGES = ["overview", "cohorts", "funnels", "charts"]
 
 @pytest.fixture
 def staff(client):
-    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    user = grant_analytics(
+        get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    )
     client.force_login(user)
     return user
 
@@ -269,7 +272,7 @@ def test_pages_installed_on_a_custom_site_are_bound_to_it(client, data, page):
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/console/login/")
     staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
-    client.force_login(staff)
+    client.force_login(grant_analytics(staff))
     assert client.get(url).status_code == 403  # staff, but the console wants superusers
     assert client.get(f"/admin/porpoise/{page}/").status_code == 200  # the default site does not
     boss = get_user_model().objects.create_superuser("boss", password="pw")
@@ -283,7 +286,7 @@ def test_pages_installed_on_a_custom_site_are_bound_to_it(client, data, page):
 
 def test_the_custom_site_lists_porpoise_only_to_whom_it_admits(client, data):
     staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
-    client.force_login(staff)
+    client.force_login(grant_analytics(staff))
     assert "Porpoise analytics" in client.get("/admin/").content.decode()
     boss = get_user_model().objects.create_superuser("boss", password="pw")
     client.force_login(boss)

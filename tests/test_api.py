@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from porpoise_django.api.tokens import make_track_token
+from tests.conftest import grant_analytics
 
 pytestmark = pytest.mark.django_db
 API = "/api/porpoise"
@@ -14,7 +15,8 @@ API = "/api/porpoise"
 
 @pytest.fixture
 def staff():
-    return get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    return grant_analytics(user)
 
 
 @pytest.fixture

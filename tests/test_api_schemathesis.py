@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from tests.conftest import grant_analytics
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -23,7 +25,7 @@ def test_api_against_its_schema(live_server, porpoise):
     )
     pp.count_many([("plays", f"song-{i}", i, None) for i in range(1, 6)])
     pp.metric("ads").count({"revenue": 3}, {"country": "US"})
-    get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    grant_analytics(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
     auth = {"Authorization": "Basic " + base64.b64encode(b"staff:pw").decode()}
     base = f"{live_server.url}/api/porpoise"
     schema = schemathesis.openapi.from_url(f"{base}/schema/?format=json", headers=auth)

@@ -23,6 +23,7 @@ from django.urls import URLPattern, path, reverse
 
 from porpoise_django.admin import views
 from porpoise_django.admin.pages import PAGES
+from porpoise_django.apps import may_view
 
 #: Page slug -> view function name in views, where they differ.
 VIEW_NAMES = {"lifecycle": "lifecycle_page"}
@@ -78,7 +79,11 @@ def install(site: admin.AdminSite) -> None:
 
     def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = original_app_list(request, app_label)
-        if app_label in (None, "porpoise_django") and site.has_permission(request):
+        if (
+            app_label in (None, "porpoise_django")
+            and site.has_permission(request)
+            and may_view(request.user)
+        ):
             apps = [*apps, app_entry(site, request)]
             apps.sort(key=lambda app: app["name"].lower())
         return apps

@@ -42,6 +42,7 @@ from porpoise_django.admin.forms import (
     LifecycleForm,
 )
 from porpoise_django.admin.pages import PAGES, TITLES
+from porpoise_django.apps import may_view
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
@@ -73,6 +74,8 @@ def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 login = reverse("admin:login", current_app=site.name)
                 return redirect_to_login(request.get_full_path(), login)
             return refused(site, request)
+        if not may_view(request.user):
+            return refused(site, request)
         response = view(site, request, *args, **kwargs)
         add_never_cache_headers(response)  # figures change from one second to the next
         return response
@@ -83,7 +86,10 @@ def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def refused(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """403 in the admin's look (its header, its links), not a bare error page;
     JSON to a client that asked for JSON."""
-    message = "Porpoise analytics is for the staff this site admits; ask an administrator."
+    message = (
+        "Porpoise analytics is for the staff this site admits who have its permission "
+        "(Can view porpoise analytics); ask an administrator."
+    )
     if request.GET.get("format") == "json":
         return JsonResponse({"detail": message}, status=403)
     context = {**site.each_context(request), "title": "Access refused", "message": message}

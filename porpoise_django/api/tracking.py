@@ -15,23 +15,33 @@ rows are kept when others are bad. Marks are idempotent by nature.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
+import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    ParseError,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from porpoise_django import delivery, services
+from porpoise_django.api import throttling
 from porpoise_django.api.serializers import TrackedSerializer
 from porpoise_django.api.tokens import SignedTokenAuthentication, TrackToken
 from porpoise_django.api.views import PorpoiseView
@@ -58,52 +68,53 @@ def client_address(request: Request) -> str:
     return remote
 
 
-class TrackThrottle(BaseThrottle):
-    """Per user (or per client address), at ``PORPOISE["TRACK_THROTTLE_RATE"]``.
+def sources(request: Request) -> list[str]:
+    """What the throttle counts a request against: its token and its address, its
+    user, or (neither) its address."""
+    address = f"a{client_address(request)}"
+    if isinstance(request.auth, TrackToken):
+        return [f"t{request.auth.fingerprint}", address]
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return [f"u{user.pk}"]
+    return [address]
 
-    Counted atomically in Redis (``INCR`` of a fixed-window key with an
-    expiry, one round trip), so concurrent requests cannot slip past a
-    read-then-write. When Redis fails, requests are allowed (fail open) and
-    the failure is logged: tracking never answers 500 because Redis is down.
-    """
+
+class TrackThrottle(BaseThrottle):
+    """Per token and address, per user, or per address, each at
+    ``PORPOISE["TRACK_THROTTLE_RATE"]`` (see :mod:`.throttling`; while Redis is
+    down each process counts in memory)."""
 
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        rate = porpoise_settings.TRACK_THROTTLE_RATE
-        if not rate:
-            return True
-        limit, window = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
-        if limit is None or window is None:
-            return True
-        user = getattr(request, "user", None)
-        ident = (
-            f"u{user.pk}"
-            if user is not None and user.is_authenticated
-            else (f"a{client_address(request)}")
-        )
-        now = time.time()
-        slot = int(now // window)
-        pp = services.get_analytics()
-        key = f"{pp.keys.prefix}:throttle:{hashlib.sha1(ident.encode()).hexdigest()}:{slot}"
-
-        def build(pipe: Any) -> None:
-            pipe.incr(key)
-            pipe.expire(key, int(window) + 1)
-
-        try:
-            used = int(pp.run(build, scripts=())[0])
-        except delivery.REDIS_ERRORS as exc:
-            delivery.log_outage(exc, "throttle allowed the request")
-            return True
-        if used > limit:
-            self.wait_seconds = (slot + 1) * window - now
-            return False
-        return True
+        self.wait_seconds = throttling.spend(sources(request))
+        return self.wait_seconds is None
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+def own_origin(request: Request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def cross_site_refusal(request: Request) -> str | None:
+    """Why a write from this page's origin is refused, or None: the ``Origin``
+    (else the ``Referer``'s origin) must be this site's or one of
+    ``TRACK_ALLOWED_ORIGINS``. Callers that name neither (servers, e-mail
+    clients loading a pixel) are not browsers on another site."""
+    origin = request.headers.get("origin")
+    if not origin:
+        referer = request.headers.get("referer")
+        if not referer:
+            return None
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "null"
+    if origin == own_origin(request) or origin in porpoise_settings.TRACK_ALLOWED_ORIGINS:
+        return None
+    return f"pages on {origin[:100]} may not track here (TRACK_ALLOWED_ORIGINS)"
 
 
 class RowSerializer(serializers.Serializer):
@@ -165,17 +176,38 @@ class Caller:
             return "t" + hashlib.sha1(repr(rights).encode()).hexdigest()
         return f"u{self.user_id}"
 
+    @property
+    def open_token(self) -> bool:
+        """A token that writes for any id (a server-side key): its new chunks are budgeted."""
+        return self.token is not None and self.user_id is None and self.token.kind == "open"
+
     def check(self, kind: str, name: Any, ident: Any) -> Any:
-        """The id to write, or ``ValueError`` when this caller may not write the row."""
+        """The id to write, or ``ValueError`` when this caller may not write the row.
+
+        A count's id is the counter member it adds to (a page, a product), not a
+        user: any caller allowed the counter may name one. A mark's id is whose
+        mark it is: the token's or the session's own, unless the caller may
+        write for anyone (an open token, staff, ``TRACK_ANY_ID_PERMISSION``).
+        """
         token = self.token
         if token is not None and self.user_id is None:
             if not isinstance(name, str) or not token.allows(kind, name):
                 raise ValueError(f"the token does not allow {kind}s of {str(name)[:60]!r}")
-            if token.id is not None:
-                if ident is not None and str(ident) != token.id:
-                    raise ValueError("the token does not allow this id")
-                return token.id
-            return ident
+            if kind == "count":
+                own = token.id if token.kind in ("id", "user") else None
+                return own if ident is None else ident
+            if token.kind == "open":
+                return ident
+            if token.kind == "anonymous" and (
+                token.id is None or services.get_analytics().id_codec.mode != "map"
+            ):
+                raise ValueError(
+                    "an anonymous visitor's marks need ID_MODE 'map' (their id is kept in "
+                    "their session); this token allows counts only"
+                )
+            if ident is not None and str(ident) != token.id:
+                raise ValueError("the token does not allow this id")
+            return token.id
         if self.trusted:
             return self.user_id if ident is None else ident
         if not isinstance(name, str) or not (
@@ -183,6 +215,8 @@ class Caller:
         ):
             setting = "TRACK_COUNTERS" if kind == "count" else "TRACK_EVENTS"
             raise ValueError(f"{str(name)[:60]!r} is not declared for tracking ({setting})")
+        if kind == "count":
+            return self.user_id if ident is None else ident
         if ident is not None and str(ident) != str(self.user_id):
             raise ValueError(
                 "a session may write only for its own user (TRACK_ANY_ID_PERMISSION allows more)"
@@ -229,12 +263,32 @@ def _idempotency_key(raw: dict[str, Any], write: PendingWrite) -> str | None:
 
 
 class TrackingView(PorpoiseView):
-    """What the tracking endpoint and the pixel share: who may call, how often,
-    and how rows are accepted; see the module docstring."""
+    """What the tracking endpoint and the pixel share: who may call, from which
+    pages, how often, and how rows are accepted; see the module docstring."""
 
     permission_setting = "TRACK_PERMISSION_CLASSES"
     authentication_classes = [SignedTokenAuthentication, SessionAuthentication, BasicAuthentication]
     throttle_classes = [TrackThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        refusal = cross_site_refusal(request)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+        super().initial(request, *args, **kwargs)
+
+    def perform_authentication(self, request: Request) -> None:
+        """Failed logins spend the address's budget, and a spent budget is refused
+        before a password is checked (guessing costs the server nothing)."""
+        failures = f"f{client_address(request)}"
+        if "HTTP_AUTHORIZATION" in request.META:
+            wait = throttling.spent(failures)
+            if wait is not None:
+                raise Throttled(wait)
+        try:
+            super().perform_authentication(request)
+        except AuthenticationFailed:
+            throttling.spend([failures])
+            raise
 
     def _accept(self, request: Request, rows: list[Any]) -> dict[str, Any]:
         if len(rows) > porpoise_settings.TRACK_MAX_ROWS:
@@ -244,7 +298,7 @@ class TrackingView(PorpoiseView):
         caller = Caller(request)
         writes: list[tuple[int, PendingWrite, str | None]] = []
         errors: list[dict[str, Any]] = []
-        seen_keys: set[str] = set()
+        seen_keys: set[tuple[str, str]] = set()
         duplicates = 0
         for index, raw in enumerate(rows):
             try:
@@ -254,16 +308,22 @@ class TrackingView(PorpoiseView):
                 errors.append({"index": index, "error": str(exc)})
                 continue
             if key is not None:
-                if key in seen_keys:  # the same key twice in one request counts once
+                # The same key twice in one request counts once (per counter).
+                if (write.row[0], key) in seen_keys:
                     duplicates += 1
                     continue
-                seen_keys.add(key)
+                seen_keys.add((write.row[0], key))
             writes.append((index, write, key))
+        if caller.open_token:
+            writes = self._within_chunk_budget(caller, writes, errors)
         fresh = self._first_time(caller, [w for w in writes if w[2] is not None])
-        accepted = [w for _, w, key in writes if key is None or key in fresh]
+        accepted = _batch_tokens(
+            [w for _, w, key in writes if key is None or (w.row[0], key) in fresh]
+        )
         # Queued like the middleware's marks (WRITE_MODE): the answer never
         # waits on Redis, and a backlog is never replayed inside a request.
         delivery.dispatch(accepted)
+        errors.sort(key=lambda error: error["index"])
         return {
             "accepted": len(accepted),
             "duplicates": duplicates + len(writes) - len(accepted),
@@ -271,32 +331,133 @@ class TrackingView(PorpoiseView):
         }
 
     @staticmethod
-    def _first_time(caller: Caller, keyed: list[tuple[int, PendingWrite, str | None]]) -> set[str]:
-        """Idempotency keys not seen before (remembered for ``IDEMPOTENCY_TTL``), one
-        round trip. Keys are scoped to the caller and the counter: one caller's
-        ``order-1`` never makes another's, or another counter's, a duplicate."""
+    def _within_chunk_budget(
+        caller: Caller,
+        writes: list[tuple[int, PendingWrite, str | None]],
+        errors: list[dict[str, Any]],
+    ) -> list[tuple[int, PendingWrite, str | None]]:
+        """The writes of an open token whose ids fall in chunks that exist, or in
+        the few new ones it may create (``TRACK_MAX_NEW_CHUNKS`` per request,
+        ``TRACK_NEW_CHUNKS_PER_DAY`` per token); the others become row errors."""
+        pp = services.get_analytics()
+        marks = [w for _, w, _ in writes if w.kind == "mark"]
+        try:
+            new = pp.new_chunks(w.row[1] for w in marks)
+        except delivery.REDIS_ERRORS:
+            new = sorted({int(w.row[1]) // pp.keys.chunk_size for w in marks})
+        if not new:
+            return writes
+        per_request = int(porpoise_settings.TRACK_MAX_NEW_CHUNKS)
+        assert caller.token is not None
+        ident = f"t{caller.token.fingerprint}"
+        granted = set(new[: throttling.new_chunk_budget(ident, min(per_request, len(new)))])
+        refused = set(new) - granted
+        kept = []
+        for index, write, key in writes:
+            if write.kind == "mark" and int(write.row[1]) // pp.keys.chunk_size in refused:
+                setting = (
+                    "TRACK_MAX_NEW_CHUNKS"
+                    if len(granted) >= min(per_request, len(new))
+                    else "TRACK_NEW_CHUNKS_PER_DAY"
+                )
+                errors.append(
+                    {
+                        "index": index,
+                        "error": f"id {write.row[1]} would allocate a new id chunk beyond this "
+                        f"token's budget ({setting})",
+                    }
+                )
+            else:
+                kept.append((index, write, key))
+        return kept
+
+    @staticmethod
+    def _first_time(
+        caller: Caller, keyed: list[tuple[int, PendingWrite, str | None]]
+    ) -> set[tuple[str, str]]:
+        """(counter, idempotency key) pairs not seen before, one round trip.
+
+        Keys are scoped to the caller and the counter: one caller's ``order-1``
+        never makes another's, or another counter's, a duplicate. They are kept
+        as 16-byte members of one set per caller and ``IDEMPOTENCY_TTL`` window
+        (remembered for one to two windows), not as a key each.
+        """
         if not keyed:
             return set()
         pp = services.get_analytics()
-        keys = {}
+        ttl = int(porpoise_settings.IDEMPOTENCY_TTL)
+        window = int(time.time() // ttl)
+        scope = hashlib.sha1(caller.scope.encode()).hexdigest()[:24]
+        current = f"{pp.keys.prefix}:idem:{scope}:{window}"
+        previous = f"{pp.keys.prefix}:idem:{scope}:{window - 1}"
+        members = {}
         for _, write, key in keyed:
             assert key is not None
-            scoped = f"{caller.scope}:{write.row[0]}:{key}"
-            keys[key] = f"{pp.keys.prefix}:idem:{hashlib.sha1(scoped.encode()).hexdigest()}"
-        ttl = porpoise_settings.IDEMPOTENCY_TTL
+            pair = (str(write.row[0]), key)
+            members[pair] = hashlib.sha256(repr(pair).encode()).digest()[:16]
 
         def build(pipe: Any) -> None:
-            for redis_key in keys.values():
-                pipe.set(redis_key, 1, nx=True, ex=ttl)
+            for member in members.values():
+                pipe.sadd(current, member)
+                pipe.sismember(previous, member)
+            pipe.expire(current, 2 * ttl)
 
         try:
             answers = pp.run(build, scripts=())
         except delivery.REDIS_ERRORS:
-            return set(keys)  # Redis down: count now (buffered) rather than lose it
-        return {key for key, fresh in zip(keys, answers, strict=True) if fresh}
+            return set(members)  # Redis down: count now (buffered) rather than lose it
+        return {
+            pair
+            for n, pair in enumerate(members)
+            if int(answers[2 * n]) == 1 and not int(answers[2 * n + 1])
+        }
 
 
-class BeaconJSONParser(JSONParser):
+def _batch_tokens(writes: list[PendingWrite]) -> list[PendingWrite]:
+    """The counts of one request share one at-most-once marker in Redis (a bit
+    each, ``<batch>#<n>``), not a key per row."""
+    batch = uuid.uuid4().hex
+    out = []
+    number = 0
+    for write in writes:
+        if write.kind == "count":
+            write = dataclasses.replace(write, token=f"{batch}#{number}")
+            number += 1
+        out.append(write)
+    return out
+
+
+#: How deep a JSON body may nest (a row is an object of plain values).
+MAX_JSON_DEPTH = 16
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class TrackJSONParser(JSONParser):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH` is a 400, never a
+    ``RecursionError``."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH}") from None
+        if _too_deep(data):
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH}")
+        return data
+
+
+class BeaconJSONParser(TrackJSONParser):
     """``navigator.sendBeacon`` sends a string as ``text/plain``, the one body type
     that needs no CORS preflight: read it as the JSON it holds."""
 
@@ -304,7 +465,7 @@ class BeaconJSONParser(JSONParser):
 
 
 class TrackView(TrackingView):
-    parser_classes = [JSONParser, BeaconJSONParser]
+    parser_classes = [TrackJSONParser, BeaconJSONParser]
 
     @extend_schema(request=TrackSerializer, responses={202: TrackedSerializer})
     def post(self, request: Request) -> Response:
@@ -317,6 +478,17 @@ class TrackView(TrackingView):
 
 
 class PixelView(TrackingView):
+    @staticmethod
+    def _gif() -> HttpResponse:
+        response = HttpResponse(PIXEL, content_type="image/gif")
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(exclude=True)
+    def head(self, request: Request) -> HttpResponse:
+        """The pixel's headers; records nothing (link checkers and prefetchers send HEAD)."""
+        return self._gif()
+
     @extend_schema(
         operation_id="track_pixel",
         parameters=[
@@ -337,8 +509,7 @@ class PixelView(TrackingView):
             if k in request.query_params
         }
         result = self._accept(request, [row])
-        response = HttpResponse(PIXEL, content_type="image/gif")
-        response["Cache-Control"] = "no-store"
+        response = self._gif()
         if result["errors"]:
             response["X-Porpoise-Error"] = result["errors"][0]["error"][:200]
         return response

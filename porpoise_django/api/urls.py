@@ -9,7 +9,7 @@ from django.urls import include, path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from porpoise_django.api.tracking import PixelView, TrackView
 from porpoise_django.api.views import (
@@ -24,6 +24,7 @@ from porpoise_django.api.views import (
     LifecycleView,
     MetricNamesView,
     MetricViewSet,
+    PorpoiseAPIMixin,
     StickinessView,
 )
 from porpoise_django.conf import porpoise_settings
@@ -74,6 +75,15 @@ class DocsView(SpectacularSwaggerView):
     def get_permissions(self) -> list[BasePermission]:
         return _docs_permissions()
 
+    def options(  # type: ignore[override]
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        """The methods, without a body: the page is HTML, and the HTML renderer has
+        no template for DRF's metadata (a 500 before)."""
+        response = HttpResponse()
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
+
     @extend_schema(exclude=True)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
@@ -82,8 +92,13 @@ class DocsView(SpectacularSwaggerView):
         return response
 
 
+class RootView(PorpoiseAPIMixin, APIRootView):
+    """The list of routes, behind the API's own permissions (it describes them)."""
+
+
 # The actions on one name of a kind: events/<name>/series/, counters/<name>/top/...
 router = DefaultRouter()
+router.APIRootView = RootView
 router.register("events", EventViewSet, basename="event")
 router.register("counters", CounterViewSet, basename="counter")
 router.register("metrics", MetricViewSet, basename="metric")

@@ -104,6 +104,21 @@ _ERROR_FIELDS: tuple[tuple[type[ValueError], str], ...] = (
 )
 
 
+class HasViewPermission(BasePermission):
+    """The user has ``PORPOISE["VIEW_PERMISSION"]`` (superusers do): what the read
+    API, decision recording and the dashboards require besides staff."""
+
+    message = (
+        "this needs the permission PORPOISE['VIEW_PERMISSION'] names "
+        "(default porpoise_django.view_analytics); ask an administrator"
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        from porpoise_django.apps import may_view
+
+        return may_view(getattr(request, "user", None))
+
+
 class PorpoiseAPIMixin:
     """Permissions from the setting named by ``permission_setting``, and engine
     errors as 400s."""

@@ -43,19 +43,23 @@ def porpoise_tracker(
     interval: int = 1000,
 ) -> SafeString:
     """A ``<script>`` loading ``porpoise.js`` with a token for ``events`` and
-    ``counters`` (space- or comma-separated names). For a logged-in user the
-    token is bound to their id (rows need none); otherwise rows name their id.
+    ``counters`` (space- or comma-separated names). The token writes for the
+    visitor only: a logged-in user's id while their session lasts, or an
+    anonymous visitor's own anonymous id (kept in their session; marks need
+    ``ID_MODE`` "map", counts work in both). Rows need no id.
     ``endpoint`` defaults to this site's ``track/`` URL, made absolute so that
     the tag also serves pages on other origins (``TRACK_ALLOWED_ORIGINS``)."""
-    from porpoise_django.api.tokens import make_track_token
+    from porpoise_django.api.tokens import anonymous_track_token, user_track_token
 
     request = context.get("request")
     user = getattr(request, "user", None)
-    ident = user.pk if user is not None and user.is_authenticated else None
     names = {
         key: value.replace(",", " ").split() for key, value in (("e", events), ("c", counters))
     }
-    token = make_track_token(events=names["e"], counters=names["c"], id=ident)
+    if user is not None and user.is_authenticated:
+        token = user_track_token(request, user, events=names["e"], counters=names["c"])
+    else:
+        token = anonymous_track_token(request, events=names["e"], counters=names["c"])
     url = endpoint or reverse("porpoise_api:track-list")
     if endpoint is None and request is not None:
         url = request.build_absolute_uri(url)

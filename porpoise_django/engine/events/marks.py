@@ -114,6 +114,18 @@ class MarkWriter(StoreWriter):
                 raise type(exc)(f"row {number}: {exc}") from None
         return names, externals, stamps
 
+    def new_chunks(self, ids: Iterable[Any]) -> list[int]:
+        """The chunks marks of ``ids`` (checked by :meth:`check`) would create: in
+        ``"int"`` mode those of ids in no registered chunk; none in ``"map"`` mode,
+        where a new id gets the next dense index."""
+        if not isinstance(self.id_codec, DirectIds):
+            return []
+        size = self.keys.chunk_size
+        wanted = {int(i) // size for i in ids}
+        if not wanted:
+            return []
+        return sorted(wanted - set(self.registry.chunks()))
+
     def write_unique(self, event: object, id: ExternalId, value: int) -> None:
         """Set (``value=1``) or clear a time-less event for ``id``, in one round trip."""
         name = self.policy.name(event)
@@ -305,6 +317,12 @@ class Marking:
 
     def check_mark(self, event: object, id: object, when: object = None) -> tuple[str, Any, float]:
         return self.marks.check(event, id, when)
+
+    def new_chunks(self, ids: Iterable[Any]) -> list[int]:
+        """Chunks that marks of these (checked) ids would create; see
+        :meth:`MarkWriter.new_chunks`. A writer for the public bounds what a
+        request may allocate with it."""
+        return self.marks.new_chunks(ids)
 
     def mark_unique(self, event: str, id: ExternalId) -> None:
         self.marks.write_unique(event, id, 1)

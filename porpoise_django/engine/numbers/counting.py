@@ -2,8 +2,10 @@
 
 Increments of one key are added up before sending (one ``INCRBYFLOAT`` or
 ``ZINCRBY`` per key). With idempotency tokens, each row is guarded by a
-marker ``SET NX`` in the counter's slot instead (a ``COUNT_ONCE`` Lua call
-per row), so a batch sent again after a partial failure does not count twice.
+marker in the counter's slot instead (a ``COUNT_ONCE`` Lua call per row), so
+a batch sent again after a partial failure does not count twice. A token
+``<batch>#<n>`` is bit ``n`` of one marker per batch and counter (a few bytes
+a row); any other token is a marker key of its own (about 100 bytes).
 
 >>> writer = CountWriter(keys, policy, buckets, slots)                       # doctest: +SKIP
 >>> submit(client, [writer.prepare([("signups", None, 1, None)])])          # doctest: +SKIP
@@ -95,6 +97,18 @@ class CountWriter:
         return self.slots.periods(self.slots.number(int(stamp // 900), grans))
 
 
+#: The largest row number of a batch token (``<batch>#<n>``).
+_MAX_BATCH_ROW = 2**20
+
+
+def _marker(token: str) -> tuple[str, int | None]:
+    """A token's marker, and its bit in it for a batch token ``<batch>#<n>``."""
+    batch, sep, number = token.rpartition("#")
+    if sep and batch and number.isascii() and number.isdigit() and int(number) < _MAX_BATCH_ROW:
+        return batch, int(number)
+    return token, None
+
+
 class _CountBatch:
     """The commands of one batch of increments, added up per key."""
 
@@ -106,7 +120,7 @@ class _CountBatch:
         self.totals: dict[str, float] = defaultdict(float)
         self.members: dict[tuple[str, str], float] = defaultdict(float)
         self.expiry: dict[str, float] = {}
-        self.guarded: list[tuple[list[str], list[str], str, float, str]] = []
+        self.guarded: list[tuple[list[str], list[str], str, float, str, int | None]] = []
         self.registry: list[Entry] = []
 
     def add(
@@ -116,13 +130,15 @@ class _CountBatch:
         name, member, amount, stamp = row
         keys = self.keys
         if token is not None:
+            marker, bit = _marker(token)
             self.guarded.append(
                 (
                     [keys.counter_total(name, p) for p, _ in writable],
                     [keys.counter(name, p) for p, _ in writable] if member is not None else [],
                     member or "",
                     amount,
-                    f"{keys.prefix}:{{k:{name}}}:once:{token}",
+                    f"{keys.prefix}:{{k:{name}}}:once:{marker}",
+                    bit,
                 )
             )
         for period, expire_at in writable:
@@ -141,11 +157,10 @@ class _CountBatch:
     def build(self, pipe: Any) -> None:
         """Queue the batch on ``pipe``."""
         BucketRegistry.queue(pipe, self.registry, self.now_ts)
-        for total_keys, zset_keys, member_text, amount, marker in self.guarded:
+        for total_keys, zset_keys, member_text, amount, marker, bit in self.guarded:
+            args: list[Any] = [self.token_ttl, amount, member_text, len(total_keys)]
             COUNT_ONCE.queue(
-                pipe,
-                [marker, *total_keys, *zset_keys],
-                [self.token_ttl, amount, member_text, len(total_keys)],
+                pipe, [marker, *total_keys, *zset_keys], args if bit is None else [*args, bit]
             )
         for key, amount in self.totals.items():
             pipe.incrbyfloat(key, amount)

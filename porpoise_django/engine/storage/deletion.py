@@ -78,15 +78,76 @@ class Deleter:
         return deleted
 
     def delete_event(self, name: str) -> int:
-        """Delete every bitmap of event ``name`` and its registry entries."""
+        """Delete every bitmap of event ``name`` and its registry entries, then the
+        chunks nothing else holds (their universes and registry entries)."""
         name = self.policy.name(name)
         chunks = self.registry.chunks()
-        return self.delete_registered(
+        deleted = self.delete_registered(
             "e",
             name,
             lambda member: (self.keys.event_bucket(name, member, c) for c in chunks),
             (self.keys.events_first, self.keys.events_last),
         )
+        self.prune_chunks()
+        return deleted
+
+    def prune_chunks(self) -> list[int]:
+        """Delete the universe and the registry entry of every chunk that no event
+        or unique event holds a bitmap in any more; returns those chunks. One
+        ``EXISTS`` per chunk over the keys the registries name (they share the
+        chunk's slot), pipelined: the cost follows the buckets that exist."""
+        registry = self.registry
+        registry.forget_chunks()
+        chunks = registry.chunks()
+        names: list[tuple[str, str]] = []
+        for event in registry.event_names():
+            for page in BucketRegistry.members(self.client, registry.buckets.key("e", event)):
+                names.extend((event, member) for member in page)
+        uniques = registry.unique_names()
+        keys = self.keys
+
+        def held(chunk: int) -> list[str]:
+            found = [keys.event_bucket(e, m, chunk) for e, m in names]
+            return found + [keys.unique(u, chunk) for u in uniques]
+
+        def unused(candidates: Sequence[int]) -> list[int]:
+            out: list[int] = []
+            per_call = max(1, KEYS_PER_PIPELINE // max(1, len(names) + len(uniques)))
+            for start in range(0, len(candidates), per_call):
+                part = candidates[start : start + per_call]
+
+                def build(pipe: Any, part: Sequence[int] = part) -> None:
+                    for chunk in part:
+                        pipe.execute_command("EXISTS", *(held(chunk) or [keys.universe(chunk)]))
+
+                replies = self._run(build)
+                out += [c for c, n in zip(part, replies, strict=True) if not held(c) or not int(n)]
+            return out
+
+        empty = unused(chunks)
+        if empty:
+
+            def drop(pipe: Any) -> None:
+                for chunk in empty:
+                    pipe.unlink(keys.universe(chunk))
+                pipe.srem(keys.chunks, *empty)
+
+            self._run(drop)
+            # A mark that landed in a chunk between the look and the drop: the
+            # chunk goes back, its universe rebuilt from what it holds.
+            back = sorted(set(empty) - set(unused(empty)))
+            if back:
+
+                def restore(pipe: Any) -> None:
+                    for chunk in back:
+                        universe = keys.universe(chunk)
+                        pipe.execute_command("BITOP", "OR", universe, universe, *held(chunk))
+                    pipe.sadd(keys.chunks, *back)
+
+                self._run(restore)
+                empty = [c for c in empty if c not in back]
+            registry.forget_chunks()
+        return empty
 
     def delete_counter(self, name: str) -> int:
         """Delete every bucket of counter ``name``; returns the number of keys deleted."""
@@ -103,7 +164,12 @@ class Deleter:
         """Delete a unique event in every chunk, and its registry entry."""
         name = self.policy.name(name)
         self.delete_keys([self.keys.unique(name, c) for c in self.registry.chunks()])
-        self.client.srem(self.keys.uniques, name)
+
+        def unregister(pipe: Any) -> None:
+            pipe.srem(self.keys.uniques, name)
+            pipe.hdel(self.keys.segments, name)  # a saved segment is a unique event
+
+        self._run(unregister)
 
     def delete_stored(self) -> None:
         """Delete events, uniques, counters, universes, registries and the id map;
@@ -123,6 +189,7 @@ class Deleter:
                 keys.events_first,
                 keys.events_last,
                 keys.uniques,
+                keys.segments,
                 keys.counters_first,
                 keys.counters_last,
             ]

@@ -54,9 +54,11 @@ class Registry:
         self.registry_cache_seconds = registry_cache_seconds
         self.buckets = BucketRegistry(keys.prefix, cache_seconds=registry_cache_seconds)
         self._chunks: set[int] = set()
-        # Chunks this process wrote: read even if the registry lost them (a
-        # cluster node that came back empty) until a purge is seen.
-        self._own_chunks: set[int] = set()
+        # Chunks this process wrote (-> when): read even if the registry lost
+        # them (a cluster node that came back empty) for own_chunk_seconds, so
+        # that a purge elsewhere is noticed within that time.
+        self._own_chunks: dict[int, float] = {}
+        self.own_chunk_seconds = max(60.0, chunk_cache_seconds)
         self._chunks_read_at = -float("inf")
         self._registered_spans: dict[str, tuple[float, float]] = {}
         self._registered_chunks: set[int] = set()
@@ -68,24 +70,28 @@ class Registry:
         The registry's list is re-read, not grown: chunks purged by another
         process are forgotten within ``chunk_cache_seconds``, and a chunk first
         written by another process is seen within that time. Chunks this
-        process wrote are always included (until it sees a purge). An empty
-        list is never cached (a store's first marks show at once everywhere).
+        process wrote are included for ``own_chunk_seconds`` after their last
+        write (a purge elsewhere is noticed within that time). An empty list is
+        never cached (a store's first marks show at once everywhere).
         """
         now = time.monotonic()
         if not self._chunks or now - self._chunks_read_at > self.chunk_cache_seconds:
             members = self.client.smembers(self.keys.chunks)
             self._chunks = {int(m) for m in members}
             self._chunks_read_at = now
-        return sorted(self._chunks | self._own_chunks)
+            horizon = now - self.own_chunk_seconds
+            self._own_chunks = {c: t for c, t in self._own_chunks.items() if t >= horizon}
+        return sorted(self._chunks | set(self._own_chunks))
 
     def note_chunks(self, chunks: Iterable[int]) -> None:
         """Chunks this process just wrote ids into."""
-        self._own_chunks.update(chunks)
+        now = time.monotonic()
+        self._own_chunks.update(dict.fromkeys(chunks, now))
 
     def forget_chunks(self) -> None:
         """Drop the cached list of chunks (after a purge)."""
         self._chunks = set()
-        self._own_chunks = set()
+        self._own_chunks = {}
         self._chunks_read_at = -float("inf")
 
     # -- what this process registered ------------------------------------------------------

@@ -184,7 +184,8 @@ return out
 #: A counter increment applied at most once. KEYS[1]: a marker named after the
 #: increment's token; then the total keys, then the sorted sets (for an id);
 #: all in the counter's slot. ARGV: marker TTL, amount, id ('' for none),
-#: number of total keys.
+#: number of total keys, and optionally the row's bit in a marker shared by
+#: the rows of one batch (a bitmap: one key per batch, not one per row).
 #: Every key is checked before the first write: a Lua error after a write
 #: would leave the marker set and the count half applied (Redis does not roll
 #: scripts back), so nothing that can fail may come after the marker.
@@ -201,7 +202,13 @@ for i = 2, #KEYS do
     return redis.error_reply('NOTANUMBER ' .. KEYS[i])
   end
 end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+if ARGV[5] then
+  -- one marker per batch, a bit per row
+  if redis.call('SETBIT', KEYS[1], ARGV[5], 1) == 1 then
+    return 0
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+elseif not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return 0
 end
 for i = 2, totals + 1 do

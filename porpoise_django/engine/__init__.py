@@ -12,6 +12,7 @@ from porpoise_django.engine.analyses.cohorts import CohortTable, cohort_table
 from porpoise_django.engine.analyses.decisions import Decision
 from porpoise_django.engine.analyses.funnels import FunnelResult, funnel
 from porpoise_django.engine.analyses.lifecycle import Lifecycle, lifecycle
+from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
 from porpoise_django.engine.analyses.stickiness import Stickiness, stickiness
 from porpoise_django.engine.analytics import Analytics
 from porpoise_django.engine.errors import (
@@ -33,11 +34,13 @@ from porpoise_django.engine.events.bitmaps import (
 )
 from porpoise_django.engine.events.event import Event
 from porpoise_django.engine.events.query import parse_query
+from porpoise_django.engine.events.segments import Segment
 from porpoise_django.engine.names import NAME_PATTERN, validate_name
 from porpoise_django.engine.numbers.counters import Counter
 from porpoise_django.engine.numbers.metrics import Metric
 from porpoise_django.engine.numbers.metrics import check_path as check_dimension_path
 from porpoise_django.engine.numbers.timeseries import SERIES_TYPES, TRANSFORMS, TimeSeries
+from porpoise_django.engine.storage.forgetting import Forgotten
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.policy import (
     DEFAULT_COUNTER_GRANULARITIES,
@@ -60,10 +63,12 @@ __all__ = [
     "DEFAULT_GRANULARITIES",
     "EVENT_GRANULARITIES",
     "GRANULARITIES",
+    "MAX_PEOPLE_LIMIT",
     "NAME_PATTERN",
     "PERIOD_STRING_HELP",
     "SERIES_TYPES",
     "TRANSFORMS",
+    "Activity",
     "Analytics",
     "BitOp",
     "Bitmap",
@@ -73,6 +78,7 @@ __all__ = [
     "Difference",
     "Event",
     "EventBitmap",
+    "Forgotten",
     "FunnelResult",
     "InvalidExpression",
     "InvalidGranularity",
@@ -83,10 +89,12 @@ __all__ = [
     "KeyScheme",
     "Lifecycle",
     "Metric",
+    "People",
     "Period",
     "PeriodRange",
     "PorpoiseError",
     "Prepared",
+    "Segment",
     "Stickiness",
     "TimeSeries",
     "UniqueBitmap",

@@ -20,18 +20,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from porpoise_django.engine.analyses.decisions import Decision
+from porpoise_django.engine.analyses.people import Browsing
 from porpoise_django.engine.errors import InvalidValue
 from porpoise_django.engine.events.bitmaps import EventBitmap, UniqueBitmap, UniverseBitmap
 from porpoise_django.engine.events.bulk import BulkImporter, Importing
 from porpoise_django.engine.events.event import Event
 from porpoise_django.engine.events.marks import Marking, MarkWriter
 from porpoise_django.engine.events.reading import BitmapReader, Reading
+from porpoise_django.engine.events.segments import Segmenting
 from porpoise_django.engine.names import validate_name
 from porpoise_django.engine.numbers.counters import Counter
 from porpoise_django.engine.numbers.counting import Counting, CountWriter
 from porpoise_django.engine.numbers.metrics import Metric, metric_names
 from porpoise_django.engine.numbers.timeseries import TimeSeries, delete_all_series
 from porpoise_django.engine.storage.deletion import Deleter, Deleting
+from porpoise_django.engine.storage.forgetting import Forgetting, bump_generation
 from porpoise_django.engine.storage.ids import DEFAULT_MAX_ID, ID_MODES, DirectIds, IdMap
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.memory import memory_report
@@ -67,7 +70,9 @@ class _Option(Generic[T]):
         setattr(getattr(obj, self.holder), self.name, value)
 
 
-class Analytics(Marking, Counting, Importing, Reading, Deleting):
+class Analytics(
+    Marking, Counting, Importing, Reading, Deleting, Segmenting, Browsing, Forgetting
+):
     """Events (bitmaps), counters, metrics and series stored in Redis under one prefix.
 
     :param client: a ``redis.Redis`` or ``redis.cluster.RedisCluster``.
@@ -269,25 +274,16 @@ class Analytics(Marking, Counting, Importing, Reading, Deleting):
             write_func=write_func,
         )
 
-    def _bump_generation(self) -> None:
-        """Move the purge generation, and each id map shard's copy of it."""
-
-        def build(pipe: Any) -> None:
-            for key in self.keys.shard_generations():
-                pipe.incr(key)
-
-        self.run(build, scripts=())
-
     def delete_all(self) -> None:
         """Delete every key of this prefix but two: the purge generation, bumped
         at the start and the end so every process drops its cached id pairs,
         and in ``"map"`` id mode the id sequence, so no index is reused."""
-        self._bump_generation()
+        bump_generation(self.client, self.keys)
         for name in self.metric_names():
             self.metric(name).delete()
         delete_all_series(self)
         self.deleter.delete_stored()
-        self._bump_generation()
+        bump_generation(self.client, self.keys)
         self.forget_chunks()
         self.forget_registrations()
         if isinstance(self.id_codec, IdMap):

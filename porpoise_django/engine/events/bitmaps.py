@@ -133,6 +133,14 @@ class Bitmap:
             return np.empty(0, dtype=np.int64)
         return np.concatenate(parts)
 
+    def people(self, offset: int = 0, limit: int = 100) -> Any:
+        """A page of the members as user ids, and their total (see ``Analytics.people``)."""
+        return self.store.people(self, offset, limit)
+
+    def save_as(self, name: str) -> UniqueBitmap:
+        """Save the members now as segment ``name``, a unique event (see ``segments``)."""
+        return self.store.save_segment(self, name)
+
     def ids(self) -> np.ndarray | list[str]:
         """Members as user ids: an int64 numpy array (int mode) or strings (map mode)."""
         return self.store.id_codec.to_externals(self.indexes())

@@ -13,6 +13,7 @@ and the cluster spreads chunks over its nodes::
     pp:{k:plays}:t:h:2026112213     counter "plays": total that hour
     pp:reg:events:first / :last     registry of event names (sorted sets)
     pp:reg:chunks                   registry of chunks that hold ids
+    pp:reg:segments                 saved segments (unique events): name -> saved at
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
     pp:{idmap}:gen                  the purge generation (bumped by delete_all)
     pp:{idmap:5}:fwd ...            shard 5 of an id map of several shards
@@ -105,6 +106,11 @@ class KeyScheme:
     def uniques(self) -> str:
         """Set of unique (time-less) event names."""
         return f"{self.prefix}:reg:uniques"
+
+    @property
+    def segments(self) -> str:
+        """Hash: saved segment name -> when it was saved (epoch seconds)."""
+        return f"{self.prefix}:reg:segments"
 
     @property
     def chunks(self) -> str:

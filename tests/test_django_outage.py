@@ -69,18 +69,27 @@ def test_after_a_failure_requests_do_not_wait_for_redis(client, porpoise, privat
 
 
 def test_a_full_spool_drops_the_oldest_and_says_so(client, porpoise, private_server, caplog):
-    porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, SPOOL_MAX_BYTES=800)
-    user = _users(1)[0]
-    client.force_login(user)
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60, SPOOL_MAX_BYTES=1200)
+    users = _users(12)
     private_server.stop()
     with caplog.at_level(logging.ERROR, logger="porpoise_django"):
-        for _ in range(10):
+        for user in users:  # one user per request: each row says when it came
+            client.force_login(user)
             assert client.get("/played/1/").status_code == 200
     stats = delivery.get_buffer().spool_stats()
-    written = 10 + 1  # song:played per request, active once per user per bucket
-    assert stats["bytes"] <= 800 and 0 < stats["rows"] < written
+    written = 2 * 12  # song:played and active per user
+    assert stats["bytes"] <= 1200 and 0 < stats["rows"] < written
     assert stats["dropped"] == written - stats["rows"]  # counted, never silent
-    assert "over 800 bytes: dropped" in caplog.text
+    assert "over 1200 bytes: dropped" in caplog.text
+    private_server.start()
+    assert delivery.flush_buffer()
+    # What stays is the newest writes: the last users, none of the first ones.
+    played = sorted(pp.event("song:played").day())
+    active = sorted(pp.event("active").day())
+    newest = sorted(u.pk for u in users)
+    assert played and played == newest[-len(played) :]
+    assert active and active == newest[-len(active) :]
+    assert users[0].pk not in played + active
 
 
 def test_a_count_sent_again_after_a_partial_failure_counts_once(porpoise):

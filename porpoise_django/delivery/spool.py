@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from porpoise_django.delivery.outage import log_limited
 from porpoise_django.delivery.pending import PendingWrite
 
 logger = logging.getLogger("porpoise_django")
@@ -245,11 +246,12 @@ class Spool:
                 raise SpoolError(f"spool {self.path.name}: {exc}") from exc
         if dropped:
             self.dropped += dropped
-            logger.error(
-                "porpoise: spool %s over %d bytes: dropped its %d oldest writes (%d in all)",
+            log_limited(
+                f"spool full {self.path.name}",
+                logging.ERROR,
+                "porpoise: spool %s over %d bytes: dropped its oldest writes (%d in all)",
                 self.path.name,
                 self.max_bytes,
-                dropped,
                 self.dropped,
             )
         return len(rows)

@@ -1,0 +1,105 @@
+"""What spooling costs and what it keeps: an append costs the same at any size,
+nothing appended during a replay is left behind, and a flood of public
+tracking rows never pushes out the writes of the server's own code."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from porpoise_django import delivery
+from porpoise_django.delivery import replay
+
+pytestmark = pytest.mark.django_db
+
+
+def _down(server, **extra):
+    return {"REDIS_URL": server.url, "RETRY_SECONDS": 60, "SOCKET_TIMEOUT": 0.3, **extra}
+
+
+def test_an_append_never_scans_the_spool(porpoise, private_server):
+    porpoise(**_down(private_server, SPOOL_MAX_BYTES=2**30))
+    private_server.stop()
+    buffer = delivery.get_buffer()
+    rows = [delivery.mark("visit", i) for i in range(1000)]
+    for _ in range(200):  # 200,000 rows
+        buffer.add(rows)
+    statements: list[str] = []
+    spool = buffer._spool
+    spool._db.set_trace_callback(statements.append)
+    started = time.perf_counter()
+    for i in range(20):
+        buffer.add([delivery.mark("visit", i)])
+    per_append = (time.perf_counter() - started) / 20
+    spool._db.set_trace_callback(None)
+    scans = [s for s in statements if "SUM(" in s.upper() or "COUNT(" in s.upper()]
+    assert scans == [] and statements  # running totals only
+    assert per_append < 0.02, f"{per_append * 1000:.1f} ms per append at 200k rows"
+    assert len(buffer) == 200_020 and buffer.spool_stats()["rows"] == 200_020
+
+
+def test_a_write_spooled_while_a_replay_ends_is_not_left_behind(porpoise, private_server):
+    pp = porpoise(**_down(private_server))
+    private_server.stop()
+    assert delivery.record([delivery.mark("visit", 1)]) is False
+    private_server.start()
+    buffer = delivery.get_buffer()
+    spool = buffer._spool
+    real = spool.oldest
+    late = delivery.mark("visit", 2)
+    landed = []
+
+    def oldest(limit):
+        found = real(limit)
+        if not found and not landed:
+            # Another thread spools a write just as the replay finds the spool empty.
+            landed.append(1)
+            buffer.add([late])
+        return found
+
+    spool.oldest = oldest
+    assert delivery.flush_buffer() is True
+    assert landed and buffer.backlog  # still known to be waiting
+    replay.shutdown()  # the exit flush sends it
+    assert sorted(pp.event("visit").day()) == [1, 2]
+
+
+def test_a_flood_of_public_rows_never_evicts_the_servers_writes(porpoise, private_server):
+    pp = porpoise(**_down(private_server, SPOOL_MAX_BYTES=200_000))
+    private_server.stop()
+    server_rows = [delivery.mark("purchase", i) for i in range(100)]
+    assert delivery.record(server_rows) is False
+    for start in range(0, 40_000, 1000):  # 40 track/ requests of 1000 rows from one token
+        flood = [delivery.mark("page:viewed", start + i, public=True) for i in range(1000)]
+        delivery.record(flood)
+    stats = delivery.get_buffer().spool_stats()
+    assert stats["bytes"] <= 200_000
+    assert stats["dropped"] > 30_000  # the flood made room for itself only
+    # Server writes made during the flood keep their place too.
+    assert delivery.record([delivery.mark("purchase", 100)]) is False
+    for start in range(0, 5000, 1000):
+        late = [delivery.mark("page:viewed", 40_000 + start + i, public=True) for i in range(1000)]
+        delivery.record(late)
+    private_server.start()
+    assert delivery.flush_buffer() is True
+    assert sorted(pp.event("purchase").day()) == list(range(101))
+    # The public rows kept are the newest ones.
+    kept = sorted(pp.event("page:viewed").day())
+    assert kept[-1] == 44_999 and kept[0] > 30_000
+
+
+def test_public_rows_in_memory_are_dropped_before_the_servers(porpoise, settings):
+    from porpoise_django.delivery.buffer import ReplayBuffer
+
+    porpoise()
+    memory = ReplayBuffer(100)
+    memory.add([delivery.mark("purchase", i) for i in range(10)])
+    memory.add([delivery.mark("page:viewed", i, public=True) for i in range(500)])
+    memory.add([delivery.mark("purchase", 10)])
+    kept = [write for _, write in memory.take()]
+    purchases = [w.row[1] for w in kept if w.row[0] == "purchase"]
+    views = [w.row[1] for w in kept if w.row[0] == "page:viewed"]
+    assert purchases == list(range(11))
+    assert len(views) == 50 and views == list(range(450, 500))  # the newest half
+    assert memory.stats.dropped == 450

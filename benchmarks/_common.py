@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +48,64 @@ def run_peer(task: str, **params: Any) -> dict[str, Any]:
     if done.returncode != 0:
         sys.exit(f"peer task {task} failed:\n{done.stderr}")
     return json.loads(done.stdout)
+
+
+class Peer:
+    """bitmapist in one long-lived process of its virtualenv (``peer_bitmapist.py
+    serve``): one request, one answer, so its runs interleave with ours round by
+    round instead of running in a block before or after them."""
+
+    def __init__(self, url: str) -> None:
+        python = ensure_peer()
+        self.process = subprocess.Popen(
+            [str(python), str(HERE / "peer_bitmapist.py"), "serve", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, task: str, **params: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"task": task, **params}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(f"peer task {task} failed (see its stderr above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def interleaved(rounds: int, sides: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Median seconds of each side over ``rounds`` rounds, the sides taking turns
+    within each round (a busy machine slows all of them alike). Each callable
+    returns the seconds of its own run."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            times[name].append(run())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> Callable[[], float]:
+    """A callable giving the mean seconds of ``repeat`` calls of ``fn``."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        return (time.perf_counter() - start) / repeat
+
+    return run
 
 
 @contextmanager

@@ -50,6 +50,33 @@ def make_data(users: int, days: int, end: dt.datetime, seed: int = 11):
     )
 
 
+#: The workloads no benchmark chose (issue 26), beside the signup workload of
+#: ``make_data``: (event name, share of users in the pool). Each pool user has
+#: their own daily probability (uniform in [0, 1)), so about half the pool,
+#: a fifth of all users for "any", is active on a day, over every id band.
+ANY_EVENT_WORKLOADS = [("any", 0.40), ("sparse", 0.01), ("rare", 0.001)]
+WORKLOAD_LABELS = {
+    "any": "any event, 20%/day",
+    "sparse": "sparse, 0.5%/day",
+    "rare": "sparse, 0.05%/day",
+}
+
+
+def make_any_event(users: int, days: int, end: dt.datetime, pool: float, seed: int = 13):
+    """Ids and times of an event over all users: a ``pool`` share of the users,
+    each with a per-user daily probability; about ``pool / 2`` of users a day."""
+    rng = np.random.default_rng(seed)
+    start_ts = int((end - dt.timedelta(days=days)).timestamp())
+    members = np.flatnonzero(rng.random(users) < pool)
+    chance = rng.random(len(members))
+    ids, stamps = [], []
+    for day in range(days):
+        today = members[rng.random(len(members)) < chance]
+        ids.append(today)
+        stamps.append(start_ts + day * 86400 + rng.integers(0, 86400, len(today)))
+    return np.concatenate(ids), np.concatenate(stamps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)

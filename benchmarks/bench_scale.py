@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import resource
 import sys
 import time
@@ -43,8 +44,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import best_of, peer_buckets, redis_server, run_peer
-from bench_events import make_data
+from _common import Peer, best_of, interleaved, peer_buckets, redis_server, run_peer, timed
+from bench_events import ANY_EVENT_WORKLOADS, WORKLOAD_LABELS, make_any_event, make_data
 
 from porpoise_django.engine import Analytics, cohort_table
 
@@ -53,7 +54,15 @@ END = dt.datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
 MARK_ROWS = 200_000
 PEER_MARKS = 20_000
-OPERATIONS = ["batch marking", "bulk import", "count", "AND", "cohort 30x30", "iteration"]
+#: The panels of the plot.
+PLOTTED = [
+    "batch marking",
+    "bulk import",
+    "count (any event, 20%/day)",
+    "AND (any event, 20%/day)",
+    "cohort 30x30 (signup cohorts, 28%/day)",
+    "cohort 30x30 (any event, 20%/day)",
+]
 
 
 def chunk_keys(pp: Analytics, name: str, period: Any) -> list[str]:
@@ -96,38 +105,77 @@ def floor_import(client: Any, pp: Analytics, names: list[str], periods: list[Any
     return seconds
 
 
-def floor_count(client: Any, keys: list[str]) -> int:
+def peer_key(name: str, period: Any) -> str:
+    """bitmapist's key of ``name`` on the day ``period`` (one whole bitmap)."""
+    return f"trackist_{name}_{period.start.year}-{period.start.month}-{period.start.day}"
+
+
+def floor_count(client: Any, key: str) -> int:
+    """One raw BITCOUNT of the whole bitmap (bitmapist's key): one round trip."""
+    return client.bitcount(key)
+
+
+def floor_and(client: Any, left: str, right: str) -> int:
+    """BITOP AND + BITCOUNT of the whole bitmaps, in one pipeline."""
     pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.bitcount(key)
-    return sum(pipe.execute())
+    pipe.bitop("AND", "floor:tmp", left, right)
+    pipe.bitcount("floor:tmp")
+    pipe.delete("floor:tmp")
+    return pipe.execute()[1]
 
 
-def floor_and(client: Any, left: list[str], right: list[str]) -> int:
-    pipe = client.pipeline(transaction=False)
-    for i, (a, b) in enumerate(zip(left, right, strict=True)):
-        tmp = f"floor:tmp:{i}"
-        pipe.bitop("AND", tmp, a, b)
-        pipe.bitcount(tmp)
-        pipe.delete(tmp)
-    return sum(pipe.execute()[1::3])
-
-
-def floor_cohort(client: Any, pp: Analytics, days: list[Any]) -> list[int]:
-    """Every cell of the 30 x 30 daily table ("on" mode), one pipeline."""
+def floor_cohort(client: Any, pp: Analytics, names: tuple[str, str], days: list[Any]) -> list[int]:
+    """Every cell of the 30 x 30 daily table ("on" mode), server-side: BITOP AND
+    + BITCOUNT of each cell and chunk, all in one pipeline."""
     pipe = client.pipeline(transaction=False)
     cells = 0
     for i, cohort in enumerate(days):
-        signup = chunk_keys(pp, "signup", cohort)
+        rows = chunk_keys(pp, names[0], cohort)
         for later in days[i:]:
-            for c, key in enumerate(chunk_keys(pp, "active", later)):
-                pipe.bitop("AND", "floor:tmp", signup[c], key)
+            for c, key in enumerate(chunk_keys(pp, names[1], later)):
+                pipe.bitop("AND", "floor:tmp", rows[c], key)
                 pipe.bitcount("floor:tmp")
             cells += 1
     pipe.delete("floor:tmp")
     counts = pipe.execute()[1:-1:2]  # the BITCOUNTs, chunk by chunk, cell by cell
     per_cell = len(counts) // cells
     return [sum(counts[i * per_cell : (i + 1) * per_cell]) for i in range(cells)]
+
+
+def floor_cohort_client(
+    client: Any, pp: Analytics, names: tuple[str, str], days: list[Any]
+) -> list[int]:
+    """The same cells client-side: GET of every row and target chunk in one
+    pipeline, then numpy popcounts of each cell over its row's bytes that hold ids."""
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        for day in days:
+            for key in chunk_keys(pp, name, day):
+                pipe.get(key)
+    replies = pipe.execute()
+    n = len(pp.chunks())
+    maps = [[np.frombuffer(r or b"", dtype=np.uint8) for r in replies[i : i + n]]
+            for i in range(0, len(replies), n)]  # fmt: skip
+    rows, targets = maps[: len(days)], maps[len(days) :]
+    cells = []
+    for i, row in enumerate(rows):
+        spans = []
+        for part in row:
+            members = np.flatnonzero(part)
+            spans.append((int(members[0]), int(members[-1]) + 1) if len(members) else (0, 0))
+        for target in targets[i:]:
+            cells.append(sum(
+                int(np.bitwise_count(part[lo:hi] & column[lo:hi]).sum()) if len(column) >= hi
+                else int(np.bitwise_count(part[lo:len(column)] & column[lo:]).sum())
+                for part, column, (lo, hi) in zip(row, target, spans, strict=True)
+            ))  # fmt: skip
+    return cells
+
+
+def table_cells(rows: list[list[Any]], n: int) -> list[int]:
+    """The cells of a daily table over ``n`` days, row by row, offsets that have begun
+    (bitmapist leaves blank what we count as 0: compared as 0)."""
+    return [int(row[i] or 0) for r, row in enumerate(rows) for i in range(n - r)]
 
 
 def floor_ids(client: Any, pp: Analytics, keys: list[str]) -> list[int]:
@@ -142,7 +190,59 @@ def floor_ids(client: Any, pp: Analytics, keys: list[str]) -> list[int]:
     return np.concatenate(parts).tolist() if parts else []
 
 
-def measure(url: str, users: int) -> dict[str, dict[str, float]]:
+def measure_reads(
+    client: Any, pp: Analytics, peer: Peer, days: list[Any], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Count, AND and the 30 x 30 cohort table of each workload: ours, bitmapist's
+    and the floor taking turns in every round (medians), answers checked equal."""
+    out: dict[str, dict[str, float]] = {}
+    first, last, before = days[0], days[-1], days[-2]
+    for name in ("active", "any"):
+        label = WORKLOAD_LABELS.get(name, "signup cohorts, 28%/day")
+        today, yesterday = pp.event(name).bind(last), pp.event(name).bind(before)
+        day = last.start.date().isoformat()
+        whole, whole_before = peer_key(name, last), peer_key(name, before)
+        assert len(today) == floor_count(client, whole) == peer.call(
+            "time_count", event=name, day=day, repeat=1)["count"]  # fmt: skip
+        both = len(today & yesterday)
+        assert both == floor_and(client, whole, whole_before)
+        assert both == peer.call("time_and", event=name, day=day, repeat=1)["count"]
+        out[f"count ({label})"] = interleaved(rounds, {
+            "ours": timed(lambda t=today: len(t), 50),
+            "peer": lambda n=name, d=day: peer.call("time_count", event=n, day=d, repeat=50)[
+                "seconds"],
+            "floor": timed(lambda w=whole: floor_count(client, w), 50),
+        })  # fmt: skip
+        out[f"AND ({label})"] = interleaved(rounds, {
+            "ours": timed(lambda t=today, y=yesterday: len(t & y), 50),
+            "peer": lambda n=name, d=day: peer.call("time_and", event=n, day=d, repeat=50)[
+                "seconds"],
+            "floor": timed(lambda w=whole, v=whole_before: floor_and(client, w, v), 50),
+        })  # fmt: skip
+    for names in [("signup", "active"), *((n, n) for n, _ in ANY_EVENT_WORKLOADS)]:
+        label = WORKLOAD_LABELS.get(names[0], "signup cohorts, 28%/day")
+        request = {"select1": names[0], "select2": names[1], "rows": 30, "columns": 29,
+                   "start_date": first.start.date().isoformat(), "repeat": 1}  # fmt: skip
+
+        def ours(names: tuple[str, str] = names) -> Any:
+            return cohort_table(pp, names[0], names[1], cohorts=30, offsets=29, start=first.start)
+
+        cells = table_cells(ours().counts, len(days))
+        assert cells == floor_cohort(client, pp, names, days)
+        assert cells == floor_cohort_client(client, pp, names, days)
+        assert cells == table_cells(peer.call("cohort", **request)["cells"], len(days))
+        times = interleaved(rounds, {
+            "ours": timed(ours),
+            "peer": lambda r=request: peer.call("cohort", **r)["seconds"],
+            "server": timed(lambda n=names: floor_cohort(client, pp, n, days)),
+            "client": timed(lambda n=names: floor_cohort_client(client, pp, n, days)),
+        })  # fmt: skip
+        times["floor"] = min(times.pop("server"), times.pop("client"))
+        out[f"cohort 30x30 ({label})"] = times
+    return out
+
+
+def measure(url: str, users: int, rounds: int) -> dict[str, dict[str, float]]:
     """Seconds per operation (marking: per 1,000 marks) for ours, peer and floor."""
     client = redis.Redis.from_url(url)
     client.flushdb()
@@ -188,49 +288,26 @@ def measure(url: str, users: int) -> dict[str, dict[str, float]]:
     )
     out["bulk import"] = {"ours": ours, "peer": float("nan"), "floor": floor, "events": events}
 
+    # -- the workloads no benchmark chose: events over all users ----------------------
+    for name, pool in ANY_EVENT_WORKLOADS:
+        pp.import_arrays(name, *make_any_event(users, DAYS, END, pool), granularities=["day"])
+    gc.collect()
+
     # -- bitmapist gets the same bitmaps, whole ------------------------------------------
     buckets = peer_buckets(pp, ["signup", "active"], periods)
+    buckets += peer_buckets(pp, [n for n, _ in ANY_EVENT_WORKLOADS], {"day": days})
     run_peer("copy_chunks", url=url, buckets=buckets, chunk_bytes=pp.keys.chunk_size // 8)
-
-    # -- reads ---------------------------------------------------------------------------
-    last, before = days[-1], days[-2]
-    today, yesterday = pp.event("active").bind(last), pp.event("active").bind(before)
-    peer = run_peer("read", url=url, day=last.start.date().isoformat(), repeat=50, rounds=3)
-    today_keys, yesterday_keys = chunk_keys(pp, "active", last), chunk_keys(pp, "active", before)
-    assert len(today) == peer["count"] == floor_count(client, today_keys)
-    assert (
-        len(today & yesterday) == peer["and_count"] == floor_and(client, today_keys, yesterday_keys)
-    )
-    out["count"] = {
-        "ours": best_of(50, lambda: len(pp.event("active").bind(last))),
-        "peer": peer["count_seconds"],
-        "floor": best_of(50, lambda: floor_count(client, today_keys)),
-    }
-    out["AND"] = {
-        "ours": best_of(50, lambda: len(today & yesterday)),
-        "peer": peer["and_seconds"],
-        "floor": best_of(50, lambda: floor_and(client, today_keys, yesterday_keys)),
-    }
-    table = cohort_table(pp, "signup", "active", cohorts=30, offsets=29, start=first)
-    cells = floor_cohort(client, pp, days)
-    assert sum(v for row in table.counts for v in row if v) == sum(cells)
-    peer_cohort = run_peer(
-        "cohort", url=url, rows=30, columns=30, start_date=first.isoformat(), repeat=2
-    )
-    assert table.sizes == peer_cohort["sizes"]
-    out["cohort 30x30"] = {
-        "ours": best_of(
-            3, lambda: cohort_table(pp, "signup", "active", cohorts=30, offsets=29, start=first)
-        ),
-        "peer": peer_cohort["seconds"],
-        "floor": best_of(3, lambda: floor_cohort(client, pp, days)),
-    }
+    with Peer(url) as peer:
+        out.update(measure_reads(client, pp, peer, days, rounds))
+    today = pp.event("active").bind(days[-1])
+    today_keys = chunk_keys(pp, "active", days[-1])
     assert floor_ids(client, pp, today_keys) == list(today)
     out["iteration"] = {
         "ours": best_of(3, lambda: list(today)),
-        "peer": peer["iter_seconds"],
+        "peer": run_peer("read", url=url, day=days[-1].start.date().isoformat(), repeat=1,
+                         rounds=1)["iter_seconds"],
         "floor": best_of(3, lambda: floor_ids(client, pp, today_keys)),
-    }
+    }  # fmt: skip
 
     # -- memory per user-day -------------------------------------------------------------
     ours_bytes = sum(client.memory_usage(k) or 0 for d in days for k in chunk_keys(pp, "active", d))
@@ -251,10 +328,12 @@ def measure(url: str, users: int) -> dict[str, dict[str, float]]:
 def show(results: dict[int, dict[str, dict[str, float]]]) -> None:
     for users, ops in results.items():
         print(f"\n### {users:,} users x {DAYS} days\n")
+        print("Reads: medians of interleaved rounds (ours, bitmapist, floor in turn).")
+        load = os.getloadavg()[0]
+        print(f"Machine: {os.cpu_count()} cores, load average {load:.1f} at the end.\n")
         print("| operation | porpoise-django | bitmapist | floor | vs bitmapist | vs floor |")
         print("| --- | --- | --- | --- | --- | --- |")
-        for name in [*OPERATIONS, "memory"]:
-            row = ops[name]
+        for name, row in ops.items():
             unit, scale = ("B/user-day", 1) if name == "memory" else ("ms", 1000)
             if name == "batch marking":
                 unit = "ms / 1k marks"
@@ -277,7 +356,7 @@ def plot(results: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 
     sizes = sorted(results)
     figure, axes = plt.subplots(2, 3, figsize=(13, 7.5))
-    for axis, name in zip(axes.flat, OPERATIONS, strict=True):
+    for axis, name in zip(axes.flat, PLOTTED, strict=True):
         for side, style in (("ours", "o-"), ("peer", "s--"), ("floor", "^:")):
             values = [results[n][name][side] for n in sizes]
             if not all(np.isnan(values)):
@@ -302,18 +381,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
     default_plot = Path(__file__).resolve().parent.parent / "docs" / "img" / "scale.png"
     parser.add_argument("--plot", type=Path, default=default_plot)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of each read")
+    parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
     results = {}
     with redis_server() as url:
         for users in (int(s) for s in args.sizes.split(",")):
             print(f"measuring {users:,} users ...", flush=True)
-            results[users] = measure(url, users)
+            results[users] = measure(url, users, args.rounds)
             used = redis.Redis.from_url(url).info("memory")["used_memory_peak_human"]
             print(f"  server memory peak {used}", flush=True)
     show(results)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\nthis process peaked at {rss:.1f} GiB")
-    plot(results, args.plot)
+    if not args.no_plot:
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":

@@ -106,24 +106,75 @@ def task_read(req, client):
     return out
 
 
-def task_cohort(req, client):
-    """bitmapist's cohort table: best of ``repeat`` runs of get_dates_data."""
+def cohort_cells(req):
+    """One ``get_dates_data`` table of counts (``as_percent=False``): per row the
+    cohort size, then one cell per offset ('' where bitmapist leaves it blank)."""
     from bitmapist.cohort import get_dates_data
 
+    data = get_dates_data(
+        select1=req.get("select1", "signup"),
+        select2=req.get("select2", "active"),
+        time_group="days",
+        as_percent=False,
+        num_results=req["rows"],
+        num_of_rows=req["columns"],
+        start_date=req["start_date"],
+    )
+    bitmapist.delete_runtime_bitop_keys()
+    return data
+
+
+def task_cohort(req, client):
+    """bitmapist's cohort table: best of ``repeat`` runs of get_dates_data."""
     best, data = float("inf"), None
     for _ in range(req["repeat"]):
         start = time.perf_counter()
-        data = get_dates_data(
-            select1="signup",
-            select2="active",
-            time_group="days",
-            num_results=req["rows"],
-            num_of_rows=req["columns"],
-            start_date=req["start_date"],
-        )
+        data = cohort_cells(req)
         best = min(best, time.perf_counter() - start)
-        bitmapist.delete_runtime_bitop_keys()
-    return {"seconds": best, "sizes": [row[1] for row in data]}
+    return {
+        "seconds": best,
+        "sizes": [row[1] for row in data],
+        "cells": [[None if c == "" else int(c) for c in row[2:]] for row in data],
+    }
+
+
+def task_time_count(req, client):
+    """Seconds per ``len(DayEvents(event, day))``, averaged over ``repeat`` calls."""
+    day = date.fromisoformat(req["day"])
+    start = time.perf_counter()
+    for _ in range(req["repeat"]):
+        count = len(DayEvents.from_date(req["event"], day))
+    return {"seconds": (time.perf_counter() - start) / req["repeat"], "count": count}
+
+
+def task_time_and(req, client):
+    """Seconds per ``len(BitOpAnd(day, day before))``, averaged over ``repeat`` calls."""
+    day = date.fromisoformat(req["day"])
+    today = DayEvents.from_date(req["event"], day)
+    yesterday = DayEvents.from_date(req["event"], day - timedelta(days=1))
+    start = time.perf_counter()
+    for _ in range(req["repeat"]):
+        count = len(BitOpAnd(today, yesterday))
+    seconds = (time.perf_counter() - start) / req["repeat"]
+    bitmapist.delete_runtime_bitop_keys()
+    return {"seconds": seconds, "count": count}
+
+
+def task_time_bitcount(req, client):
+    """Seconds per raw ``BITCOUNT`` of bitmapist's key of one day (one round trip)."""
+    key = DayEvents.from_date(req["event"], date.fromisoformat(req["day"])).redis_key
+    start = time.perf_counter()
+    for _ in range(req["repeat"]):
+        count = client.bitcount(key)
+    return {"seconds": (time.perf_counter() - start) / req["repeat"], "count": count}
+
+
+def serve(client):
+    """One JSON request per line on stdin, one JSON answer per line on stdout, until EOF:
+    the benchmarks interleave bitmapist's runs with theirs in one long-lived process."""
+    for line in sys.stdin:
+        req = json.loads(line)
+        print(json.dumps(globals()["task_" + req["task"]](req, client)), flush=True)
 
 
 def task_memory(req, client):
@@ -140,7 +191,10 @@ def task_memory(req, client):
 
 
 if __name__ == "__main__":
-    request = json.loads(sys.stdin.read())
-    redis_client = setup(request["url"])
-    answer = globals()["task_" + request["task"]](request, redis_client)
-    print(json.dumps(answer))
+    if sys.argv[1:2] == ["serve"]:
+        serve(setup(sys.argv[2]))
+    else:
+        request = json.loads(sys.stdin.read())
+        redis_client = setup(request["url"])
+        answer = globals()["task_" + request["task"]](request, redis_client)
+        print(json.dumps(answer))

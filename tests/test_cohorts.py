@@ -1,12 +1,14 @@
 """Cohort tables and funnels, checked against brute force on Python sets."""
 
 import datetime as dt
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidValue, cohort_table, funnel
+from porpoise_django.engine.analyses import cohorts
 
 UTC = dt.UTC
 
@@ -108,6 +110,87 @@ def test_cohort_table_in_one_round_trip_with_labels_average_and_csv(
     assert lines[0] == "cohort,size,week 0,week 1,week 2"
     assert lines[1] == "2026-W45,10,0.00,50.00,20.00"
     assert table.to_csv(as_percent=False).splitlines()[1] == "2026-W45,10,0,5,2"
+
+
+#: The plans of the server's cell counting, forced (cohorts.TRIM, GATHER, TRANSFER):
+#: whole bitmaps AND-ed, rows cut to their bytes that hold ids, rows' ids tested
+#: by the caller in the fetched targets, and the costs as shipped.
+PLANS = {
+    "whole": (10**9, 10**9, 10**9),
+    "cut": (0, 10**9, 10**9),
+    "ids": (3, 0, 0),
+    "costed": (cohorts.TRIM, cohorts.GATHER, cohorts.TRANSFER),
+}
+
+#: Ids over five chunks of 1,024 (chunk_bits=10): on the cluster, over its nodes.
+spread_ids = st.sets(st.integers(0, 5 * 1024), max_size=30)
+spread_strategy = st.fixed_dictionaries(
+    {
+        "signup": st.dictionaries(st.integers(-9, 0), spread_ids, max_size=6),
+        "active": st.dictionaries(st.integers(-9, 0), spread_ids, max_size=8),
+    }
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    marks=spread_strategy,
+    mode=st.sampled_from(["on", "on_or_after"]),
+    first_time=st.booleans(),
+    plan=st.sampled_from(sorted(PLANS)),
+)
+def test_every_plan_of_the_cells_matches_brute_force(
+    make_analytics, clock, monkeypatch, marks, mode, first_time, plan
+):
+    monkeypatch.setattr(cohorts, "TRIM", PLANS[plan][0])
+    monkeypatch.setattr(cohorts, "GATHER", PLANS[plan][1])
+    monkeypatch.setattr(cohorts, "TRANSFER", PLANS[plan][2])
+    pp = make_analytics(chunk_bits=10)
+    load(pp, clock, marks)
+    cohort_type = "first_time" if first_time else "recurring"
+    table = cohort_table(
+        pp, "signup", "active", cohorts=6, offsets=5, mode=mode, cohort_type=cohort_type
+    )
+    assert (table.sizes, table.counts) == brute_force(marks, 6, 5, 0, mode, first_time)
+    pp.delete_all()
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_each_plan_on_signup_bands_dense_and_sparse_events(
+    make_analytics, clock, monkeypatch, round_trips, plan
+):
+    """The workloads of the benchmarks in small: signups in narrow id bands, an
+    event over all users and a rare one, over eight chunks; every plan agrees
+    with the sets, in one round trip per node."""
+    for name, value in zip(("TRIM", "GATHER", "TRANSFER"), PLANS[plan], strict=True):
+        monkeypatch.setattr(cohorts, name, value)
+    pp = make_analytics(chunk_bits=10)
+    users, rng = 8 * 1024, random.Random(7)
+    marks: dict[str, dict[int, set[int]]] = {"signup": {}, "active": {}, "rare": {}}
+    for d in range(-5, 1):
+        band = range((d + 5) * users // 6, (d + 6) * users // 6)
+        marks["signup"][d] = set(band)
+        marks["active"][d] = {i for i in range(users) if rng.random() < 0.3}
+        marks["rare"][d] = {i for i in range(users) if rng.random() < 0.002}
+    load(pp, clock, marks)
+    pp.chunks()
+    for first, second in (("signup", "active"), ("active", "active"), ("rare", "rare")):
+        with round_trips:
+            table = cohort_table(pp, first, second, cohorts=6, offsets=5)
+        assert round_trips.one()
+        picked = {"signup": marks[first], "active": marks[second]}
+        assert (table.sizes, table.counts) == brute_force(picked, 6, 5, 0)
+
+
+def test_cells_survive_a_script_flush(pp, clock, redis_client):
+    pp.mark_many([("signup", i, day(clock, -1)) for i in range(6)])
+    pp.mark_many([("active", i) for i in range(0, 6, 2)])
+    redis_client.script_flush()  # NOSCRIPT: the script is loaded and sent again
+    table = cohort_table(pp, "signup", "active", cohorts=2, offsets=1)
+    assert table.sizes == [6, 0] and table.counts[0] == [0, 3]
+    assert not [k for k in redis_client.scan_iter(match=f"{pp.keys.prefix}:*cohort-cells*")]
 
 
 def test_select1b_and_select2b_narrow_the_sets(pp, clock):

@@ -47,8 +47,12 @@ def test_expression_templates_bind_to_any_period(pp, clock):
 
 def test_results_live_in_expiring_temporary_keys(make_analytics, redis_client):
     pp = make_analytics(temp_ttl=30)
-    pp.mark_many([("a", 1), ("b", 1)])
-    len(pp.event("a").day() & pp.event("b").day())
+    pp.mark_many([("a", 1), ("b", 1), ("c", 2)])
+    a, b, c = (pp.event(n).day() for n in "abc")
+    # One operator over stored bitmaps is counted in a script that keeps nothing.
+    assert len(a & b) == 1 and len(a - b) == 0 and len(a | b | c) == 2
+    assert not list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*:tmp:*"))
+    assert len((a & b) | c) == 2
     temps = list(redis_client.scan_iter(match=f"{pp.keys.prefix}:*:tmp:*"))
     assert temps
     assert all(0 < redis_client.ttl(k) <= 30 for k in temps)
@@ -95,4 +99,38 @@ def test_random_expressions_match_python_sets(make_analytics, a_ids, b_ids, c_id
     }[op]
     assert sorted(expr) == sorted(expected)
     assert len(expr) == len(expected)
+    pp.delete_all()
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(a_ids=ids, b_ids=ids, c_ids=ids)
+def test_counts_of_one_operator_over_many_chunks_in_one_round_trip(
+    make_analytics, round_trips, a_ids, b_ids, c_ids
+):
+    """Stored bitmaps and one operator over them are counted by one script over
+    every chunk (one per chunk on a cluster: one round trip per node), leaving
+    no key behind."""
+    pp = make_analytics(chunk_bits=CHUNK_BITS)
+    pp.mark_many([("a", i) for i in a_ids] + [("b", i) for i in b_ids] + [("c", i) for i in c_ids])
+    pp.mark_many([("other", 0)])  # a store never empty
+    a, b, c = (pp.event(n).day() for n in "abc")
+    universe = a_ids | b_ids | c_ids | {0}
+    len(a & b)  # the chunks known, the script loaded
+    with round_trips:
+        counts = pp.count_bitmaps([a, a & b, a | b | c, a ^ b ^ c, a - b, ~a, b & c & a])
+    assert round_trips.one()
+    assert counts == [
+        len(a_ids),
+        len(a_ids & b_ids),
+        len(a_ids | b_ids | c_ids),
+        len(a_ids ^ b_ids ^ c_ids),
+        len(a_ids - b_ids),
+        len(universe - a_ids),
+        len(a_ids & b_ids & c_ids),
+    ]
+    with round_trips:
+        assert len(a & b) == len(a_ids & b_ids) and len(a) == len(a_ids)
+    assert not list(pp.client.scan_iter(match=f"{pp.keys.prefix}:*:tmp:*"))
     pp.delete_all()

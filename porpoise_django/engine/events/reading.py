@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from porpoise_django.engine.errors import InvalidId
-from porpoise_django.engine.events.bitmaps import Bitmap, counts_over
+from porpoise_django.engine.events.bitmaps import Bitmap, BitOp, Difference, counts_over
 from porpoise_django.engine.storage.ids import DirectIds, IdMap
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.registry import Registry
-from porpoise_django.engine.storage.scripts import COUNT_ONCE, SET_BITS, run_pipeline
+from porpoise_django.engine.storage.scripts import COUNT_ONCE, COUNT_SETS, SET_BITS, run_pipeline
 from porpoise_django.engine.storage.store import Readable
 from porpoise_django.engine.time.periods import Period
 
@@ -63,10 +63,43 @@ class BitmapReader:
         return [[results[i] for i in row] for row in positions]
 
     def count_bitmaps(self, bitmaps: Sequence[Readable]) -> list[int]:
-        """Counts of several bitmaps or expressions in one round trip."""
+        """Counts of several bitmaps or expressions in one round trip.
+
+        Stored bitmaps and one operator over stored bitmaps (``a & b``,
+        ``a | b | c``, ``a - b``, ``~a``) are counted by one COUNT_SETS script
+        over all chunks (one per chunk on a cluster, in one round trip per
+        node), leaving no key behind; one stored bitmap in one chunk by a plain
+        BITCOUNT. Deeper expressions are built with BITOPs first.
+        """
         chunks = self.registry.chunks()
-        rows = self.read_chunks(bitmaps, chunks, lambda pipe, key, _c: pipe.bitcount(key))
-        return [int(sum(row)) for row in rows]
+        programs = [_program(b) for b in bitmaps]
+        known = [p for p in programs if p is not None]
+        if not chunks or len(known) < len(programs):
+            rows = self.read_chunks(bitmaps, chunks, lambda pipe, key, _c: pipe.bitcount(key))
+            return [int(sum(row)) for row in rows]
+        for bitmap in bitmaps:
+            bitmap.check_bound()
+        if len(chunks) == 1 and len(known) == 1 and known[0][0] == "KEY":
+            return [int(self.client.bitcount(bitmaps[0].compile(chunks[0], None, {})))]
+        return self._count_sets(known, chunks)
+
+    def _count_sets(
+        self, programs: list[tuple[str, list[Readable]]], chunks: list[int]
+    ) -> list[int]:
+        groups = _chunks_by_node(self.client, self.keys, chunks)
+
+        def build(pipe: Any) -> None:
+            for node, group in groups:
+                keys = [o.compile(c, None, {}) for _, ops in programs for c in group for o in ops]
+                keys += [self.keys.temp(c, "count-sets") for c in group]
+                args: list[Any] = [len(group)]
+                for op, operands in programs:
+                    args += [op, len(operands)]
+                options = {} if node is None else {"target_nodes": node}
+                pipe.execute_command("EVALSHA", COUNT_SETS.sha, len(keys), *keys, *args, **options)
+
+        replies = run_pipeline(self.client, build, (COUNT_SETS,))
+        return [int(sum(int(reply[i]) for reply in replies)) for i in range(len(programs))]
 
     def contains(self, bitmap: Readable, external: object) -> bool:
         """Whether ``external`` is in ``bitmap``; unknown ids are simply absent."""
@@ -84,6 +117,34 @@ class BitmapReader:
             [bitmap], [chunk], lambda pipe, key, _c: pipe.getbit(key, offset)
         )
         return bool(bit)
+
+
+def _program(bitmap: Readable) -> tuple[str, list[Readable]] | None:
+    """How COUNT_SETS counts ``bitmap``: a stored bitmap, or one operator over
+    stored bitmaps; None for anything deeper."""
+    depth = getattr(bitmap, "depth", None)
+    if depth == 0:
+        return ("KEY", [bitmap])
+    operands = list(getattr(bitmap, "operands", ()))
+    if depth != 1 or not operands:
+        return None
+    if isinstance(bitmap, BitOp):
+        return (bitmap.op, operands)
+    if isinstance(bitmap, Difference):
+        return ("MINUS", operands)
+    return None
+
+
+def _chunks_by_node(
+    client: Any, keys: KeyScheme, chunks: Sequence[int]
+) -> list[tuple[Any, list[int]]]:
+    """The groups of chunks counted by one call each, with the node they go to:
+    all in one (node None) on a single server; one per chunk on a cluster,
+    where the keys of a script share one slot."""
+    find_node = getattr(client, "get_node_from_key", None)  # a RedisCluster
+    if find_node is None:
+        return [(None, list(chunks))]
+    return [(find_node(keys.universe(chunk)), [chunk]) for chunk in chunks]
 
 
 class Reading:

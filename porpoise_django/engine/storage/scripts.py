@@ -151,18 +151,25 @@ return created
 )
 
 #: Map external ids (ARGV) to dense indexes, creating the missing ones atomically.
-#: KEYS: forward hash, reverse hash, sequence counter, generation of one shard
-#: (one slot). ARGV[1] is 1 to create missing ids, 0 to answer -1 for them;
-#: ARGV[2] the number of shards, ARGV[3] this shard: a new index is
-#: sequence x shards + shard, dense over all shards. The reply is the
-#: generation followed by one index per id.
+#: KEYS: forward hash, reverse hash, sequence counter, generation, epoch token
+#: of one shard (one slot). ARGV[1] is 1 to create missing ids, 0 to answer -1
+#: for them; ARGV[2] the number of shards, ARGV[3] this shard: a new index is
+#: sequence x shards + shard, dense over all shards; ARGV[4] the token to
+#: write if the shard has none (a new map, or one lost by a FLUSHDB or an
+#: empty restart). The reply is the generation, the shard's token ('' if
+#: none) and one index per id.
 ID_MAP = LuaScript(
     """
 local create = ARGV[1] == '1'
 local shards = tonumber(ARGV[2])
 local shard = tonumber(ARGV[3])
-local out = {tonumber(redis.call('GET', KEYS[4]) or '0')}
-for i = 4, #ARGV do
+local epoch = redis.call('GET', KEYS[5])
+if not epoch and create then
+  epoch = ARGV[4]
+  redis.call('SET', KEYS[5], epoch)
+end
+local out = {tonumber(redis.call('GET', KEYS[4]) or '0'), epoch or ''}
+for i = 5, #ARGV do
   local ext = ARGV[i]
   local index = redis.call('HGET', KEYS[1], ext)
   if not index then
@@ -177,6 +184,32 @@ for i = 4, #ARGV do
   out[i - 2] = tonumber(index)
 end
 return out
+"""
+)
+
+#: The store's epoch and the id map's shard count, in the ``{idmap}`` slot.
+#: KEYS: generation, epoch token, shard count, the one-shard forward hash.
+#: ARGV: the token to write if there is none, the configured shard count
+#: ('' when not in "map" id mode), 1 to write what is missing (0: read only).
+#: A map made before the count was stored is of one shard if ``{idmap}:fwd``
+#: exists. Reply: generation, token ('' if none), stored count ('' if none).
+STORE_EPOCH = LuaScript(
+    """
+local write = ARGV[3] == '1'
+local epoch = redis.call('GET', KEYS[2])
+if not epoch and write then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+local shards = redis.call('GET', KEYS[3])
+if not shards and write and ARGV[2] ~= '' then
+  shards = ARGV[2]
+  if redis.call('EXISTS', KEYS[4]) == 1 then
+    shards = '1'
+  end
+  redis.call('SET', KEYS[3], shards)
+end
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), epoch or '', shards or ''}
 """
 )
 
@@ -220,5 +253,143 @@ if ARGV[3] ~= '' then
   end
 end
 return 1
+"""
+)
+
+
+#: Every cell of a cohort table over one chunk, on the server: one call per chunk.
+#: KEYS: the rows (ARGV[1] of them), the targets (ARGV[2]), then three scratch
+#: keys; all of one chunk (one slot). ARGV[3] trim, ARGV[4] gather, ARGV[5]
+#: transfer (costs in bytes scanned, see analyses.cohorts), then the cells as
+#: 1-based (row, target) pairs.
+#: A cell is BITCOUNT(row AND target). When the bytes of the row that hold
+#: ids are few beside the bitmaps' lengths (signup cohorts sit in narrow id
+#: bands), both are cut to those bytes first, so BITOP scans only them. Rows
+#: with few ids against many bytes can instead be left to the caller, who
+#: tests their ids in the targets: then their cells are -1 and the reply ends
+#: with their bytes and the targets', each as {index, first byte, bytes}.
+#: The reply: row sizes, one count per cell, then {rows sent} and {targets sent}.
+COHORT_CELLS = LuaScript(
+    """
+local nrows, ntargets = tonumber(ARGV[1]), tonumber(ARGV[2])
+local trim, gather, transfer = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local base = nrows + ntargets
+local cell, rowcut, targetcut = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+local len, size, lo, hi, cost, cells = {}, {}, {}, {}, {}, {}
+for i = 1, base do len[i] = redis.call('STRLEN', KEYS[i]) end
+for r = 1, nrows do
+  size[r], cost[r], cells[r] = redis.call('BITCOUNT', KEYS[r]), 0, 0
+  if size[r] > 0 then
+    lo[r] = math.floor(redis.call('BITPOS', KEYS[r], 1) / 8)
+    hi[r] = len[r] - 1
+  end
+end
+local function direct(r, t)
+  return trim * (hi[r] - lo[r] + 1) >= math.max(len[r], len[t])
+end
+-- The server's cost of each row: the bytes its cells scan.
+for c = 6, #ARGV, 2 do
+  local r, t = tonumber(ARGV[c]), nrows + tonumber(ARGV[c + 1])
+  if size[r] > 0 and len[t] > lo[r] and KEYS[r] ~= KEYS[t] then
+    cells[r] = cells[r] + 1
+    if direct(r, t) then cost[r] = cost[r] + math.max(len[r], len[t])
+    else cost[r] = cost[r] + trim * (hi[r] - lo[r] + 1) end
+  end
+end
+-- Rows whose ids the caller tests faster than the server scans their bytes,
+-- if what they save pays for sending the targets they need.
+local sent, saved, needed, moved = {}, 0, {}, 0
+for r = 1, nrows do
+  if cells[r] > 0 and gather * size[r] * cells[r] < cost[r] then
+    sent[r] = true
+    saved = saved + cost[r] - gather * size[r] * cells[r]
+    moved = moved + transfer * (hi[r] - lo[r] + 1)
+  end
+end
+for c = 6, #ARGV, 2 do
+  local r, t = tonumber(ARGV[c]), tonumber(ARGV[c + 1])
+  if sent[r] and not needed[t] and len[nrows + t] > lo[r] then
+    needed[t] = true
+    moved = moved + transfer * len[nrows + t]
+  end
+end
+if saved <= moved then sent, needed = {}, {} end
+local out, cut = {}, 0
+for r = 1, nrows do out[r] = size[r] end
+for c = 6, #ARGV, 2 do
+  local r, t = tonumber(ARGV[c]), nrows + tonumber(ARGV[c + 1])
+  local count = 0
+  if sent[r] then
+    count = -1
+  elseif size[r] > 0 and len[t] > lo[r] then
+    if KEYS[r] == KEYS[t] then
+      count = size[r]
+    elseif direct(r, t) then
+      redis.call('BITOP', 'AND', cell, KEYS[r], KEYS[t])
+      count = redis.call('BITCOUNT', cell)
+    else
+      if cut ~= r then
+        redis.call('SET', rowcut, redis.call('GETRANGE', KEYS[r], lo[r], hi[r]))
+        cut = r
+      end
+      redis.call('SET', targetcut, redis.call('GETRANGE', KEYS[t], lo[r], hi[r]))
+      redis.call('BITOP', 'AND', cell, rowcut, targetcut)
+      count = redis.call('BITCOUNT', cell)
+    end
+  end
+  out[#out + 1] = count
+end
+redis.call('DEL', cell, rowcut, targetcut)
+local rows, targets = {}, {}
+for r = 1, nrows do
+  if sent[r] then
+    rows[#rows + 1] = {r, lo[r], redis.call('GETRANGE', KEYS[r], lo[r], hi[r])}
+  end
+end
+for t = 1, ntargets do
+  if needed[t] then targets[#targets + 1] = {t, 0, redis.call('GET', KEYS[nrows + t])} end
+end
+out[#out + 1] = rows
+out[#out + 1] = targets
+return out
+"""
+)
+
+
+#: Counts of several sets over several chunks in one call.
+#: ARGV[1] is the number of chunks n; then per set its operator ('KEY' for a
+#: stored bitmap, 'AND' / 'OR' / 'XOR' of its operands, 'MINUS' for
+#: first AND NOT second) and its number of operands m. KEYS: per set, per
+#: chunk, its m operand keys; then n scratch keys, one per chunk (in its slot).
+#: On one server one call covers every chunk; on a cluster a call's keys must
+#: share a slot, so there is one call per chunk (one round trip per node).
+#: The reply is one count per set.
+COUNT_SETS = LuaScript(
+    """
+local n = tonumber(ARGV[1])
+local scratch = #KEYS - n
+local k, out = 1, {}
+for s = 2, #ARGV, 2 do
+  local op, m = ARGV[s], tonumber(ARGV[s + 1])
+  local total = 0
+  for c = 1, n do
+    if op == 'KEY' then
+      total = total + redis.call('BITCOUNT', KEYS[k])
+    else
+      local into = KEYS[scratch + c]
+      if op == 'MINUS' then
+        redis.call('BITOP', 'AND', into, KEYS[k], KEYS[k + 1])
+        redis.call('BITOP', 'XOR', into, KEYS[k], into)
+      else
+        redis.call('BITOP', op, into, unpack(KEYS, k, k + m - 1))
+      end
+      total = total + redis.call('BITCOUNT', into)
+    end
+    k = k + m
+  end
+  out[#out + 1] = total
+end
+if #ARGV > 1 and scratch < #KEYS then redis.call('DEL', unpack(KEYS, scratch + 1, #KEYS)) end
+return out
 """
 )

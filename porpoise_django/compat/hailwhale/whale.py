@@ -1,164 +1,127 @@
-"""hailwhale's ``Whale`` over the engine's metrics and decisions:
-``from hailwhale.whale import Whale`` becomes
-``from porpoise_django.compat.hailwhale import Whale``.
+"""hailwhale's ``Whale``: counting, totals, plot points and dimensions over the
+engine's metrics (ranking and decisions: :mod:`.reasons`).
 
->>> Whale.count_now("my_counter", metrics={"hits": 1})                      # doctest: +SKIP
->>> Whale.total("my_counter", metric="hits", period="today")                # doctest: +SKIP
-1
->>> Whale.plotpoints("my_counter", metrics=["revenue/hits"], period="mtd")  # doctest: +SKIP
-{'my_counter': {'revenue/hits': {'11/1/26': 0, '11/2/26': 5.0, ...}}}
-
-What carries over: ``count_now`` (dimensions as a dict, nested dicts, a path
-string or a list; ``metrics=`` or ``metric=``; the implicit ``hits``),
-``total``, ``totals``, ``plotpoints`` (labels ``M/D/YY``, ``depth``,
-``overall``, ``points_type=list`` for ``[ms, value]`` pairs),
-``count_decision`` and ``decide`` (``options`` as a dict of lists or a list,
-``by_metric``/``formula``), hailwhale's period strings (nicknames such as
-``thirty`` or ``day``, ``1h:1d`` with its ``m`` for minutes,
-``MM/DD/YYYY-MM/DD/YYYY``, a ``|-500`` time zone offset) and its ratios of
-zero hits, which read 0.
-
-Differences on purpose (see "Coming from hailwhale" in docs/peers.md): rows are
-keyed by the primary key (the overall row) and by dimension paths
-(``"country/US"``), not by JSON lists; buckets are the engine's (the
-finest is a minute: ``fivemin`` is five minutes by minute, not by 10
-seconds; ``monthly`` is three years by month, as its name says); ``decide``
-draws by Thompson sampling, tries an option with little data first, and
-judges by ``revenue/visitors`` unless told (``by_metric``, or
-``Whale.formula``).
+A primary key is a name (``"my_counter"``) or a list (``["Product", "123"]``);
+a count under a list counts under each of its prefixes too (``"Product"`` and
+``"Product/123"``), as hailwhale does. Dimensions are a dict (nested dicts
+nest), one value (``"country"``), or a list path (``["country", "US"]``).
+Rows are keyed as hailwhale keys them: ``"_"`` for everything, ``"country"``
+for one level, ``'["country", "US"]'`` (JSON) for deeper ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import redis
 
+from porpoise_django.compat.hailwhale.keys import (
+    ROOTS,
+    key_of,
+    parent_of,
+    path_of,
+    try_loads,
+    value_of,
+)
+from porpoise_django.compat.hailwhale.periods import (
+    DEFAULT_PERIODS,
+    label,
+    span_seconds,
+    translate_period,
+)
+from porpoise_django.compat.hailwhale.reasons import Reasons
 from porpoise_django.engine import (
     Analytics,
     Decision,
     Metric,
     PeriodRange,
-    check_dimension_path,
-    period_range,
-    split_zone,
 )
 
-#: hailwhale's nicknames, as engine period strings (or minute spans).
-NICKNAMES = {
-    "monthly": "1mo:3y",
-    "year": "1d:1y",
-    "thirty": "1d:1mo",
-    "seven": "7d",
-    "day": "1h:1d",
-    "hours": "today",
-    "hour": "60mi",
-    "fivemin": "5mi",
-}
-_UNIT = re.compile(r"(\d{1,9})(mo|[smhdwy])")
-#: hailwhale's units in seconds (its m is a minute, mo a month).
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2678400, "y": 31536000}
-_STEP_GRANULARITY = {"m": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month"}
-_US_RANGE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})-(\d{1,2})/(\d{1,2})/(\d{4})")
-DEFAULT_PERIOD = "year"
+#: How long ``cached_*`` answers are kept at most (hailwhale: a fifth of a bucket).
+MAX_CACHE_SECONDS = 3600
 
 
-def _name(categories: Any) -> str:
-    """The metric name of a hailwhale primary key: ``"a"``, or ``["Product", "123"]``
-    as ``"Product/123"``. Hash-tag braces are dropped: every metric has its own."""
-    parts = [categories] if isinstance(categories, (str, int)) else list(categories or [])
+def _parts(pk: Any) -> list[str]:
+    value = try_loads(pk) if isinstance(pk, str) else pk
+    parts = [value] if isinstance(value, (str, int)) else list(value or [])
     if not parts:
         raise ValueError("a primary key (categories) is needed, e.g. 'my_counter'")
-    return "/".join(str(p).replace("{", "").replace("}", "") for p in parts)
+    # Hash-tag braces are dropped: every metric has its own.
+    return [str(p).replace("{", "").replace("}", "") for p in parts]
 
 
-def _dimensions(dimensions: Any) -> Any:
-    """hailwhale's "no dimension" spellings (None, "", ["empty"], ["_"]) as None."""
-    if dimensions in (None, "", [], ["empty"], ["_"], "_", "empty"):
+def name_of(pk: Any) -> str:
+    """The metric name of a primary key: ``"a"``, ``["Product", "123"]`` as ``"Product/123"``."""
+    return "/".join(_parts(pk))
+
+
+def names_of(pk: Any) -> list[str]:
+    """The metrics a count under ``pk`` goes to: each prefix of a list key."""
+    parts = _parts(pk)
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def dimensions_of(dimensions: Any) -> Any:
+    """What to count under: hailwhale's "no dimension" spellings as None, JSON text
+    decoded, a dict or a path as given."""
+    value = try_loads(dimensions) if isinstance(dimensions, str) else dimensions
+    if value in ROOTS:
         return None
-    return dimensions
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value) if isinstance(value, int) else value
 
 
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    """hailwhale's times are naive UTC (``datetime.utcnow()``)."""
-    return at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+def metric_list(metrics: Any, metric: Any = None) -> list[str]:
+    """Metric names asked for: a name, a list, or hailwhale's ``{"revenue": "hits"}``
+    (``revenue/hits``); ``hits`` by default."""
+    chosen = metrics if metrics is not None else metric
+    if chosen is None or chosen == [] or chosen == {}:
+        return ["hits"]
+    if isinstance(chosen, str):
+        return [chosen]
+    if isinstance(chosen, Mapping):
+        return [k if v in (1, None, "") else f"{k}/{v}" for k, v in chosen.items()]
+    return [str(m) for m in chosen]
 
 
-def _us_date(month: str, day: str, year: str) -> str:
-    return dt.date(int(year), int(month), int(day)).isoformat()
+def increments_of(metrics: Any, metric: Any = None) -> dict[str, float]:
+    chosen = metrics if metrics is not None else metric
+    if not chosen:
+        return {}
+    if isinstance(chosen, (list, tuple)):
+        return dict.fromkeys(chosen, 1)
+    return dict(chosen)
 
 
-def translate_period(store: Analytics, period: str | None) -> str | PeriodRange:
-    """hailwhale's period string as an engine period string, or as a range.
-
-    >>> translate_period(pp, "thirty|-500")                         # doctest: +SKIP
-    '1d:1mo|-500'
-    """
-    text = DEFAULT_PERIOD if period in (None, "", "None") else str(period)
-    value, zone = split_zone(text) if "|" in text else (text, None)
-    suffix = text[len(value) :] if zone else ""
-    value = NICKNAMES.get(value.strip(), value.strip())
-    us = _US_RANGE.fullmatch(value)
-    if us:
-        try:
-            return f"{_us_date(*us.groups()[:3])}:{_us_date(*us.groups()[3:])}{suffix}"
-        except ValueError as exc:
-            raise ValueError(f"invalid date range {text!r}: {exc}") from None
-    if value.endswith("mi") and value[:-2].isdigit():
-        count = int(value[:-2])
-        return period_range(
-            "minute", -(count - 1), tz=zone or store.tz, now=store.clock(), max_buckets=1440
-        )
-    steps = value.split(":")
-    matches = [_UNIT.fullmatch(s) for s in steps]
-    if len(steps) == 2 and all(matches):
-        return _step_span(store, text, matches[0], matches[1], zone, suffix)  # type: ignore[arg-type]
-    return value + suffix
+def ratio(values: Mapping[str, float], metric: str) -> float | int:
+    """A metric or ``a/b`` of summed values; a ratio over nothing is 0, as hailwhale."""
+    if "/" not in metric:
+        return _number(values.get(metric, 0))
+    top, bottom = metric.split("/", 1)
+    below = values.get(bottom, 0)
+    return values.get(top, 0) / below if below else 0
 
 
-def _step_span(
-    store: Analytics,
-    text: str,
-    step: re.Match[str],
-    span: re.Match[str],
-    zone: dt.tzinfo | None,
-    suffix: str,
-) -> str | PeriodRange:
-    """``1h:1d``: one bucket a step, over a span (hailwhale's ``m`` is a minute)."""
-    count, unit = int(step.group(1)), step.group(2)
-    granularity = _STEP_GRANULARITY.get(unit)
-    if count != 1 or granularity is None:
-        raise ValueError(
-            f"period {text!r}: the step must be 1m, 1h, 1d, 1w or 1mo (the finest bucket is a "
-            "minute, and a bucket is one unit)"
-        )
-    if granularity != "minute" and span.group(2) != "m":
-        return f"1{unit}:{span.group(1)}{span.group(2)}{suffix}"
-    buckets = int(span.group(1)) * _SECONDS[span.group(2)] // _SECONDS[unit]
-    return period_range(
-        granularity,
-        -(max(buckets, 1) - 1),
-        tz=zone or store.tz,
-        now=store.clock(),
-        max_buckets=store.max_range_buckets,
-    )
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
-def label(start: dt.datetime, granularity: str) -> str:
-    """hailwhale's plot label: ``1/3/11`` (month/day/two-digit year), with the
-    time for hours and minutes (``1/3/11 13:00``)."""
-    day = f"{start.month}/{start.day}/{start.year % 100:02d}"
-    if granularity not in ("hour", "minute"):
-        return day
-    # The hour repeated when clocks go back is another bucket: another label.
-    return f"{day} {start:%H:%M}" + (" (2nd)" if start.fold else "")
+def as_utc(at: Any) -> Any:
+    """hailwhale's times are naive UTC (``datetime.utcnow()``); epoch seconds work too."""
+    if at in (None, False, ""):
+        return None
+    if isinstance(at, (int, float)):
+        return dt.datetime.fromtimestamp(at, dt.UTC)
+    return at.replace(tzinfo=dt.UTC) if isinstance(at, dt.datetime) and at.tzinfo is None else at
 
 
-class Whale:
-    """hailwhale's ``Whale``: call its methods on the class, as hailwhale does.
+class Whale(Reasons):
+    """hailwhale's ``Whale``: call its methods on the class (or an instance).
 
     The store is built on first use from ``whale_driver_settings`` (redis-py
     keyword arguments, as hailwhale), or set with :meth:`use` (for example
@@ -166,140 +129,256 @@ class Whale:
     """
 
     whale_driver_settings: ClassVar[dict[str, Any]] = {}
-    #: What ``decide`` judges by when no ``by_metric`` is given.
+    #: What the README's ``decide`` judges by when no ``by_metric`` is given.
     formula: ClassVar[str] = "revenue/visitors"
     _store: ClassVar[Analytics | None] = None
 
     @classmethod
     def use(cls, store: Analytics) -> None:
         """Count into (and read from) ``store``."""
-        cls._store = store
+        Whale._store = store
+
+    @classmethod
+    def has_store(cls) -> bool:
+        return Whale._store is not None
 
     @classmethod
     def store(cls) -> Analytics:
-        if cls._store is None:
-            cls._store = Analytics(
+        if Whale._store is None:
+            Whale._store = Analytics(
                 redis.Redis(**cls.whale_driver_settings),
                 prefix="pp",
                 tz="UTC",
                 counter_granularities=("minute", "hour", "day", "week", "month"),
             )
-        return cls._store
+        return Whale._store
 
     @classmethod
-    def _metric(cls, categories: Any) -> Metric:
-        return cls.store().metric(_name(categories), empty_ratio=0)
+    def whale_driver(cls) -> Any:
+        """The redis-py client under the store."""
+        return cls.store().client
+
+    @classmethod
+    def _metric(cls, pk: Any) -> Metric:
+        return cls.store().metric(name_of(pk), empty_ratio=0)
+
+    @classmethod
+    def _range(cls, handle: Metric, period: Any, tzoffset: Any = None) -> PeriodRange:
+        text = None if period is None else str(period)
+        if tzoffset not in (None, 0, 0.0, "", "0") and text is not None and "|" not in text:
+            text = f"{text}|{tzoffset}"
+        return handle.resolve_range(translate_period(cls.store(), text))
 
     # -- counting -------------------------------------------------------------------------
     @classmethod
     def count_now(
         cls,
-        categories: Any,
-        dimensions: Any = None,
-        metrics: Mapping[str, float] | None = None,
-        at: dt.datetime | None = None,
+        pk: Any,
+        dimensions: Any = "_",
+        metrics: Any = None,
+        at: Any = False,
         *,
-        metric: Mapping[str, float] | None = None,
+        metric: Any = None,
     ) -> None:
-        """Count ``metrics`` (plus ``hits``) now, or ``at`` (naive is UTC, as hailwhale)."""
-        when = _utc(at)
-        cls._metric(categories).count(metrics or metric or {}, _dimensions(dimensions), when)
-
-    # -- reading --------------------------------------------------------------------------
-    @staticmethod
-    def _metrics(metrics: Any, metric: Any) -> list[str]:
-        chosen = metrics if metrics is not None else metric
-        if chosen is None:
-            return ["hits"]
-        return [chosen] if isinstance(chosen, str) else list(chosen)
+        """Count ``metrics`` (plus ``hits``) now or ``at`` (naive is UTC), under every
+        prefix of ``pk`` and every level of ``dimensions``."""
+        values = increments_of(metrics, metric)
+        dims = dimensions_of(dimensions)
+        when = as_utc(at)
+        store = cls.store()
+        for name in names_of(pk):
+            store.metric(name).count(values, dims, when)
 
     @classmethod
-    def _rows(cls, categories: Any, dimensions: Any, depth: int, overall: bool) -> list[str]:
-        """The rows asked for: "" (overall), the dimension, and ``depth`` levels below."""
-        handle = cls._metric(categories)
-        path = _dimensions(dimensions)
-        if path is not None and not isinstance(path, (str, list, tuple)):
-            raise ValueError("to read, give one dimension: 'country' or ['country', 'US']")
-        base = check_dimension_path(path)
-        rows = [""] if overall or not base else []
-        if base:
-            rows.append(base)
-        if depth:
-            rows += handle.children(base, depth)
-        return rows
+    def count_decided_now(
+        cls, pk_base: Any, decision: Any, option: Any, *args: Any, **kw: Any
+    ) -> None:
+        """``count_now([pk_base, decision, option], ...)``: what ``weighted_reasons`` reads."""
+        cls.count_now([*_parts(pk_base), str(decision), str(option)], *args, **kw)
+
+    @classmethod
+    def reset(cls, pk: Any, dimensions: Any = None, metrics: Any = None) -> None:
+        """Delete everything counted under ``pk`` itself (its prefixes keep theirs)."""
+        cls._metric(pk).delete()
+
+    # -- dimensions -----------------------------------------------------------------------
+    @classmethod
+    def get_subdimensions(cls, pk: Any, dimension: Any = "_") -> list[Any]:
+        """The dimensions one level below ``dimension``: ``"a"``, ``["a", "1"]``..."""
+        return [value_of(p) for p in cls._metric(pk).children(path_of(dimension), 1)]
+
+    @classmethod
+    def all_subdimensions(cls, pk: Any, dimension: Any = "_") -> list[Any]:
+        """``dimension`` itself, then every dimension below it, each followed by its own."""
+        base = path_of(dimension)
+        below = cls._metric(pk).children(base, 8)
+        ordered: list[str] = []
+
+        def walk(path: str) -> None:
+            ordered.append(path)
+            for child in sorted(p for p in below if parent_of(p) == path):
+                walk(child)
+
+        walk(base)
+        return [value_of(p) for p in ordered]
+
+    @classmethod
+    def sums(
+        cls, pk: Any, paths: Sequence[str], metrics: Sequence[str], period: Any = None
+    ) -> list[dict[str, float]]:
+        """Each path's metrics summed over ``period``, one round trip."""
+        handle = cls._metric(pk)
+        buckets = handle.cover_range(cls._range(handle, period))
+        wanted = {part for m in metrics for part in m.split("/")}
+        summed = handle.sum_groups([(path, buckets) for path in paths])
+        return [{m: v for m, v in values.items() if m in wanted} for values in summed]
+
+    # -- reading --------------------------------------------------------------------------
+    @classmethod
+    def plotpoints(
+        cls,
+        pk: Any,
+        dimensions: Any = None,
+        metrics: Any = None,
+        period: Any = None,
+        depth: int = 0,
+        overall: bool = False,
+        points_type: type = dict,
+        *,
+        metric: Any = None,
+        limit: int = 0,
+        sort: str | None = None,
+        flot_time: bool = False,
+        tzoffset: Any = None,
+        descending: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """``{row: {metric: points}}`` for ``dimensions`` and ``depth`` levels below
+        (``overall`` adds the ``"_"`` row): points ``{label: value}`` (labels
+        ``M/D/YY``), or with ``points_type=list`` / ``flot_time`` ``[[epoch ms, value]]``;
+        ``limit`` keeps the rows with the most ``sort`` (default: the first metric)."""
+        handle = cls._metric(pk)
+        names = metric_list(metrics, metric)
+        span = cls._range(handle, period, tzoffset)
+        base = path_of(dimensions)
+        rows = [base, *(handle.children(base, depth) if depth else [])]
+        if overall and base:
+            rows.insert(0, "")
+        as_list = flot_time or points_type is list
+        out: dict[str, dict[str, Any]] = {}
+        scores: dict[str, float] = {}
+        order = sort or f"-{names[0]}"
+        ranked = order.lstrip("-+")
+        for row in rows:
+            points = handle.series(span, sorted({*names, ranked}), row)
+            if descending:
+                points.reverse()
+            out[key_of(row)] = {n: _points(points, n, as_list) for n in names}
+            scores[key_of(row)] = sum(float(values[ranked] or 0) for _, values in points)
+        if limit:
+            kept = sorted(scores, key=scores.__getitem__, reverse=order.startswith("-"))[:limit]
+            out = {k: v for k, v in out.items() if k in kept or k == key_of(base)}
+        return out
 
     @classmethod
     def total(
         cls,
-        categories: Any,
+        pk: Any,
         metric: str = "hits",
-        period: str | None = None,
+        dimension: Any = "_",
+        period: Any = None,
+        index: int | None = None,
+        tzoffset: Any = None,
+        *,
         dimensions: Any = None,
     ) -> float | int:
-        """One metric (or ratio) summed over ``period`` (hailwhale's default: a year)."""
-        handle = cls._metric(categories)
-        span = translate_period(cls.store(), period)
-        value = handle.totals(span, [metric], check_dimension_path(_dimensions(dimensions)))[metric]
+        """One metric (or ratio) summed over ``period`` (default: thirty days), or
+        with ``index`` the value of one of its buckets (-1: the last)."""
+        path = path_of(dimension if dimensions is None else dimensions)
+        handle = cls._metric(pk)
+        span = cls._range(handle, period, tzoffset)
+        if index is not None:
+            points = handle.series(span, [metric], path)
+            value = points[index][1][metric]
+        else:
+            value = handle.totals(span, [metric], path)[metric]
         return 0 if value is None else value
 
     @classmethod
     def totals(
         cls,
-        categories: Any,
+        pk: Any,
         dimensions: Any = None,
         metrics: Any = None,
-        period: str | None = None,
-        depth: int = 0,
-        overall: bool = True,
+        periods: Any = None,
+        tzoffset: Any = 0,
         *,
+        period: Any = None,
         metric: Any = None,
-    ) -> dict[str, dict[str, float | int | None]]:
-        """``{row: {metric: total}}``: the overall row under the primary key's name,
-        dimension rows under their paths."""
-        handle = cls._metric(categories)
-        names = cls._metrics(metrics, metric)
-        span = translate_period(cls.store(), period)
-        out = {}
-        for row in cls._rows(categories, dimensions, depth, overall):
-            out[row or handle.name] = handle.totals(span, names, row)
-        return out
+        depth: int = 0,
+        overall: bool = False,
+    ) -> dict[str, Any]:
+        """hailwhale's ``{period: {row: {metric: total}}}`` for ``periods`` (default:
+        its five, ``"1d:1y"`` to ``"1m:1h"``); with one ``period=`` (the README's
+        call) ``{row: {metric: total}}``."""
+        names = metric_list(metrics, metric)
+        handle = cls._metric(pk)
+        base = path_of(dimensions)
+        rows = [base, *(handle.children(base, depth) if depth else [])]
+        if overall and base:
+            rows.insert(0, "")
 
-    @classmethod
-    def plotpoints(
-        cls,
-        categories: Any,
-        dimensions: Any = None,
-        metrics: Any = None,
-        period: str | None = None,
-        depth: int = 0,
-        overall: bool = True,
-        points_type: type = dict,
-        *,
-        metric: Any = None,
-    ) -> dict[str, dict[str, Any]]:
-        """``{row: {metric: {label: value}}}``, every bucket of ``period``, zero-filled;
-        ``points_type=list`` gives ``[[epoch ms, value], ...]`` (flot's points)."""
-        handle = cls._metric(categories)
-        names = cls._metrics(metrics, metric)
-        span = translate_period(cls.store(), period)
-        out: dict[str, dict[str, Any]] = {}
-        for row in cls._rows(categories, dimensions, depth, overall):
-            points = handle.series(span, names, row)
-            out[row or handle.name] = {
-                name: _points(points, name, points_type is list) for name in names
+        def one(span: Any) -> dict[str, dict[str, float | int]]:
+            sums = cls.sums(
+                pk, rows, names, span if tzoffset in (0, None) else f"{span}|{tzoffset}"
+            )
+            return {
+                key_of(r): {n: ratio(v, n) for n in names} for r, v in zip(rows, sums, strict=True)
             }
-        return out
 
-    # -- decisions ------------------------------------------------------------------------
+        if period is not None:
+            return one(period)
+        chosen = [periods] if isinstance(periods, str) else list(periods or DEFAULT_PERIODS)
+        return {str(p): one(p) for p in chosen}
+
     @classmethod
-    def _decision(cls, categories: Any, key: str | None) -> Decision:
-        name = _name(categories) if key is None else f"{_name(categories)}/{key}"
+    def cached(cls, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        """``cls.<name>(*args, **kwargs)``, kept in Redis for a fifth of a bucket
+        (a minute at most without a period); ``unmemoize=True`` asks again."""
+        fresh = kwargs.pop("unmemoize", False)
+        store = cls.store()
+        text = json.dumps([name, list(args), kwargs], sort_keys=True, default=str)
+        key = f"{store.keys.prefix}:hw:cache:{hashlib.sha1(text.encode()).hexdigest()}"
+        if not fresh:
+            hit = store.client.get(key)
+            if hit is not None:
+                return json.loads(hit)
+        value = getattr(cls, name)(*args, **kwargs)
+        seconds = span_seconds(store, kwargs["period"]) / 5 if "period" in kwargs else 60
+        store.client.set(key, json.dumps(value), ex=max(1, int(min(seconds, MAX_CACHE_SECONDS))))
+        return value
+
+    @classmethod
+    def cached_plotpoints(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.cached("plotpoints", args, kwargs)
+
+    @classmethod
+    def cached_totals(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.cached("totals", args, kwargs)
+
+    @classmethod
+    def cached_rank(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.cached("rank", args, kwargs)
+
+    # -- the README's decisions (the engine's Thompson sampling) -------------------------
+    @classmethod
+    def _decision(cls, pk: Any, key: str | None) -> Decision:
+        name = name_of(pk) if key is None else f"{name_of(pk)}/{key}"
         return cls.store().decision(name)
 
     @classmethod
     def count_decision(
         cls,
-        categories: Any,
+        pk: Any,
         decided: Mapping[str, Any] | None = None,
         metric: Mapping[str, float] | None = None,
         dimensions: Mapping[str, Any] | None = None,
@@ -313,35 +392,54 @@ class Whale:
         if decided is None and option is None:
             raise ValueError("say what was decided: decided={'language': 'EN'} or option='b'")
         choices = dict(decided or {}) if option is None else {None: option}
-        when = _utc(at)
+        when = as_utc(at)
         values = dict(metric or metrics or {})
         for key, chosen in choices.items():
-            cls._decision(categories, key).record(
-                chosen, _dimensions(dimensions), metrics=values, when=when
+            cls._decision(pk, key).record(
+                chosen, dimensions_of(dimensions), metrics=values, when=when
             )
 
     @classmethod
     def decide(
         cls,
-        categories: Any,
-        options: Mapping[str, Sequence[Any]] | Sequence[Any],
-        known_dimensions: Mapping[str, Any] | None = None,
-        by_metric: str | None = None,
-        *,
-        dimensions: Mapping[str, Any] | None = None,
+        pk: Any,
+        decision: Any = None,
+        options: Any = None,
         formula: str | None = None,
+        known_data: Any = None,
+        period: Any = None,
+        bad_idea_threshold: float = 0.05,
+        test_idea_threshold: float = 0.05,
+        *,
+        known_dimensions: Mapping[str, Any] | None = None,
+        dimensions: Mapping[str, Any] | None = None,
+        by_metric: str | None = None,
         seed: int | None = None,
     ) -> Any:
-        """The option to use: for ``options={"language": ["EN", "SP"]}`` a dict
-        ``{"language": "EN"}``, for a list one of its items."""
-        known = _dimensions(known_dimensions if known_dimensions is not None else dimensions)
+        """Two forms, as hailwhale has both. ``decide(pk, "slogan", ["a", "b"],
+        formula="dollars/visitors", known_data={...})`` weighs the reasons of each
+        option counted with ``count_decided_now`` (hailwhale's code);
+        ``decide(pk, options={"language": ["EN", "SP"]}, known_dimensions={...})``
+        and ``decide(pk, ["a", "b"], {...})`` pick by the decisions recorded with
+        ``count_decision`` (its README), by Thompson sampling on ``by_metric``."""
+        listed = decision if isinstance(decision, (Mapping, list, tuple)) else None
+        if listed is None and decision is not None and options is not None:
+            return cls.decide_by_reasons(
+                pk, decision, options, formula or "value/hits", known_data, period,
+                bad_idea_threshold, test_idea_threshold, seed,
+            )  # fmt: skip
+        if listed is not None:  # the README's decide(pk, options, known_dimensions)
+            if options is not None and known_dimensions is None:
+                known_dimensions = options
+            options = listed
+        known = dimensions_of(known_dimensions if known_dimensions is not None else dimensions)
         by = by_metric or formula or cls.formula
         if isinstance(options, Mapping):
             return {
-                key: cls._pick(cls._decision(categories, key), list(choices), known, by, seed)
+                key: cls._pick(cls._decision(pk, key), list(choices), known, by, seed)
                 for key, choices in options.items()
             }
-        return cls._pick(cls._decision(categories, None), list(options), known, by, seed)
+        return cls._pick(cls._decision(pk, None), list(options or []), known, by, seed)
 
     @staticmethod
     def _pick(decision: Decision, choices: list[Any], known: Any, by: str, seed: int | None) -> Any:
@@ -353,6 +451,3 @@ def _points(points: list[Any], name: str, as_list: bool) -> Any:
     if as_list:
         return [[int(p.start.timestamp() * 1000), values[name]] for p, values in points]
     return {label(p.start, p.granularity): values[name] for p, values in points}
-
-
-__all__ = ["NICKNAMES", "Whale", "label", "translate_period"]

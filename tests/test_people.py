@@ -20,6 +20,10 @@ from porpoise_django.engine import (
     InvalidExpression,
     InvalidName,
     InvalidValue,
+    cohort_cell,
+    cohort_table,
+    funnel,
+    funnel_step,
     parse_query,
 )
 
@@ -328,3 +332,57 @@ def test_forget_refuses_bad_ids(pp: Analytics) -> None:
 @pytest.fixture
 def pp_small(make_analytics: Any) -> Analytics:
     return fresh(make_analytics)
+
+
+# -- the ids behind a cohort cell or a funnel step ---------------------------------------
+@HYPOTHESIS
+@given(
+    marks=st.lists(
+        st.tuples(st.sampled_from(["signup", "active"]), st.integers(0, 40), st.integers(0, 8)),
+        max_size=60,
+    ),
+    mode=st.sampled_from(["on", "on_or_after"]),
+    cohort_type=st.sampled_from(["recurring", "first_time"]),
+)
+def test_cohort_cells_hold_the_ids_the_table_counts(
+    make_analytics: Any,
+    clock: Any,
+    marks: list[tuple[str, int, int]],
+    mode: str,
+    cohort_type: str,
+) -> None:
+    pp = fresh(make_analytics)
+    if marks:
+        pp.mark_many([(e, who, clock.now - dt.timedelta(days=ago)) for e, who, ago in marks])
+    first = pp.period("day", -5)
+    shape = {"mode": mode, "cohort_type": cohort_type}
+    table = cohort_table(pp, "signup", "active", cohorts=5, offsets=4, start=first.start, **shape)
+    for row in range(5):
+        whole = cohort_cell(
+            pp, "signup", "active", first=first.start, row=row, offset=None, **shape
+        )
+        size = pp.people(whole)
+        assert size.total == table.sizes[row]
+        for offset, count in enumerate(table.counts[row]):
+            cell = cohort_cell(pp, "signup", "active", first=first, row=row, offset=offset, **shape)
+            assert pp.people(cell).total == (count or 0)
+            assert set(pp.people(cell).ids) <= set(size.ids)
+
+
+def test_funnel_steps_hold_the_ids_the_funnel_counts(pp_small: Analytics, clock: Any) -> None:
+    pp = pp_small
+    now = clock.now
+    rows = []
+    for who in range(60):
+        rows.append(("visit", who, now - dt.timedelta(days=who % 6)))
+        if who % 2:
+            rows.append(("signup", who, now - dt.timedelta(days=max(0, who % 6 - who % 3))))
+        if who % 4 == 1:
+            rows.append(("buy", who, now))
+    pp.mark_many(rows)
+    steps = ["visit", "signup", "buy"]
+    result = funnel(pp, steps, window=2)
+    for k, count in enumerate(result.counts):
+        assert pp.people(funnel_step(pp, steps, k, window=2)).total == count
+    with pytest.raises(InvalidValue, match="step"):
+        funnel_step(pp, steps, 3)

@@ -10,6 +10,7 @@
 
 from porpoise_django.engine.analyses.cohorts import CohortTable, cohort_table
 from porpoise_django.engine.analyses.decisions import Decision
+from porpoise_django.engine.analyses.drilldown import cohort_cell, funnel_step
 from porpoise_django.engine.analyses.funnels import FunnelResult, funnel
 from porpoise_django.engine.analyses.lifecycle import Lifecycle, lifecycle
 from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
@@ -101,10 +102,12 @@ __all__ = [
     "UniverseBitmap",
     "check_dimension_path",
     "check_metric_name",
+    "cohort_cell",
     "cohort_table",
     "cover",
     "dimension_paths",
     "funnel",
+    "funnel_step",
     "lifecycle",
     "parse_period",
     "parse_query",

@@ -274,3 +274,32 @@ def test_breakdowns_match_a_brute_force_model(make_analytics, clock, zone, start
     for plan in kept:
         assert sorted(pp.where(plan=plan)) == sorted(u for u, p in plans.items() if p == plan)
     pp.delete_all()
+
+
+def test_a_series_per_value_in_one_round_trip(make_analytics, clock, round_trips):
+    pp = make_analytics()
+    for user in range(6):
+        pp.set_properties(user, {"plan": "pro" if user < 2 else "free"})
+        pp.mark("active", user, clock.now - dt.timedelta(days=user % 3))
+    days = pp.range("day", -2)
+    pp.event("active").counts(days, breakdown="plan")  # values and chunks read once
+    with round_trips:
+        series = pp.event("active").counts(days, breakdown="plan")
+    assert round_trips.one()
+    assert {v: [n for _, n in s] for v, s in series.items()} == {
+        "free": [2, 1, 1],
+        "pro": [0, 1, 1],
+    }
+
+
+def test_importing_person_properties_moves_ids_like_set_properties(make_analytics):
+    pp = make_analytics(chunk_bits=10)
+    pp.set_properties(5, {"plan": "free"})
+    users = [5, 6, CHUNK + 1, 2 * CHUNK + 9]
+    assert pp.import_properties("plan", users, ["pro", "team", "pro", "free"]) == 4
+    assert sorted(pp.where(plan="pro")) == [5, CHUNK + 1]
+    assert sorted(pp.where(plan="free")) == [2 * CHUNK + 9]
+    pp.import_properties("plan", [5], ["team"])
+    assert sorted(pp.where(plan="team")) == [5, 6] and 5 not in pp.where(plan="pro")
+    with pytest.raises(InvalidValue, match="differ in length"):
+        pp.import_properties("plan", [1, 2], ["pro"])

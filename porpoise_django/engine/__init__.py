@@ -8,13 +8,14 @@
 1
 """
 
-from porpoise_django.engine.analyses.cohorts import CohortTable, cohort_table
+from porpoise_django.engine.analyses.breakdowns import cohort_table, funnel, lifecycle, stickiness
+from porpoise_django.engine.analyses.cohorts import CohortTable
 from porpoise_django.engine.analyses.decisions import Decision
 from porpoise_django.engine.analyses.drilldown import cohort_cell, funnel_step
-from porpoise_django.engine.analyses.funnels import FunnelResult, funnel
-from porpoise_django.engine.analyses.lifecycle import Lifecycle, lifecycle
+from porpoise_django.engine.analyses.funnels import FunnelResult
+from porpoise_django.engine.analyses.lifecycle import Lifecycle
 from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
-from porpoise_django.engine.analyses.stickiness import Stickiness, stickiness
+from porpoise_django.engine.analyses.stickiness import Stickiness
 from porpoise_django.engine.analytics import Analytics
 from porpoise_django.engine.errors import (
     InvalidExpression,
@@ -34,6 +35,7 @@ from porpoise_django.engine.events.bitmaps import (
     UniverseBitmap,
 )
 from porpoise_django.engine.events.event import Event
+from porpoise_django.engine.events.properties import OTHER, PropertyBitmap
 from porpoise_django.engine.events.query import parse_query
 from porpoise_django.engine.events.segments import Segment
 from porpoise_django.engine.names import NAME_PATTERN, validate_name
@@ -66,6 +68,7 @@ __all__ = [
     "GRANULARITIES",
     "MAX_PEOPLE_LIMIT",
     "NAME_PATTERN",
+    "OTHER",
     "PERIOD_STRING_HELP",
     "SERIES_TYPES",
     "TRANSFORMS",
@@ -95,6 +98,7 @@ __all__ = [
     "PeriodRange",
     "PorpoiseError",
     "Prepared",
+    "PropertyBitmap",
     "Segment",
     "Stickiness",
     "TimeSeries",

@@ -25,7 +25,13 @@ from porpoise_django.engine.errors import InvalidValue
 from porpoise_django.engine.events.bitmaps import EventBitmap, UniqueBitmap, UniverseBitmap
 from porpoise_django.engine.events.bulk import BulkImporter, Importing
 from porpoise_django.engine.events.event import Event
-from porpoise_django.engine.events.marks import Marking, MarkWriter
+from porpoise_django.engine.events.marks import MarkWriter
+from porpoise_django.engine.events.properties import (
+    DEFAULT_MAX_PROPERTY_VALUES,
+    PropertyMarking,
+    PropertyRegistry,
+    is_restricted,
+)
 from porpoise_django.engine.events.reading import BitmapReader, Reading
 from porpoise_django.engine.events.segments import Segmenting
 from porpoise_django.engine.names import validate_name
@@ -71,7 +77,7 @@ class _Option(Generic[T]):
 
 
 class Analytics(
-    Marking, Counting, Importing, Reading, Deleting, Segmenting, Browsing, Forgetting
+    PropertyMarking, Counting, Importing, Reading, Deleting, Segmenting, Browsing, Forgetting
 ):
     """Events (bitmaps), counters, metrics and series stored in Redis under one prefix.
 
@@ -99,6 +105,7 @@ class Analytics(
         2**32 - 1): memory per bucket stays under ``max_id / 8`` bytes.
     :param max_future_seconds: how far ahead of the clock a write may be dated.
     :param max_increment: the largest absolute counter or metric increment.
+    :param max_property_values: values kept per property; more count as ``"$other"``.
     """
 
     granularities: _Option[tuple[str, ...]] = _Option("policy")
@@ -134,6 +141,7 @@ class Analytics(
         max_id: int = DEFAULT_MAX_ID,
         max_future_seconds: int = 86_400,
         max_increment: float = DEFAULT_MAX_INCREMENT,
+        max_property_values: int = DEFAULT_MAX_PROPERTY_VALUES,
     ) -> None:
         self.client = client
         self.keys = KeyScheme(prefix, chunk_bits, id_map_shards)
@@ -167,6 +175,7 @@ class Analytics(
         self.importer = BulkImporter(*parts)
         self.reader = BitmapReader(client, self.keys, self.registry, self.id_codec)
         self.deleter = Deleter(client, self.keys, self.policy, self.registry)
+        self.properties = PropertyRegistry(self, self.registry.note_chunks, max_property_values)
 
     def __repr__(self) -> str:
         return f"<Analytics prefix={self.keys.prefix!r} tz={self.tz} ids={self.id_codec.mode}>"
@@ -213,7 +222,8 @@ class Analytics(
         self.registry.forget()
 
     def event_names(self) -> list[str]:
-        return self.registry.event_names()
+        # Events restricted to a property value (purchase=source=ads) are parts of theirs.
+        return [n for n in self.registry.event_names() if not is_restricted(n)]
 
     def unique_names(self) -> list[str]:
         return self.registry.unique_names()
@@ -279,6 +289,7 @@ class Analytics(
         at the start and the end so every process drops its cached id pairs,
         and in ``"map"`` id mode the id sequence, so no index is reused."""
         bump_generation(self.client, self.keys)
+        self.properties.delete_all()
         for name in self.metric_names():
             self.metric(name).delete()
         delete_all_series(self)

@@ -117,6 +117,15 @@ class Bitmap:
     def __contains__(self, external: object) -> bool:
         return self.store.contains(self, external)
 
+    def breakdown(self, name: str, top: int | None = None) -> dict[str, int]:
+        """``{value: count}`` of this set per value of property ``name``, largest
+        first (``top``: the rest as ``"$other"``), in one round trip.
+
+        >>> pp.event("active").day().breakdown("plan")      # doctest: +SKIP
+        {'pro': 120, 'free': 880}
+        """
+        return self.store.breakdown(self, name, top)
+
     def indexes(self) -> np.ndarray:
         """Bit indexes of the members as a sorted int64 array (decoded with numpy)."""
         self.check_bound()
@@ -328,6 +337,23 @@ def counts_over(expression: Bitmap, periods: Iterable[Period]) -> list[tuple[Per
     period_list = list(periods)
     counted = expression.store.count_bitmaps([expression.bind(p) for p in period_list])
     return list(zip(period_list, counted, strict=True))
+
+
+def counts_by(
+    expression: Bitmap, periods: Iterable[Period], breakdown: str
+) -> dict[str, list[tuple[Period, int]]]:
+    """A series per value of property ``breakdown``: ``{value: [(period, count)]}``,
+    every count in one round trip."""
+    period_list = list(periods)
+    parts = expression.store.split_by(expression, breakdown)
+    counted = expression.store.count_bitmaps(
+        [part.bind(p) for part in parts.values() for p in period_list]
+    )
+    width = len(period_list)
+    return {
+        value: list(zip(period_list, counted[k * width : (k + 1) * width], strict=True))
+        for k, value in enumerate(parts)
+    }
 
 
 def union(bitmaps: Sequence[Bitmap]) -> Bitmap:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
-from porpoise_django.engine.events.bitmaps import Bitmap, EventBitmap, counts_over, union
+from porpoise_django.engine.events.bitmaps import (
+    Bitmap,
+    EventBitmap,
+    counts_by,
+    counts_over,
+    union,
+)
 from porpoise_django.engine.time.periods import Period, PeriodRange, When, check_granularity
 
 if TYPE_CHECKING:
@@ -55,8 +61,19 @@ class Event(EventBitmap):
         """One bitmap per bucket of ``periods``, oldest first."""
         return [EventBitmap(self.store, self.name, p) for p in periods]
 
-    def counts(self, periods: PeriodRange) -> list[tuple[Period, int]]:
-        """``(period, count)`` for each bucket, in one round trip."""
+    @overload
+    def counts(self, periods: PeriodRange) -> list[tuple[Period, int]]: ...
+    @overload
+    def counts(
+        self, periods: PeriodRange, *, breakdown: str
+    ) -> dict[str, list[tuple[Period, int]]]: ...
+    def counts(
+        self, periods: PeriodRange, *, breakdown: str | None = None
+    ) -> list[tuple[Period, int]] | dict[str, list[tuple[Period, int]]]:
+        """``(period, count)`` for each bucket, in one round trip; with ``breakdown``,
+        such a series per value of that property (``{value: series}``)."""
+        if breakdown is not None:
+            return counts_by(self, periods, breakdown)
         return counts_over(self, periods)
 
     def union(self, periods: PeriodRange) -> Bitmap:

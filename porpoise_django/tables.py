@@ -68,3 +68,35 @@ def _names(bitmap: Bitmap) -> list[str]:
     if name is not None:
         return [name]
     return [n for operand in getattr(bitmap, "operands", ()) for n in _names(operand)]
+
+
+#: What a spreadsheet reads as a formula at the start of a cell (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``= + - @``, tab or
+    carriage return (or the quote itself, so that the quote can be taken off
+    again, see :func:`csv_uncell`) gets a ``'`` in front. Every CSV the app
+    writes (the admin's, ``porpoise_export``) goes through it."""
+    text = str(value)
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+
+
+def csv_uncell(text: str) -> str:
+    """The value :func:`csv_cell` wrote (``porpoise_import`` reads exports back)."""
+    return (
+        text[1:] if text.startswith("'") and text[1:].startswith((*FORMULA_STARTS, "'")) else text
+    )
+
+
+def csv_safe(text: str) -> str:
+    """A whole CSV document with every cell through :func:`csv_cell`."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in csv.reader(io.StringIO(text)):
+        writer.writerow([csv_cell(cell) for cell in row])
+    return out.getvalue()

@@ -140,3 +140,31 @@ def test_a_page_on_another_origin_tracks(
     page.evaluate("porpoise.track('page:left', 8)")
     page.goto("about:blank")
     wait_until(lambda: 8 in pp.event("page:left").day())
+
+
+@browser_test
+def test_refused_rows_reach_the_browser_console(live_server, porpoise, browser_page, second_origin):
+    """The docs' ``porpoise.track('signup:step', 42)`` from an anonymous visitor's page
+    is refused (not their id), and the page's console says so (issue 25, case 2)."""
+    origin, folder = second_origin
+    porpoise(TRACK_ALLOWED_ORIGINS=[origin], ID_MODE="map")
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from porpoise_django.api.tokens import anonymous_track_token
+
+    visitor = RequestFactory().get("/")
+    visitor.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    token = anonymous_track_token(visitor, events=["signup:step"])
+    (folder / "shop.html").write_text(PAGE.format(server=live_server.url, token=token))
+    page = browser_page
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.goto(f"{origin}/shop.html")
+    page.wait_for_function("window.porpoise !== undefined")
+    answers = page.evaluate(
+        "porpoise.track('signup:step', 42); porpoise.track('signup:step'); porpoise.flush()"
+    )
+    assert answers[0]["accepted"] == 1
+    wait_until(lambda: any("the token does not allow this id" in m for m in messages))

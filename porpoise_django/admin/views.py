@@ -54,6 +54,7 @@ from porpoise_django.engine import (
     stickiness,
 )
 from porpoise_django.services import get_analytics
+from porpoise_django.tables import csv_safe
 
 SPARK_DAYS = 14
 PAGE_SIZE = 50
@@ -270,11 +271,13 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     average: list[dict[str, Any]] = []
     curve: dict[str, Any] | None = None
     if form.is_bound and form.is_valid():
+        table = _cohort_table_or_error(form)
+    if table is not None:
         data = form.cleaned_data
-        table = _cohort_table(data, data["select1b"])
         as_percent = data["display"] == "percent"
         if request.GET.get("format") == "csv":
-            response = HttpResponse(table.to_csv(as_percent=as_percent), content_type="text/csv")
+            text = csv_safe(table.to_csv(as_percent=as_percent))
+            response = HttpResponse(text, content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="cohorts.csv"'
             return response
         rows = _cohort_rows(table, as_percent)
@@ -302,6 +305,20 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             curve=curve,
         ),
     )
+
+
+def _cohort_table_or_error(form: CohortForm) -> CohortTable | None:
+    """The table, or None with the engine's refusal on the form (a first cohort in
+    year 1 or 9999, before 1970: a form error, never a 500)."""
+    data = form.cleaned_data
+    try:
+        return _cohort_table(data, data["select1b"])
+    except (ValueError, OverflowError) as exc:
+        field = getattr(exc, "field", None)
+        if field not in form.fields:
+            field = "start" if data.get("start") else None
+        form.add_error(field, str(exc))
+        return None
 
 
 def _cohort_table(data: dict[str, Any], select1b: Any) -> CohortTable:

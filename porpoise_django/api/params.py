@@ -171,8 +171,21 @@ def periods_out(periods: PeriodRange | list[Any]) -> list[dict[str, str]]:
     return [{"period": p.label, "start": p.start.isoformat()} for p in periods]
 
 
+#: The most buckets a lifecycle may span (each costs a pass over the chunks).
+LIFECYCLE_BUCKETS = 400
+
+
 class LifecycleParams(EventRangeParams):
     event = serializers.CharField(max_length=128)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if len(attrs["range"]) > LIFECYCLE_BUCKETS:
+            field = "period" if attrs.get("period") else "start"
+            raise serializers.ValidationError(
+                {field: [f"a lifecycle spans at most {LIFECYCLE_BUCKETS} periods"]}
+            )
+        return attrs
 
 
 class StickinessParams(serializers.Serializer):
@@ -206,6 +219,13 @@ class DecisionParams(serializers.Serializer):
         options = [o.strip() for o in value.split(",") if o.strip()]
         if len(options) < 2 or len(set(options)) != len(options):
             raise serializers.ValidationError("give two or more distinct options")
+        for option in options:
+            if "/" in option:
+                raise serializers.ValidationError(f"an option has no '/': {option[:60]!r}")
+            try:
+                check_dimension_path(option)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
         return options
 
     def validate_dimensions(self, value: str) -> dict[str, str]:
@@ -218,9 +238,27 @@ class DecisionParams(serializers.Serializer):
         return out
 
 
+#: Dimensions one recorded decision may carry, and how deep a value may nest
+#: (``device/os/mac``): each dimension and level is a metric path written.
+DECISION_DIMENSIONS = 16
+DECISION_DEPTH = 4
+
+
 class DecisionRecord(serializers.Serializer):
     option = serializers.CharField(max_length=128)
     dimensions = serializers.DictField(child=serializers.CharField(max_length=128), required=False)
+
+    def validate_dimensions(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > DECISION_DIMENSIONS:
+            raise serializers.ValidationError(f"at most {DECISION_DIMENSIONS} dimensions")
+        for key, dim in value.items():
+            if len(key) > 128 or dim.count("/") + 1 > DECISION_DEPTH:
+                raise serializers.ValidationError(
+                    f"dimension {key[:60]!r}: names of at most 128 characters, values "
+                    f"at most {DECISION_DEPTH} levels deep"
+                )
+        return value
+
     success = serializers.FloatField(required=False, allow_null=True)
     metrics = serializers.DictField(
         child=serializers.FloatField(),

@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from porpoise_django.api.people import ActivityView, PeopleView
 from porpoise_django.api.tracking import PixelView, TrackView
 from porpoise_django.api.views import (
     CohortView,
@@ -115,6 +116,8 @@ urlpatterns = [
     path("funnels/", FunnelView.as_view(), name="funnel-list"),
     path("lifecycle/", LifecycleView.as_view(), name="lifecycle-list"),
     path("stickiness/", StickinessView.as_view(), name="stickiness-list"),
+    path("people/", PeopleView.as_view(), name="people-list"),
+    path("people/<str:id>/activity/", ActivityView.as_view(), name="people-activity"),
     path("track/", TrackView.as_view(), name="track-list"),
     # A pixel's address ends in .gif, not in a slash.
     path("track/pixel.gif", PixelView.as_view(), name="track-pixel"),

@@ -7,6 +7,7 @@ decisions). Every answer is shaped by a serializer of :mod:`.serializers`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,8 @@ from porpoise_django.engine import (
 from porpoise_django.services import get_analytics
 
 T = TypeVar("T")
+#: An id in "int" mode: ASCII digits, and a sign so that -1 is told the range.
+INTEGER = re.compile(r"-?[0-9]{1,40}")
 NAME_REGEX = r"[A-Za-z0-9_.:@+\-]+"
 NAME_PARAM = OpenApiParameter(
     "name", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=f"^{NAME_REGEX}$"
@@ -225,15 +228,18 @@ class EventViewSet(PorpoiseViewSet):
         args = validated(params.MemberParams, request)
         pp = get_analytics()
         bitmap = engine(
-            "granularity", lambda: pp.event(name).at(args["granularity"], args.get("date"))
+            "date" if args.get("date") else "granularity",
+            lambda: pp.event(name).at(args["granularity"], args.get("date")),
         )
         raw = args["id"]
         external: Any = raw
         if pp.id_codec.mode == "int":
-            # isdigit() alone takes "²" and "١٢٣" for digits.
-            if not (raw.isascii() and raw.isdigit()):
-                raise ValidationError({"id": ["ids are integers in [0, 2**63)"]})
-            external = int(raw)
+            # ASCII digits only: isdigit() alone takes "²" and "١٢٣" for digits.
+            if not INTEGER.fullmatch(raw):
+                raise ValidationError(
+                    {"id": [f"ids are integers from 0 to {porpoise_settings.MAX_ID} (MAX_ID)"]}
+                )
+            external = engine("id", lambda: pp.id_codec.check(int(raw)))
         member = engine("id", lambda: external in bitmap)
         period = bitmap.period.label if bitmap.period else ""
         answer = {"name": name, "period": period, "id": raw, "member": member}
@@ -246,7 +252,10 @@ class EventViewSet(PorpoiseViewSet):
         check_name(name)
         args = validated(params.PageParams, request)
         pp = get_analytics()
-        bitmap = pp.event(name).at(args["granularity"], args.get("date"))
+        bitmap = engine(
+            "date" if args.get("date") else "granularity",
+            lambda: pp.event(name).at(args["granularity"], args.get("date")),
+        )
         ids = list(bitmap)
         page = ids[args["offset"] : args["offset"] + args["limit"]]
         answer = {
@@ -399,7 +408,7 @@ class CohortView(PorpoiseView):
             if args.get(key)
         }
         table = engine(
-            "granularity",
+            "start" if args.get("start") else "granularity",
             lambda: cohort_table(
                 pp,
                 selections["select1"],

@@ -18,19 +18,34 @@ from porpoise_django.conf import porpoise_settings
 
 #: The URL names (in the API's namespace) a browser on another origin may call.
 TRACKING_URL_NAMES = frozenset({"track-list", "track-pixel"})
+#: What such a browser may do there (a preflight asking for more is not answered).
+TRACKING_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 def allow_tracking_origin(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
-    """``check_request_enabled`` receiver: True for a tracking request whose
-    ``Origin`` is allowed."""
+    """``check_request_enabled`` receiver: True for a request from an allowed
+    ``Origin`` to this app's own tracking views (matched by view, not by URL
+    name: a host project's route named ``track-list`` gets nothing), for the
+    methods they answer."""
+    from porpoise_django.api.tracking import TrackingView
+
     origin = request.headers.get("origin")
     if not origin or origin not in porpoise_settings.TRACK_ALLOWED_ORIGINS:
+        return False
+    asked = request.headers.get("access-control-request-method", request.method)
+    if str(asked).upper() not in TRACKING_METHODS:
         return False
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return False
-    return match.url_name in TRACKING_URL_NAMES
+    view = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    return (
+        isinstance(view, type)
+        and issubclass(view, TrackingView)
+        and "porpoise_api" in match.app_names
+        and match.url_name in TRACKING_URL_NAMES
+    )
 
 
 def connect() -> None:

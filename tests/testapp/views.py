@@ -1,8 +1,13 @@
 """Views the Django integration tests call."""
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
+from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 
 from porpoise_django.decorators import count, track
 
@@ -75,3 +80,13 @@ class AsyncDispatchView(View):
 
     async def get(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse("async dispatch")
+
+
+class HostTracksViewSet(viewsets.ViewSet):
+    """A host project's own DRF route whose URL name is ``track-list`` too (issue
+    25, case 3: CORS must not be granted to it)."""
+
+    permission_classes = [AllowAny]
+
+    def list(self, request: Any) -> Response:
+        return Response({"private": "the host's own data"})

@@ -67,7 +67,9 @@ def get_timezone(tz: object) -> dt.tzinfo:
     if isinstance(tz, str):
         try:
             return ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        # OSError: with tzdata installed, "America" is a folder of its zones and a
+        # 10,000-character name is too long for a file name.
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise InvalidTime(f"unknown time zone {tz!r}: use an IANA name such as 'UTC'") from exc
     raise InvalidTime(f"time zone must be an IANA name or a tzinfo, got {type(tz).__name__}")
 

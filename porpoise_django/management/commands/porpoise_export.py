@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from porpoise_django.management.base import PorpoiseCommand, parse_date
+from porpoise_django.tables import csv_cell
 
 
 class Command(PorpoiseCommand):
@@ -49,6 +50,19 @@ class Command(PorpoiseCommand):
         if options["output"] and not Path(options["output"]).resolve().parent.is_dir():
             raise CommandError(f"cannot write {options['output']}: its folder does not exist")
         names = options["event"] or pp.event_names()
+        try:
+            rows = self._write(pp, names, days, options)
+        except OSError as exc:
+            # A full disk, /dev/full, a closed pipe: say so, no traceback.
+            raise CommandError(
+                f"cannot write {options['output'] or 'to standard output'}: {exc.strerror or exc}"
+            ) from None
+        self.stderr.write(f"exported {rows} row(s)")
+
+    def _write(self, pp: Any, names: list[str], days: Any, options: dict[str, Any]) -> int:
+        """Write the rows; returns how many. CSV cells never start a formula
+        (``tables.csv_cell``: a leading ``= + - @`` gets a ``'``, which
+        ``porpoise_import`` takes off again)."""
         target = (
             open(options["output"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             if options["output"]
@@ -69,9 +83,11 @@ class Command(PorpoiseCommand):
                     for member in bitmap:
                         rows += 1
                         if writer:
-                            writer.writerow([name, member, label])
+                            writer.writerow([csv_cell(name), csv_cell(member), label])
                         else:
                             out.write(
                                 json.dumps({"event": name, "id": member, "time": label}) + "\n"
                             )
-        self.stderr.write(f"exported {rows} row(s)")
+            if hasattr(out, "flush"):
+                out.flush()
+        return rows

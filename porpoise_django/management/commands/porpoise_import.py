@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from porpoise_django.management.base import PorpoiseCommand
+from porpoise_django.tables import csv_uncell
 
 MAX_REPORTED = 20
 #: A longer line is a bad row, not parsed: no real event row comes near it.
@@ -57,8 +58,17 @@ def parse_id(value: Any, id_mode: str) -> Any:
 def decoded_lines(stream: Any) -> Iterator[tuple[int, str | ValueError]]:
     """``(line number, text)`` of a binary stream; a line that is not UTF-8 or is
     longer than :data:`MAX_LINE_BYTES` comes as a ``ValueError`` (a bad row)."""
-    for number, raw in enumerate(stream, start=1):
+    number = 0
+    while True:
+        # Never more than MAX_LINE_BYTES in memory: a longer line is skipped
+        # in pieces, not read whole first.
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
         if len(raw) > MAX_LINE_BYTES:
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(MAX_LINE_BYTES)
             yield number, ValueError(f"line is longer than {MAX_LINE_BYTES} bytes")
             continue
         try:
@@ -131,7 +141,8 @@ events.csv --allow-bad-rows
 
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         imported = 0
-        bad: list[tuple[int, str]] = []
+        bad: list[tuple[int, str]] = []  # the first MAX_REPORTED only
+        bad_rows = 0
         batch: list[tuple[str, Any, float]] = []
         try:
             rows = self._rows(decoded_lines(stream), fmt)
@@ -148,7 +159,9 @@ events.csv --allow-bad-rows
                         parse_time(raw.get("time")),
                     )
                 except (ValueError, TypeError, OverflowError) as exc:
-                    bad.append((line, str(exc)[:300]))
+                    bad_rows += 1
+                    if len(bad) < MAX_REPORTED:
+                        bad.append((line, str(exc)[:300]))
                     continue
                 batch.append(row)
                 if len(batch) >= options["batch_size"]:
@@ -159,14 +172,14 @@ events.csv --allow-bad-rows
             if stream is not sys.stdin.buffer:
                 stream.close()
 
-        self.stdout.write(f"imported {imported} event(s); {len(bad)} bad row(s)")
-        for line, message in bad[:MAX_REPORTED]:
+        self.stdout.write(f"imported {imported} event(s); {bad_rows} bad row(s)")
+        for line, message in bad:
             self.stderr.write(f"  line {line}: {message}")
-        if len(bad) > MAX_REPORTED:
-            self.stderr.write(f"  ... and {len(bad) - MAX_REPORTED} more")
-        if bad and not options["allow_bad_rows"]:
+        if bad_rows > len(bad):
+            self.stderr.write(f"  ... and {bad_rows - len(bad)} more")
+        if bad_rows and not options["allow_bad_rows"]:
             raise CommandError(
-                f"{len(bad)} bad row(s) were skipped (--allow-bad-rows to accept that)",
+                f"{bad_rows} bad row(s) were skipped (--allow-bad-rows to accept that)",
                 returncode=1,
             )
 
@@ -207,6 +220,8 @@ events.csv --allow-bad-rows
                         yield number, json.loads(text)
                     except json.JSONDecodeError as exc:
                         yield number, ValueError(f"invalid JSON: {exc.msg}")
+                    except RecursionError:
+                        yield number, ValueError("invalid JSON: nested too deeply")
                     except ValueError as exc:  # e.g. an integer of 4,300+ digits
                         yield number, ValueError(f"invalid JSON: {str(exc)[:120]}")
             return
@@ -233,4 +248,5 @@ events.csv --allow-bad-rows
                     )
                 continue
             if cells:
-                yield number, dict(zip(header, cells, strict=False))
+                # Cells porpoise_export kept from reading as formulas ('=...).
+                yield number, dict(zip(header, map(csv_uncell, cells), strict=False))

@@ -14,6 +14,7 @@
  * origin needs PORPOISE["TRACK_ALLOWED_ORIGINS"]). When the page is hidden or
  * left, what is queued leaves with navigator.sendBeacon, which outlives the
  * page: a text/plain body and the token in the query string, so no preflight.
+ * Refused rows and requests are written to the browser's console.
  */
 (function () {
   "use strict";
@@ -70,13 +71,31 @@
       keepalive: true,
     })
       .then(function (response) {
-        return response.json();
+        return response.json().then(function (body) {
+          report(response.status, body);
+          return body;
+        });
       })
       .catch(function (error) {
         // Network down or refused: keep the rows for the next batch.
         queue = rows.concat(queue);
         return { error: String(error) };
       });
+  }
+
+  // Refused requests and refused rows reach the console: a row the token does
+  // not allow is never dropped silently.
+  function report(status, body) {
+    if (!window.console) {
+      return;
+    }
+    if (status >= 400) {
+      console.error("porpoise: track/ answered " + status + ":", body);
+    } else if (body && body.errors && body.errors.length) {
+      body.errors.forEach(function (error) {
+        console.warn("porpoise: row " + error.index + " refused: " + error.error);
+      });
+    }
   }
 
   // The page is going away: the beacon is queued by the browser itself.

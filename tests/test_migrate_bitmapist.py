@@ -128,3 +128,38 @@ def test_from_one_server_into_a_cluster_and_back(source, cluster, key_prefix, ma
         for raw in list(cluster.client.scan_iter(match="trackist_*")):
             cluster.client.delete(raw)
         on_cluster.delete_all()
+
+
+# issue 25, case 5: bad keys are reported and skipped, memory bounded by a chunk ----------
+def test_bad_keys_are_skipped_and_the_good_ones_moved(private_server, store):
+    client = redis.Redis.from_url(private_server.url)
+    client.setbit("trackist_active_2026-11-25", 7, 1)
+    client.setbit(b"trackist_\xff\xfe_2026-11-25", 1, 1)  # not UTF-8
+    for suffix in ("1969-12-31", "0001-01-01", "9999-12-31", "W0001-1", "W9999-52"):
+        client.setbit(f"trackist_active_{suffix}", 1, 1)
+    client.hset("trackist_active_2026-11-24", "x", "1")  # not a bitmap
+    report = migrate(client, store)
+    client.close()
+    assert list(store.event("active").day(DAY)) == [7]
+    assert report.keys == 1, report
+    assert report.skipped == {
+        "key name not UTF-8": 1,
+        "date out of range": 5,
+        "not a string (hash)": 1,
+    }, report.skipped
+
+
+def test_a_huge_source_bitmap_is_moved_a_chunk_at_a_time(private_server, store):
+    import tracemalloc
+
+    client = redis.Redis.from_url(private_server.url)
+    client.setbit("trackist_active_2026-11-25", 2**31 - 1, 1)  # a 256 MiB bitmap
+    client.setbit("trackist_active_2026-11-25", 5, 1)
+    tracemalloc.start()
+    report = migrate(client, store)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    client.close()
+    assert report.events == 2
+    assert list(store.event("active").day(DAY)) == [5, 2**31 - 1]
+    assert peak < 32 * 2**20, peak

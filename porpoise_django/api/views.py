@@ -477,7 +477,10 @@ class StickinessView(PorpoiseView):
         args = validated(params.StickinessParams, request)
         check_name(args["event"], "event")
         pp = get_analytics()
-        period = pp.period(args["granularity"], args.get("date"))
+        period = engine(
+            "date" if args.get("date") else "granularity",
+            lambda: pp.period(args["granularity"], args.get("date")),
+        )
         result = engine("granularity", lambda: stickiness(pp, args["event"], period))
         answer = {"event": args["event"], "period": period, "result": result}
         return Response(out.StickinessSerializer(answer).data)

@@ -81,7 +81,11 @@ def target_of(key: str, pp: Analytics) -> Target | str:
         return "not a date"
     if granularity not in pp.granularities:
         return f"{granularity} not tracked"
-    return Target(name, pp.period(granularity, when))
+    try:
+        pp.policy.stamp(when, writing=False)  # 1970 to 9998, as every read
+        return Target(name, pp.period(granularity, when))
+    except (ValueError, OverflowError):
+        return "date out of range"
 
 
 def _moment(parts: list[int]) -> dt.datetime | None:
@@ -129,14 +133,7 @@ def migrate(
         )
     started = time.perf_counter()
     report = Report()
-    groups: dict[Target, list[str]] = defaultdict(list)
-    for raw in source.scan_iter(match="trackist_*", count=1000):
-        key = text(raw)
-        target = target_of(key, pp)
-        if isinstance(target, str):
-            report.skipped[target] = report.skipped.get(target, 0) + 1
-        else:
-            groups[target].append(key)
+    groups = _scan(source, pp, report)
     done_key = f"{pp.keys.prefix}:migrate:{name}"
     done = {text(m) for m in pp.client.smembers(done_key)}
     for target, keys in sorted(groups.items(), key=lambda item: _order(item[0])):
@@ -155,6 +152,52 @@ def migrate(
     return report
 
 
+def _scan(source: Any, pp: Analytics, report: Report) -> dict[Target, list[str]]:
+    """The source's bitmapist keys by target; keys that cannot move are counted in
+    ``report.skipped`` by reason (a name not UTF-8, a date out of range, a key that
+    is not a bitmap), never an error that stops the run."""
+    groups: dict[Target, list[str]] = defaultdict(list)
+
+    def skip(reason: str) -> None:
+        report.skipped[reason] = report.skipped.get(reason, 0) + 1
+
+    page: list[tuple[str, Target]] = []
+
+    def sort_page() -> None:
+        # One round trip per page: a key of another type (a hash) is no bitmap.
+        types = [text(t) for t in _types(source, [key for key, _ in page])]
+        for (key, target), kind in zip(page, types, strict=True):
+            if kind != "string":
+                skip(f"not a string ({kind})")
+            else:
+                groups[target].append(key)
+        page.clear()
+
+    for raw in source.scan_iter(match="trackist_*", count=1000):
+        try:
+            key = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        except UnicodeDecodeError:
+            skip("key name not UTF-8")
+            continue
+        target = target_of(key, pp)
+        if isinstance(target, str):
+            skip(target)
+            continue
+        page.append((key, target))
+        if len(page) >= 1000:
+            sort_page()
+    if page:
+        sort_page()
+    return groups
+
+
+def _types(source: Any, keys: list[str]) -> list[Any]:
+    pipe = source.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    return list(pipe.execute())
+
+
 def _order(target: Target) -> tuple[str, float]:
     return (target.event, target.period.start.timestamp() if target.period else -1.0)
 
@@ -164,45 +207,52 @@ def _label(target: Target) -> str:
 
 
 def _move(source: Any, pp: Analytics, target: Target, keys: list[str]) -> int:
-    """OR the source keys into ``target``'s chunks, register it, verify it; returns
-    the number of set bits moved."""
-    bits = _read(source, keys)
-    if not bits.any():
-        return 0
+    """OR the source keys into ``target``'s chunks, a chunk at a time (memory
+    bounded by a chunk, whatever the size of a source bitmap), register them,
+    verify them; returns the number of set bits moved."""
     keys_of = pp.keys
     size = keys_of.chunk_size // 8
     token = f"{time.time_ns():x}"
-    chunks = [
-        c for c in range((len(bits) + size - 1) // size) if bits[c * size : (c + 1) * size].any()
-    ]
+    lengths = _strlens(source, keys)
+    moved = 0
+    for chunk in range((max(lengths, default=0) + size - 1) // size):
+        live = [k for k, n in zip(keys, lengths, strict=True) if n > chunk * size]
+        bits = _read(source, live, chunk * size, (chunk + 1) * size - 1)
+        if not bits.any():
+            continue
+        part = bits.tobytes()
 
-    def build(pipe: Any) -> None:
-        for chunk in chunks:
-            part = bits[chunk * size : (chunk + 1) * size].tobytes()
+        def build(pipe: Any, chunk: int = chunk, part: bytes = part) -> None:
             for stored in (_stored_key(pp, target, chunk), keys_of.universe(chunk)):
                 temp = f"{stored.split('}', 1)[0]}}}:tmp:migrate:{token}"
                 pipe.set(temp, part, ex=pp.temp_ttl)
                 pipe.execute_command("BITOP", "OR", stored, stored, temp)
                 pipe.unlink(temp)
-        _register(pipe, pp, target, chunks)
+            _register(pipe, pp, target, [chunk])
 
-    pp.run(build, scripts=())
-    _verify(pp, target, chunks, bits)
-    return int(np.unpackbits(bits).sum())
+        pp.run(build, scripts=())
+        _verify(pp, target, chunk, bits)
+        moved += int(np.unpackbits(bits).sum())
+    return moved
 
 
-def _read(source: Any, keys: Iterable[str]) -> np.ndarray:
-    """The OR of the source bitmaps, as bytes."""
-    merged = np.zeros(0, dtype=np.uint8)
-    # A cluster answers MGET only for keys of one slot; bitmapist's keys have no hash tag.
-    fetch = getattr(source, "mget_nonatomic", source.mget)
-    for raw in fetch(list(keys)):
-        if not raw:
-            continue
-        data = np.frombuffer(raw, dtype=np.uint8)
-        if len(data) > len(merged):
-            merged = np.concatenate([merged, np.zeros(len(data) - len(merged), dtype=np.uint8)])
-        merged[: len(data)] |= data
+def _strlens(source: Any, keys: list[str]) -> list[int]:
+    pipe = source.pipeline(transaction=False)
+    for key in keys:
+        pipe.strlen(key)
+    return [int(n or 0) for n in pipe.execute()]
+
+
+def _read(source: Any, keys: Iterable[str], start: int, end: int) -> np.ndarray:
+    """The OR of bytes ``start`` to ``end`` of the source bitmaps (one chunk)."""
+    merged = np.zeros(end - start + 1, dtype=np.uint8)
+    pipe = source.pipeline(transaction=False)
+    for key in keys:
+        pipe.getrange(key, start, end)
+    for raw in pipe.execute():
+        if raw:
+            data = np.frombuffer(raw, dtype=np.uint8)
+            merged[: len(data)] |= data
     return merged
 
 
@@ -225,17 +275,12 @@ def _register(pipe: Any, pp: Analytics, target: Target, chunks: list[int]) -> No
     BucketRegistry.queue(pipe, [entry], pp.clock().timestamp())
 
 
-def _verify(pp: Analytics, target: Target, chunks: list[int], bits: np.ndarray) -> None:
-    """Every source bit is set in the store (the store may hold more: it was not
-    empty, or other keys went into the same bucket)."""
-    size = pp.keys.chunk_size // 8
-
-    def build(pipe: Any) -> None:
-        for chunk in chunks:
-            pipe.get(_stored_key(pp, target, chunk))
-
-    for chunk, raw in zip(chunks, pp.run(build, scripts=()), strict=True):
-        want = bits[chunk * size : (chunk + 1) * size]
-        have = np.frombuffer(raw or b"", dtype=np.uint8)[: len(want)]
-        if len(have) < len(want) or np.any((have & want) != want):
-            raise RuntimeError(f"verification failed for {_label(target)} chunk {chunk}")
+def _verify(pp: Analytics, target: Target, chunk: int, bits: np.ndarray) -> None:
+    """Every source bit of ``chunk`` is set in the store (the store may hold more:
+    it was not empty, or other keys went into the same bucket)."""
+    raw = pp.client.get(_stored_key(pp, target, chunk)) or b""
+    have = np.zeros(len(bits), dtype=np.uint8)
+    stored = np.frombuffer(raw, dtype=np.uint8)[: len(bits)]
+    have[: len(stored)] = stored
+    if np.any((have & bits) != bits):
+        raise RuntimeError(f"verification failed for {_label(target)} chunk {chunk}")

@@ -22,7 +22,10 @@ DEFAULTS: dict[str, Any] = {
     # Storage: the django-redis cache whose connection is shared, or a URL.
     "CACHE_ALIAS": "default",
     "REDIS_URL": None,
-    # True: REDIS_URL names a node of a Redis Cluster (redis.cluster.RedisCluster).
+    # True: REDIS_URL names a node of a Redis Cluster (redis.cluster.RedisCluster);
+    # it may then name several, as a list or comma-separated ("redis://a:7000,
+    # redis://b:7000"): the client is built on first use from every one of them
+    # and from the nodes the cluster made known; if none answers, writes spool.
     "REDIS_CLUSTER": False,
     # Seconds a client made from REDIS_URL waits on Redis (connect and reply);
     # failures are buffered, so a slow Redis never holds a request long.
@@ -53,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVE_EVENT": "active",
     "ACTIVE_SKIP_PATHS": [r"^/static/", r"^/media/", r"^/favicon\.ico$"],
     "ANONYMOUS_ACTIVE_EVENT": None,
+    # Seconds between two reads of the store's epoch by the "active once per
+    # bucket" set: after a purge, a FLUSHDB or an empty restart the set starts
+    # over within this time (0: read it on every request that would skip).
+    "ACTIVE_CHECK_SECONDS": 1.0,
     # Built-in signal receivers; None switches one off.
     "LOGIN_EVENT": "login",
     "LOGOUT_EVENT": "logout",

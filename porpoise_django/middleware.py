@@ -11,10 +11,14 @@ Add after ``AuthenticationMiddleware``::
 Works under WSGI and ASGI. Whatever Redis does, the response is returned: a
 failed write is buffered and replayed later (see ``delivery.record``).
 
-It costs little on a view that does little: the user's id comes from the
-session, not from a database query (:mod:`.identity`); ``active`` is written
-once per user per bucket in each process (:mod:`.active`); and under ASGI,
-with background writes, nothing leaves the event loop's thread.
+It costs little on a view that does little: whether ``active`` needs writing
+is decided on the user id the session holds, without a database query
+(:mod:`.identity`), and it is written once per user per bucket in each
+process (:mod:`.active`); only then is the user authenticated as Django does
+(session in its store, user active, session hash still good), and nothing is
+marked for a user Django would not let in. An anonymous request never builds
+the engine. Under ASGI, with background writes, nothing leaves the event
+loop's thread. Nothing here raises into the response.
 """
 
 from __future__ import annotations
@@ -66,9 +70,8 @@ class PorpoiseMiddleware:
         collector = Collector(resolve=partial(identity.user_id, request))
         request.porpoise = collector  # type: ignore[attr-defined]
         response = self.get_response(request)
-        # The view may have logged the user in or out: look again.
-        collector.user_id = identity.user_id(request)
-        self._finish(request, response, collector)
+        # After the view, which may have logged the user in or out.
+        self._finish(request, response, collector, self._active_marks(request))
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -76,38 +79,84 @@ class PorpoiseMiddleware:
         request.porpoise = collector  # type: ignore[attr-defined]
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         response = await get_response(request)
-        collector.user_id = await identity.auser_id(request)
+        marks = await self._aactive_marks(request)
         if porpoise_settings.WRITE_MODE == "sync":
             # Writing to Redis is blocking I/O: keep it off the event loop.
-            await sync_to_async(self._finish, thread_sensitive=False)(request, response, collector)
+            await sync_to_async(self._finish, thread_sensitive=False)(
+                request, response, collector, marks
+            )
         else:
-            self._finish(request, response, collector)  # only queues for the writer thread
+            self._finish(request, response, collector, marks)  # only queues for the writer
         return response
 
     def _finish(
-        self, request: HttpRequest, response: HttpResponseBase, collector: Collector
+        self,
+        request: HttpRequest,
+        response: HttpResponseBase,
+        collector: Collector,
+        marks: list[tuple[str, Any]],
     ) -> None:
-        try:
-            self._auto_marks(request, collector)
-        except ValueError as exc:
-            # An id the engine refuses (e.g. UUID pks in "int" id mode) must not
-            # break the site: say so in the log, once per request.
-            logger.error("porpoise: active mark skipped: %s", exc)
+        for event, who in marks:
+            try:
+                collector.mark(event, id=who)
+            except ValueError as exc:
+                # An id the engine refuses (e.g. UUID pks in "int" id mode) must not
+                # break the site: say so in the log, once per request.
+                logger.error("porpoise: active mark skipped: %s", exc)
         collector.flush()
 
-    def _auto_marks(self, request: HttpRequest, collector: Collector) -> None:
-        if _skipped(request.path):
-            return
+    def _active_marks(self, request: HttpRequest) -> list[tuple[str, Any]]:
+        """The ``active`` marks this request makes (usually none: once per bucket).
+
+        Decided on the session's hint (no user row loaded, no engine built for
+        an anonymous request); only an id Django authenticates is marked."""
+        try:
+            hint = identity.session_user_id(request)
+            return self._decide(request, hint, partial(identity.user_id, request))
+        except Exception as exc:  # the analytics app never turns a response into an error
+            logger.error("porpoise: active mark skipped: %s", exc)
+            return []
+
+    async def _aactive_marks(self, request: HttpRequest) -> list[tuple[str, Any]]:
+        try:
+            hint = await identity.asession_user_id(request)
+            verified = None
+            if hint is not None and self._wanted(request, hint):
+                verified = await identity.auser_id(request)
+            return self._decide(request, hint, lambda: verified)
+        except Exception as exc:
+            logger.error("porpoise: active mark skipped: %s", exc)
+            return []
+
+    def _wanted(self, request: HttpRequest, hint: Any) -> bool:
+        """Whether the hinted user may need an ``active`` mark (not seen this bucket)."""
         event = porpoise_settings.ACTIVE_EVENT
-        user_id = collector.user_id
+        if not event or _skipped(request.path):
+            return False
         pp = services.get_analytics()
-        if event and user_id is not None:
-            if ACTIVE.first(pp, event, user_id, pp.clock().timestamp()):
-                collector.mark(event)
-            return
+        return not ACTIVE.seen(pp, event, hint, pp.clock().timestamp())
+
+    def _decide(
+        self, request: HttpRequest, hint: Any, verified: Callable[[], Any]
+    ) -> list[tuple[str, Any]]:
+        if _skipped(request.path):
+            return []
+        event = porpoise_settings.ACTIVE_EVENT
+        if hint is not None:
+            if not event or not self._wanted(request, hint):
+                return []
+            who = verified()
+            pp = services.get_analytics()
+            if who is not None and ACTIVE.first(pp, event, who, pp.clock().timestamp()):
+                return [(event, who)]
+            return []
         anonymous_event = porpoise_settings.ANONYMOUS_ACTIVE_EVENT
         session = getattr(request, "session", None)
-        if anonymous_event and user_id is None and session is not None:
+        if anonymous_event and session is not None:
             key = session.session_key  # never create a session just to count it
-            if key and ACTIVE.first(pp, anonymous_event, key, pp.clock().timestamp()):
-                collector.mark(anonymous_event, id=f"session:{key}")
+            if key:
+                pp = services.get_analytics()
+                ident = f"session:{key}"
+                if ACTIVE.first(pp, anonymous_event, ident, pp.clock().timestamp()):
+                    return [(anonymous_event, ident)]
+        return []

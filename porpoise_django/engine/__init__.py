@@ -18,6 +18,7 @@ from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, P
 from porpoise_django.engine.analyses.stickiness import Stickiness
 from porpoise_django.engine.analytics import Analytics
 from porpoise_django.engine.errors import (
+    IdMapMismatch,
     InvalidExpression,
     InvalidGranularity,
     InvalidId,
@@ -84,6 +85,7 @@ __all__ = [
     "EventBitmap",
     "Forgotten",
     "FunnelResult",
+    "IdMapMismatch",
     "InvalidExpression",
     "InvalidGranularity",
     "InvalidId",

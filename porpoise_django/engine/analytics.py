@@ -41,7 +41,13 @@ from porpoise_django.engine.numbers.metrics import Metric, metric_names
 from porpoise_django.engine.numbers.timeseries import TimeSeries, delete_all_series
 from porpoise_django.engine.storage.deletion import Deleter, Deleting
 from porpoise_django.engine.storage.forgetting import Forgetting, bump_generation
-from porpoise_django.engine.storage.ids import DEFAULT_MAX_ID, ID_MODES, DirectIds, IdMap
+from porpoise_django.engine.storage.ids import (
+    DEFAULT_MAX_ID,
+    ID_MODES,
+    DirectIds,
+    IdMap,
+    store_epoch,
+)
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.memory import memory_report
 from porpoise_django.engine.storage.policy import (
@@ -283,6 +289,14 @@ class Analytics(
             read_func=read_func,
             write_func=write_func,
         )
+
+    def epoch(self) -> str:
+        """The store's epoch: it changes with every purge (:meth:`delete_all`) and
+        when the data was lost (FLUSHDB, a Redis that restarted empty), so a
+        process holding state about stored data (which ids were marked this
+        hour) knows to start over. One round trip."""
+        shards = self.keys.idmap_shards if isinstance(self.id_codec, IdMap) else ""
+        return store_epoch(self.client, self.keys, shards)
 
     def delete_all(self) -> None:
         """Delete every key of this prefix but two: the purge generation, bumped

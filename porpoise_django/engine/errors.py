@@ -42,3 +42,8 @@ class InvalidExpression(PorpoiseError):
 
 class InvalidValue(PorpoiseError):
     """A counter increment, metric value, option or parameter that cannot be used."""
+
+
+class IdMapMismatch(PorpoiseError):
+    """The id map in Redis was made with another ``id_map_shards`` than this
+    process's: its ids would be read and written at the wrong indexes."""

@@ -194,6 +194,10 @@ class Deleter:
                 keys.counters_last,
             ]
             + [key for s in range(keys.idmap_shards) for key in keys.idmap_keys(s)[:2]]
+            # The epoch tokens and the shard count go too: the next write starts
+            # a new epoch, and a purged map may be made again with other shards.
+            + [keys.idmap_epoch(s) for s in range(keys.idmap_shards)]
+            + [keys.epoch, keys.idmap_shard_count]
         )
         self.delete_temporaries()
 

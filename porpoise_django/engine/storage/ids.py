@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from porpoise_django.engine.errors import InvalidId
+from porpoise_django.engine.errors import IdMapMismatch, InvalidId
 from porpoise_django.engine.storage.keys import KeyScheme
-from porpoise_django.engine.storage.scripts import ID_MAP, CommandBuffer
+from porpoise_django.engine.storage.scripts import ID_MAP, STORE_EPOCH, CommandBuffer
 from porpoise_django.engine.values import int_in, plain, text
 
 MAX_INT_ID = (1 << 63) - 1
@@ -21,6 +22,30 @@ MAX_EXTERNAL_ID_LENGTH = 256
 ID_MODES = ("int", "map")
 
 ExternalId = int | str
+
+
+def queue_store_epoch(
+    calls: CommandBuffer, keys: KeyScheme, token: str, shards: int | str, write: bool
+) -> None:
+    """Queue :data:`STORE_EPOCH`: generation, epoch token and stored shard count
+    (``shards=""`` outside "map" id mode), writing what is missing if ``write``."""
+    head = [
+        keys.generation,
+        keys.epoch,
+        keys.idmap_shard_count,
+        f"{keys.prefix}:{{idmap}}:fwd",  # a one-shard map made before the count was kept
+    ]
+    STORE_EPOCH.queue(calls, head, [token, shards, "1" if write else "0"])
+
+
+def store_epoch(client: Any, keys: KeyScheme, shards: int | str = "") -> str:
+    """The store's epoch, ``"<generation>:<token>"``, creating the token if there is
+    none: it changes with every purge and after the data was lost (FLUSHDB, a
+    Redis that restarted empty). One round trip."""
+    calls = CommandBuffer()
+    queue_store_epoch(calls, keys, secrets.token_hex(8), shards, True)
+    generation, token, _ = calls.send(client, (STORE_EPOCH,))[0]
+    return f"{int(generation or 0)}:{text(token)}"
 
 
 class DirectIds:
@@ -84,8 +109,17 @@ class IdMap:
     ``crc32(id) % shards``, each shard in its own slot with its own sequence,
     and an index is ``sequence x shards + shard``: a cluster spreads the map
     over its nodes while the indexes stay dense overall. A lookup is still
-    one round trip per batch (a pipeline over the shards). Choose the number
-    once: ids already mapped stay where they are only under the same number.
+    one round trip per batch (a pipeline over the shards). The number is
+    stored beside the map when it is created (``{idmap}:shards``) and checked
+    by every lookup that asks the server: a process configured with another
+    number raises :class:`IdMapMismatch` instead of reading or writing ids
+    at the wrong indexes (purge the map to change it).
+
+    A FLUSHDB or a Redis that restarted empty loses the map but not this
+    process's cache, and the purge generation reads 0 before and after. So
+    each shard (and the store) holds a random *epoch* token written with its
+    first id; lookups read it in the same round trip as the map, and a token
+    that is gone or new empties the cache like a purge does.
     """
 
     mode = "map"
@@ -99,6 +133,9 @@ class IdMap:
         self._forward: dict[str, int] = {}
         self._reverse: dict[int, str] = {}
         self._generation: int | None = None
+        #: Epoch tokens seen: "store" for the {idmap} slot's, an int per shard.
+        self._epochs: dict[Any, str] = {}
+        self._token = secrets.token_hex(8)
 
     def check(self, external: object) -> str:
         if not plain(external, int, str, np.integer):
@@ -125,15 +162,37 @@ class IdMap:
         self._forward[external] = index
         self._reverse[index] = external
 
-    def _observe(self, generation: Any) -> bool:
-        """Note the map's generation; False (and an empty cache) if it changed."""
+    def _observe(self, generation: Any, epochs: dict[Any, str]) -> bool:
+        """Note the map's generation and epoch tokens; False (and an empty cache)
+        if either changed since last seen."""
         current = int(generation or 0)
-        if current == self._generation:
+        tokens = {where: text(token) for where, token in epochs.items()}
+        same = current == self._generation and all(
+            self._epochs.get(where, token) == token for where, token in tokens.items()
+        )
+        if same:
+            self._epochs.update(tokens)
             return True
         fresh = self._generation is None
         self.forget()
         self._generation = current
+        self._epochs = tokens
         return fresh
+
+    def _queue_head(self, calls: CommandBuffer, create: bool) -> None:
+        """Queue the read of the store's epoch and the stored shard count."""
+        queue_store_epoch(calls, self._keys, self._token, self._keys.idmap_shards, create)
+
+    def _check_shards(self, stored: Any) -> None:
+        stored_text = text(stored) if stored not in (None, b"", "") else ""
+        if stored_text and int(stored_text) != self._keys.idmap_shards:
+            raise IdMapMismatch(
+                f"the id map under prefix {self._keys.prefix!r} was made with "
+                f"id_map_shards={stored_text}, this process has {self._keys.idmap_shards}: "
+                "ids would go to the wrong indexes. Configure the stored number "
+                "(ID_MAP_SHARDS), or purge the data to start a map of another size "
+                "(check porpoise_django.E020)"
+            )
 
     def _lookup(self, texts: Sequence[str], create: bool) -> dict[str, int]:
         """Ask the map for ``texts`` (one round trip per 10,000); the generation
@@ -147,15 +206,23 @@ class IdMap:
             for external in part:
                 by_shard.setdefault(self.shard_of(external), []).append(external)
             calls = CommandBuffer()
+            self._queue_head(calls, create)
             flag, shards = "1" if create else "0", self._keys.idmap_shards
             for shard, members in by_shard.items():
-                ID_MAP.queue(calls, self._keys.idmap_keys(shard), [flag, shards, shard, *members])
-            replies = calls.send(self._client, (ID_MAP,))
+                keys = (*self._keys.idmap_keys(shard), self._keys.idmap_epoch(shard))
+                ID_MAP.queue(calls, keys, [flag, shards, shard, self._token, *members])
+            (generation, store_epoch, stored_shards), *replies = calls.send(
+                self._client, (STORE_EPOCH, ID_MAP)
+            )
+            self._check_shards(stored_shards)
+            epochs: dict[Any, str] = {"store": store_epoch}
+            epochs.update((shard, reply[1]) for shard, reply in zip(by_shard, replies, strict=True))
             # Every shard's generation moves with each purge; the highest is current.
-            if not self._observe(max(reply[0] for reply in replies)) and start:
+            current = max(generation, *(reply[0] for reply in replies))
+            if not self._observe(current, epochs) and start:
                 found, start = {}, 0  # pages before this one came from the old map
                 continue
-            for members, (_, *indexes) in zip(by_shard.values(), replies, strict=True):
+            for members, (_, _, *indexes) in zip(by_shard.values(), replies, strict=True):
                 for external, index in zip(members, indexes, strict=True):
                     if index >= 0:
                         found[external] = int(index)
@@ -178,7 +245,10 @@ class IdMap:
                 found.update(self._lookup(sorted(known), create))
                 known = {}
         elif texts:
-            if self._observe(self._client.get(self._keys.generation)):
+            generation, epoch = self._client.execute_command(
+                "MGET", self._keys.generation, self._keys.epoch
+            )
+            if self._observe(generation, {"store": epoch or ""}):
                 found = {}
             else:
                 found = self._lookup(sorted(known), create)
@@ -200,6 +270,7 @@ class IdMap:
             missing = [i for i in wanted if i not in found]
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._keys.generation)
+            pipe.get(self._keys.epoch)
             shards = self._keys.idmap_shards
             by_shard: dict[int, list[int]] = {}
             for index in missing:  # one pass, whatever the number of shards
@@ -211,8 +282,8 @@ class IdMap:
             ]
             for shard, part in chunks:
                 pipe.hmget(self._keys.idmap_keys(shard)[1], part)
-            generation, *replies = pipe.execute()
-            if not self._observe(generation) and attempt == 0 and found:
+            generation, epoch, *replies = pipe.execute()
+            if not self._observe(generation, {"store": epoch or ""}) and attempt == 0 and found:
                 continue  # cached pairs were from an older map: read them all
             for (_, part), values in zip(chunks, replies, strict=True):
                 for index, value in zip(part, values, strict=True):
@@ -229,3 +300,12 @@ class IdMap:
         """Drop the in-process cache (after the map was deleted)."""
         self._forward.clear()
         self._reverse.clear()
+
+    def stored_shards(self) -> int | None:
+        """The shard count stored with the map (None: no map yet); raises
+        :class:`IdMapMismatch` if it is not this process's."""
+        calls = CommandBuffer()
+        self._queue_head(calls, create=False)
+        _, _, stored = calls.send(self._client, (STORE_EPOCH,))[0]
+        self._check_shards(stored)
+        return int(text(stored)) if stored not in (None, b"", "") else None

@@ -17,6 +17,10 @@ and the cluster spreads chunks over its nodes::
     pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
     pp:{idmap}:gen                  the purge generation (bumped by delete_all)
     pp:{idmap:5}:fwd ...            shard 5 of an id map of several shards
+    pp:{idmap}:epoch                a token created with the data: a new one
+                                    means a FLUSHDB or an empty restart
+    pp:{idmap:5}:epoch              shard 5's token (several shards)
+    pp:{idmap}:shards               the id map's shard count, checked by every lookup
 
 The last two colon-separated parts of an event key are always granularity code
 and bucket, neither of which contains a colon, so names with colons
@@ -128,6 +132,21 @@ class KeyScheme:
         """
         base = f"{self.prefix}:{self.idmap_tag(shard)}"
         return f"{base}:fwd", f"{base}:rev", f"{base}:seq", f"{base}:gen"
+
+    def idmap_epoch(self, shard: int = 0) -> str:
+        """The epoch token of one shard, in its slot (the store's token with one shard)."""
+        return f"{self.prefix}:{self.idmap_tag(shard)}:epoch"
+
+    @property
+    def epoch(self) -> str:
+        """A random token written with the store's first data and never changed:
+        one that is gone or new means the data was lost (FLUSHDB, empty restart)."""
+        return f"{self.prefix}:{{idmap}}:epoch"
+
+    @property
+    def idmap_shard_count(self) -> str:
+        """The shard count the id map was created with (``ID_MAP_SHARDS``)."""
+        return f"{self.prefix}:{{idmap}}:shards"
 
     def shard_generations(self) -> list[str]:
         """The generation keys the purge bumps: the global one, and each shard's

@@ -1,0 +1,153 @@
+"""Only ids Django authenticates are marked; the session hint never breaks or bloats
+anything (issue 24, defects 4, 6, 7 and the session cache half of 10)."""
+
+import pytest
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.http import HttpResponse
+from django.test import override_settings
+from django.urls import path
+
+from porpoise_django.tracking import identity
+
+pytestmark = pytest.mark.django_db
+
+
+def reads_user(request):
+    """A view that looks at request.user (Django authenticates) and marks for it."""
+    request.porpoise.mark("page:viewed")
+    return HttpResponse("hello" if request.user.is_authenticated else "anonymous")
+
+
+urlpatterns = [path("reads-user/", reads_user), path("plain/", lambda r: HttpResponse("ok"))]
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user("ann", password="pw")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    from porpoise_django.tracking.active import ACTIVE
+
+    identity.SESSION_USERS.clear()
+    ACTIVE.forget()
+    yield
+    identity.SESSION_USERS.clear()
+    ACTIVE.forget()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_an_inactive_user_is_never_marked(client, porpoise, user):
+    pp = porpoise()
+    client.force_login(user)
+    user.is_active = False
+    user.save()
+    response = client.get("/reads-user/")
+    assert response.content == b"anonymous"  # Django says so
+    assert client.get("/plain/").status_code == 200
+    assert pp.event_names() == []
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_session_cut_off_by_a_password_change_is_not_counted(client, porpoise, user):
+    pp = porpoise()
+    client.force_login(user)
+    user.set_password("changed")  # elsewhere: the session's auth hash no longer matches
+    user.save()
+    assert client.get("/plain/").status_code == 200
+    assert client.get("/reads-user/").content == b"anonymous"
+    assert pp.event_names() == []
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_session_deleted_from_the_store_is_not_counted(client, porpoise, user):
+    from django.contrib.sessions.models import Session
+
+    pp = porpoise()
+    client.force_login(user)
+    assert client.get("/plain/").status_code == 200  # the hint is now remembered
+    assert list(pp.event("active").day()) == [user.pk]
+    Session.objects.all().delete()  # signed out everywhere (or expired and cleared)
+    pp = porpoise(ACTIVE_EVENT="visit")  # a mark not made yet in this bucket
+    assert client.get("/plain/").status_code == 200
+    assert client.get("/reads-user/").content == b"anonymous"
+    assert "visit" not in pp.event_names() and "page:viewed" not in pp.event_names()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_an_active_user_is_still_marked_once(client, porpoise, user):
+    pp = porpoise()
+    client.force_login(user)
+    for _ in range(3):
+        assert client.get("/reads-user/").content == b"hello"
+    assert list(pp.event("active").day()) == [user.pk]
+    assert list(pp.event("page:viewed").day()) == [user.pk]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_non_integer_user_id_in_the_session_is_anonymous_not_a_500(client, porpoise):
+    pp = porpoise()
+    session = client.session
+    session[SESSION_KEY] = "not-a-number"
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session.save()
+    # The test client re-raises a view's or middleware's exception.
+    assert client.get("/plain/").status_code == 200
+    assert pp.event_names() == []
+
+
+def _forged(n: int) -> str:
+    return f"{n:08d}" + "x" * 4000 + ":forged:signature"
+
+
+@override_settings(
+    ROOT_URLCONF=__name__, SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"
+)
+def test_forged_signed_cookies_leave_no_cache_entry(client, porpoise):
+    from django.conf import settings
+
+    pp = porpoise()
+    for n in range(300):
+        client.cookies[settings.SESSION_COOKIE_NAME] = _forged(n)
+        assert client.get("/plain/").status_code == 200
+    assert len(identity.SESSION_USERS.known) == 0
+    assert identity.SESSION_USERS.size == 0
+    assert pp.event_names() == []
+
+
+def test_the_hint_cache_is_bounded_by_bytes_oldest_first():
+    cache = identity._SessionUsers(limit_bytes=10 * (len(_forged(0)) + identity.ENTRY_BYTES))
+    for n in range(100):
+        cache.put(_forged(n), n, 0.0)
+    assert len(cache.known) == 10
+    assert cache.size <= cache.limit_bytes
+    assert cache.size == sum(len(k) + identity.ENTRY_BYTES for k in cache.known)
+    assert list(cache.known.values())[0][0] == 90  # the oldest went first
+    assert cache.get(_forged(99), 1.0) == (True, 99)
+    assert cache.get(_forged(0), 1.0) == (False, None)
+    cache.put(_forged(99), 7, 2.0)  # a key put again is not counted twice
+    assert cache.size == sum(len(k) + identity.ENTRY_BYTES for k in cache.known)
+    cache.put("k" * (cache.limit_bytes + 1), 1, 0.0)  # larger than the bound: not kept
+    assert len(cache.known) == 10
+
+
+def test_eviction_does_not_walk_deleted_slots():
+    """A plain dict's ``next(iter(d))`` after many deletions scans their dead slots
+    (3 -> 14 us per put and rising); the OrderedDict's popitem does not."""
+    import time
+
+    cache = identity._SessionUsers(limit_bytes=2000 * (40 + identity.ENTRY_BYTES))
+
+    def puts(start: int, n: int = 2000) -> float:
+        began = time.perf_counter()
+        for i in range(start, start + n):
+            cache.put(f"{i:040d}", i, 0.0)
+        return time.perf_counter() - began
+
+    puts(0)
+    first = min(puts(2000 + k * 2000) for k in range(3))
+    for k in range(40):
+        puts(100_000 + k * 2000)
+    later = min(puts(500_000 + k * 2000) for k in range(3))
+    assert later < first * 3 + 0.002

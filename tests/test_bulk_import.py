@@ -4,8 +4,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidId, InvalidTime
+from porpoise_django.engine.events.bulk import split_groups
+from porpoise_django.engine.time.periods import dense_unique
 
 UTC = dt.UTC
 
@@ -78,3 +82,29 @@ def test_memory_of_sparse_ids(make_analytics, redis_client):
     )
     assert used < 2 * 1024 * 1024
     assert len(mapped.event("active").day()) == len(set(ids.tolist()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(-(2**40), 2**40), max_size=50)
+    | st.lists(st.integers(10**9, 10**9 + 300), max_size=400)
+)
+def test_the_sort_free_unique_of_an_import_is_numpys(values):
+    """Slots and chunks of an import are grouped without a sort when their range is
+    narrow (counting), with one otherwise: the same answer as ``np.unique``."""
+    array = np.asarray(values, dtype=np.int64)
+    unique, inverse = dense_unique(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    assert unique.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.tolist()
+
+
+@pytest.mark.parametrize("groups", [7, 2**16 + 5])
+def test_groups_of_an_import_keep_their_offsets_in_order(groups):
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, groups, 20_000)
+    offsets = np.arange(20_000)
+    seen = list(split_groups(group, offsets))
+    assert [g for g, _ in seen] == sorted(set(group.tolist()))
+    for g, part in seen:
+        assert part.tolist() == np.flatnonzero(group == g).tolist()

@@ -25,7 +25,7 @@ from porpoise_django.engine.storage.buckets import BucketRegistry, Entry
 from porpoise_django.engine.storage.ids import DirectIds, ExternalId
 from porpoise_django.engine.storage.scripts import run_pipeline
 from porpoise_django.engine.storage.writes import StoreWriter
-from porpoise_django.engine.time.periods import bucket_keys
+from porpoise_django.engine.time.periods import bucket_keys, dense_unique
 
 #: Stored keys OR-ed per pipeline.
 _KEYS_PER_PIPELINE = 64
@@ -55,7 +55,7 @@ class BulkImporter(StoreWriter):
         if len(indexes) == 0:
             return 0
         now_ts = self.policy.now().timestamp()
-        chunk_ids, chunk_index = np.unique(indexes >> self.keys.chunk_bits, return_inverse=True)
+        chunk_ids, chunk_index = dense_unique(indexes >> self.keys.chunk_bits)
         offsets = indexes & (self.keys.chunk_size - 1)
         writes: list[Write] = []
         registry: list[Entry] = []
@@ -171,7 +171,9 @@ class BulkImporter(StoreWriter):
 
 def split_groups(group: np.ndarray, offsets: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
     """Yield (group number, offsets of that group), groups in increasing order."""
-    order = np.argsort(group, kind="stable")
+    # Few groups (buckets x chunks): a 16-bit key sorts by radix, in linear time.
+    key = group.astype(np.uint16) if len(group) and int(group.max()) < 2**16 else group
+    order = np.argsort(key, kind="stable")
     sorted_groups = group[order]
     sorted_offsets = offsets[order]
     bounds = np.flatnonzero(np.diff(sorted_groups)) + 1

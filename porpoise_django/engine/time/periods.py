@@ -549,6 +549,23 @@ def cover(
     return chosen
 
 
+def dense_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for int64 values; without a
+    sort when they span a range no wider than a few times their number (the
+    slots of an import: a few thousand over millions of timestamps)."""
+    if len(values) == 0:
+        return values, np.zeros(0, dtype=np.int64)
+    low, high = int(values.min()), int(values.max())
+    if high - low > 4 * len(values) + 1024:
+        return np.unique(values, return_inverse=True)
+    shifted = values - low
+    present = np.zeros(high - low + 1, dtype=np.bool_)
+    present[shifted] = True
+    unique = np.flatnonzero(present)
+    position = np.cumsum(present, dtype=np.int64) - 1
+    return unique + low, position[shifted]
+
+
 def bucket_keys(
     granularity: str, epoch_seconds: np.ndarray, tz: dt.tzinfo
 ) -> tuple[list[Period], np.ndarray]:
@@ -565,7 +582,7 @@ def bucket_keys(
     seconds = epoch_seconds.astype(np.int64)
     slot_seconds = 60 if granularity == "minute" else 900
     slots = np.floor_divide(seconds, slot_seconds)
-    unique_slots, slot_index = np.unique(slots, return_inverse=True)
+    unique_slots, slot_index = dense_unique(slots)
     periods: list[Period] = []
     position: dict[Period, int] = {}
 

@@ -13,11 +13,18 @@
 ``porpoise_django.E009``  a dotted-path setting that cannot be imported
 ``porpoise_django.E010``  the spool folder (or the one it is in) belongs to
                           another user or is writable by others
+``porpoise_django.E030``  ``VIEW_PERMISSION`` is not ``"app_label.codename"``
+``porpoise_django.E031``  a new-chunk budget (``TRACK_MAX_NEW_CHUNKS``,
+                          ``TRACK_NEW_CHUNKS_PER_DAY``) is not an int from 0
+``porpoise_django.E040``  ``PERSON_PROPERTIES`` is not a dict of property name ->
+                          attribute path or dotted path of a callable
 ``porpoise_django.W001``  an unknown ``PORPOISE`` key
 ``porpoise_django.W002``  the middleware runs before authentication
 ``porpoise_django.W003``  the API without Swagger UI's files (``docs/`` blank)
 ``porpoise_django.W004``  ``TRACK_ALLOWED_ORIGINS`` without django-cors-headers
                           set up to answer them
+``porpoise_django.W030``  ``API_PERMISSION_CLASSES`` without ``HasViewPermission``
+                          (the read API ignores ``VIEW_PERMISSION``)
 ========================  ======================================================
 """
 
@@ -32,7 +39,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 from porpoise_django.conf import DEFAULTS, IMPORT_STRINGS, porpoise_settings
-from porpoise_django.engine import Analytics, validate_name
+from porpoise_django.engine import Analytics, IdMapMismatch, validate_name
 from porpoise_django.middleware import PorpoiseMiddleware
 from porpoise_django.services import engine_options
 
@@ -315,4 +322,101 @@ def check_spool_folder(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                     "(chown, chmod go-w), or set PORPOISE['SPOOL_DIR'] to a folder of its own.",
                 )
             ]
+    return []
+
+
+@register()
+def check_tracking_bounds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: ``VIEW_PERMISSION`` is not ``"app_label.codename"`` (or None); E031: a
+    new-chunk budget is not an int from 0; W030: ``API_PERMISSION_CLASSES`` set
+    without ``HasViewPermission``, so the read API ignores ``VIEW_PERMISSION``."""
+    problems: list[CheckMessage] = []
+    permission = porpoise_settings.VIEW_PERMISSION
+    if permission is not None and (
+        not isinstance(permission, str) or permission.count(".") != 1 or " " in permission
+    ):
+        problems.append(
+            _error(
+                30,
+                f"PORPOISE['VIEW_PERMISSION'] is {permission!r}, not a permission name.",
+                "Name a permission as 'app_label.codename' (the default is "
+                "'porpoise_django.view_analytics'), or None to let the site's staff in.",
+            )
+        )
+    for setting in ("TRACK_MAX_NEW_CHUNKS", "TRACK_NEW_CHUNKS_PER_DAY"):
+        value = getattr(porpoise_settings, setting)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(
+                _error(
+                    31,
+                    f"PORPOISE[{setting!r}] is {value!r}, not an int from 0.",
+                    "An open token may create this many new id chunks (128 KiB per "
+                    "bucket each); 0 refuses ids in chunks that do not exist yet.",
+                )
+            )
+    try:
+        from porpoise_django.api.views import HasViewPermission
+
+        classes = porpoise_settings.API_PERMISSION_CLASSES
+    except ImportError:  # no DRF, or a path E009 reports
+        return problems
+    names = {getattr(cls, "__name__", "") for cls in classes}
+    if permission and "AllowAny" not in names and HasViewPermission not in classes:
+        problems.append(
+            Warning(
+                "PORPOISE['API_PERMISSION_CLASSES'] does not include HasViewPermission: "
+                "the read API does not ask for PORPOISE['VIEW_PERMISSION'] (the dashboards do).",
+                hint="Add 'porpoise_django.api.views.HasViewPermission' to "
+                "API_PERMISSION_CLASSES, or set VIEW_PERMISSION to None if that is meant.",
+                id="porpoise_django.W030",
+            )
+        )
+    return problems
+
+
+@register()
+def check_person_properties(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E040: ``PERSON_PROPERTIES`` maps property names to where their values come from."""
+    configured = porpoise_settings.PERSON_PROPERTIES
+    hint = (
+        'Use {"plan": "profile.plan", "country": "myapp.analytics.country_of"}: an '
+        "attribute path on the user, or the dotted path of a callable taking the user."
+    )
+    if not isinstance(configured, dict):
+        return [_error(40, f"PORPOISE['PERSON_PROPERTIES'] is {configured!r}, not a dict.", hint)]
+    problems: list[CheckMessage] = []
+    for name, path in configured.items():
+        try:
+            validate_name(name, what="property name")
+        except ValueError as exc:
+            problems.append(_error(40, f"PORPOISE['PERSON_PROPERTIES']: {exc}", hint))
+            continue
+        if not isinstance(path, str) or not path:
+            problems.append(
+                _error(40, f"PORPOISE['PERSON_PROPERTIES'][{name!r}] is {path!r}.", hint)
+            )
+    return problems
+
+
+@register()
+def check_id_map_shards(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: in "map" id mode, ``ID_MAP_SHARDS`` is the shard count the id map in
+    Redis was made with (one round trip; skipped when Redis does not answer)."""
+    if porpoise_settings.ID_MODE != "map":
+        return []
+    from porpoise_django import services
+
+    try:
+        services.get_analytics().id_codec.stored_shards()  # type: ignore[union-attr]
+    except IdMapMismatch as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Set PORPOISE['ID_MAP_SHARDS'] to the stored number (every process "
+                "the same), or purge the data (porpoise_purge) to make a map of another size.",
+                id="porpoise_django.E020",
+            )
+        ]
+    except Exception:  # Redis unreachable or not configured: other checks say so
+        return []
     return []

@@ -136,10 +136,11 @@ def test_e009_dotted_paths_must_import(settings, bad):
 def test_dotted_paths_are_imported_once_and_reloaded_on_change(settings):
     from rest_framework.permissions import AllowAny, IsAdminUser
 
+    from porpoise_django.api.views import HasViewPermission
     from porpoise_django.conf import porpoise_settings
 
     classes = porpoise_settings.API_PERMISSION_CLASSES
-    assert classes == [IsAdminUser]
+    assert classes == [IsAdminUser, HasViewPermission]
     settings.PORPOISE = {"API_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"]}
     classes = porpoise_settings.API_PERMISSION_CLASSES
     assert classes == [AllowAny]

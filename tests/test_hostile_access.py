@@ -225,3 +225,25 @@ def test_a_member_id_out_of_range_names_max_id(pp, analyst):
         answer = api.get(f"{API}/events/active/member/", {"id": ident})
         assert answer.status_code == 400
         assert "4294967295" in json.dumps(answer.json()), answer.json()
+
+
+# Checks of the new settings --------------------------------------------------------------
+def test_e030_e031_w030(porpoise):
+    from porpoise_django.checks import check_tracking_bounds
+
+    porpoise()
+    assert check_tracking_bounds() == []
+    porpoise(VIEW_PERMISSION="view analytics", TRACK_MAX_NEW_CHUNKS=-1)
+    assert sorted(m.id for m in check_tracking_bounds()) == [
+        "porpoise_django.E030",
+        "porpoise_django.E031",
+    ]
+    porpoise(TRACK_NEW_CHUNKS_PER_DAY="8")
+    assert [m.id for m in check_tracking_bounds()] == ["porpoise_django.E031"]
+    porpoise(API_PERMISSION_CLASSES=["rest_framework.permissions.IsAdminUser"])
+    [warning] = check_tracking_bounds()
+    assert warning.id == "porpoise_django.W030" and "HasViewPermission" in warning.hint
+    porpoise(
+        API_PERMISSION_CLASSES=["rest_framework.permissions.IsAdminUser"], VIEW_PERMISSION=None
+    )
+    assert check_tracking_bounds() == []

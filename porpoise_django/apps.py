@@ -61,6 +61,9 @@ class PorpoiseConfig(AppConfig):
 
         delivery.use_writer(writer.get_writer)
         receivers.connect()
+        from porpoise_django import forgetting
+
+        forgetting.connect()
         cors.connect()
         if apps.is_installed("django.contrib.auth"):
             post_migrate.connect(create_view_permission, dispatch_uid="porpoise_view_permission")

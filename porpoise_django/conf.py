@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     # Declarative marks on model changes:
     # {"shop.Order": {"created": "order:created", "user": "customer"}}
     "MODEL_EVENTS": {},
+    # Deleting a user (the user model's post_delete) forgets user.pk in the
+    # analytics: every bitmap, unique event, segment, per-id counter entry.
+    "FORGET_ON_USER_DELETE": True,
     # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
     "MARK_RESPONSE_PREDICATE": None,
     # REST API (porpoise_django.api): who may read, and the tracking endpoint.

@@ -39,3 +39,64 @@ def test_demo_data_is_consistent(make_analytics, zone, now):
         assert played <= plays <= 3 * played
     report = pp.decision("landing-page").report(["a", "b"], {"country": "US"})
     assert all(row.trials > 0 for row in report)
+
+
+def test_demo_users_are_never_django_users(make_analytics):
+    """Issue 29, defect 5: demo ids start at 2**31 (a chunk's start: small
+    bitmaps), far from any primary key; string ids say "demo"."""
+    from porpoise_django.dev.demo import FIRST_ID
+
+    pp = make_analytics(granularities=("day", "week"))
+    result = generate(pp, users=300, days=5)
+    assert result["ids"] == (FIRST_ID, FIRST_ID + 299)
+    signups = list(pp.event("signup").union(pp.range("day", -4)))
+    assert min(signups) == FIRST_ID and max(signups) == FIRST_ID + 299
+    assert pp.memory_report()[0]["bytes"] < 300  # 300 users' bits, not 2**31 of them
+    mapped = make_analytics(prefix=f"{pp.keys.prefix}-map", id_mode="map", granularities=("day",))
+    generate(mapped, users=20, days=2)
+    assert all(str(i).startswith("demo-user-") for i in mapped.event("signup").day())
+    mapped.delete_all()
+    small = make_analytics(prefix=f"{pp.keys.prefix}-small", max_id=10_000)
+    with pytest.raises(ValueError, match="do not fit MAX_ID"):
+        generate(small, users=10, days=2)
+
+
+@pytest.mark.django_db
+def test_porpoise_demo_refuses_a_prefix_that_holds_data(porpoise):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    pp = porpoise(GRANULARITIES=["day", "week"])
+    pp.mark("signup", 2)  # a real user
+    with pytest.raises(CommandError, match="already holds data"):
+        call_command("porpoise_demo", "--users", "50", "--days", "3", stdout=StringIO())
+    assert list(pp.event("signup").day()) == [2]  # nothing written
+    out = StringIO()
+    call_command(
+        "porpoise_demo",
+        "--users",
+        "50",
+        "--days",
+        "3",
+        "--prefix",
+        f"{pp.keys.prefix}-demo",
+        stdout=out,
+    )
+    assert "demo user ids: 2,147,483,648 to 2,147,483,697" in out.getvalue()
+    assert list(pp.event("signup").day()) == [2]  # the live prefix is untouched
+    from porpoise_django.engine import Analytics
+
+    Analytics(pp.client, prefix=f"{pp.keys.prefix}-demo").delete_all()
+    call_command(
+        "porpoise_demo",
+        "--users",
+        "50",
+        "--days",
+        "3",
+        "--into-live",
+        stdout=out,
+        stderr=StringIO(),
+    )
+    assert 2 in set(pp.event("signup").union(pp.range("day", -2)))
+    assert len(pp.event("signup").union(pp.range("day", -2))) == 51

@@ -82,3 +82,54 @@ def test_commands_in_another_terminal_use_the_running_demo(tmp_path):
         demo.terminate()
         demo.wait(timeout=30)
     assert not (tmp_path / "demo-server").exists()  # forgotten when the demo stops
+
+
+def test_rundemo_on_a_busy_port_says_so_before_any_login(tmp_path):
+    """Defect 4 of issue 29: a port in use is an error before a login is printed."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, str(MANAGE), "rundemo", f"127.0.0.1:{port}", "--users", "50"],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "Staff login" not in done.stdout and "Open http" not in done.stdout
+
+
+def test_rundemo_takes_a_free_port_when_8000_is_busy(tmp_path):
+    import socket
+
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8000))
+        held.listen()
+    except OSError:
+        pass  # busy already: all the same to rundemo
+    demo = subprocess.Popen(
+        [sys.executable, str(MANAGE), "rundemo", "--users", "50", "--days", "3"],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        seen = []
+        for line in demo.stdout:
+            seen.append(line)
+            if "Open http://" in line:
+                break
+        text = "".join(seen)
+        assert "port 8000 is already in use: serving on" in text, text
+        url = text.split("Open http://")[1].split("/")[0]
+        assert url.startswith("127.0.0.1:") and url != "127.0.0.1:8000"
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+        held.close()

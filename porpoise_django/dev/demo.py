@@ -8,6 +8,11 @@ in, play songs and buy. Today's activity is spread from midnight up to now
 event is one to three plays of songs (Zipf-distributed popularity), revenue
 is purchases times the price, page views come from active users. A running
 A/B test feeds the ``landing-page`` decision.
+
+Demo users are never mistaken for real ones: their integer ids start at
+:data:`FIRST_ID` (2**31, the start of a chunk, so the bitmaps stay as small as
+for ids from 1), far above any Django user's primary key; with string ids
+(``ID_MODE = "map"``) they are ``demo-user-N``.
 """
 
 from __future__ import annotations
@@ -23,22 +28,31 @@ from porpoise_django.engine import Analytics
 PATHS = ["/", "/songs/", "/pricing/", "/account/"]
 PATH_WEIGHTS = [0.45, 0.35, 0.12, 0.08]
 PRICE = 9.99
+#: The first demo user's integer id (see the module docstring).
+FIRST_ID = 2**31
+#: The demo users' string ids, in the "map" id mode.
+STRING_IDS = "demo-user-{}"
 #: The A/B test: each landing page's true conversion rate.
 LANDING_PAGES = {"a": 0.05, "b": 0.08}
 
 
 def generate(
-    pp: Analytics, *, users: int = 5000, days: int = 60, songs: int = 200, seed: int = 1
+    pp: Analytics,
+    *,
+    users: int = 5000,
+    days: int = 60,
+    songs: int = 200,
+    seed: int = 1,
+    first_id: int = FIRST_ID,
 ) -> dict[str, Any]:
-    """Write demo events and counters ending now; returns what was written."""
+    """Write demo events and counters ending now; returns what was written
+    (and ``ids``: the first and last demo user id)."""
     if users < 1 or days < 1:
         raise ValueError("users and days must be at least 1")
     rng = np.random.default_rng(seed)
     now_ts = pp.now().timestamp() - 1
     day_starts = _day_starts(pp, days)
-    externals: Any = np.arange(1, users + 1)
-    if pp.id_codec.mode != "int":
-        externals = np.array([f"user-{i}" for i in externals])
+    externals = demo_ids(pp, users, first_id)
     signup_ts, act_rows, act_ts = _activity(rng, day_starts, users, now_ts)
     written: Counter[str] = Counter()
     written["signup"] = pp.import_arrays("signup", externals, signup_ts)
@@ -58,7 +72,22 @@ def generate(
         pp.count_many(rows[start : start + 5000])
     written["counter rows"] = len(rows)
     written["decisions"] = _ab_test(pp, rng, min(users, 2000))
-    return {"users": users, "days": days, "written": dict(written)}
+    ids = (externals[0].item(), externals[-1].item())
+    return {"users": users, "days": days, "ids": ids, "written": dict(written)}
+
+
+def demo_ids(pp: Analytics, users: int, first_id: int = FIRST_ID) -> Any:
+    """The demo users' ids: ``first_id`` onwards, or ``demo-user-N`` strings."""
+    if pp.id_codec.mode != "int":
+        return np.array([STRING_IDS.format(i) for i in range(1, users + 1)])
+    last = first_id + users - 1
+    max_id = getattr(pp.id_codec, "max_id", last)
+    if first_id < 1 or last > max_id:
+        raise ValueError(
+            f"demo ids {first_id:,} to {last:,} do not fit MAX_ID {max_id:,}: "
+            "give a smaller first id, fewer users, or a larger MAX_ID"
+        )
+    return np.arange(first_id, last + 1, dtype=np.int64)
 
 
 def _day_starts(pp: Analytics, days: int) -> np.ndarray:

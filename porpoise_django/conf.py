@@ -70,6 +70,11 @@ DEFAULTS: dict[str, Any] = {
     # Deleting a user (the user model's post_delete) forgets user.pk in the
     # analytics: every bitmap, unique event, segment, per-id counter entry.
     "FORGET_ON_USER_DELETE": True,
+    # Person properties synced from the user model on save (and by
+    # porpoise_sync_properties): {"plan": "profile.plan", "country": "myapp.x.country_of"}.
+    "PERSON_PROPERTIES": {},
+    # Values kept per property; more are counted together as "$other".
+    "MAX_PROPERTY_VALUES": 50,
     # Decorators mark when this predicate (dotted path, or None for 2xx) is true.
     "MARK_RESPONSE_PREDICATE": None,
     # REST API (porpoise_django.api): who may read, and the tracking endpoint.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -77,7 +77,7 @@ def _collector(request: HttpRequest) -> Collector | None:
 
 
 def _decorate(
-    record: Callable[[Collector, Any], None],
+    record: Callable[[Collector, Any, HttpRequest, HttpResponseBase], None],
     id_source: IdSource,
     when: Callable[[HttpResponseBase], bool] | None,
 ) -> Callable[[ViewT], ViewT]:
@@ -92,7 +92,7 @@ def _decorate(
         if collector is None:
             collector = Collector()
         try:
-            record(collector, who)
+            record(collector, who, request, response)
         except ValueError as exc:
             logger.error("porpoise: mark skipped in %s: %s", request.path, exc)
             return
@@ -149,13 +149,28 @@ def track(
     when: Callable[[HttpResponseBase], bool] | None = None,
     granularities: tuple[str, ...] | None = None,
     track_unique: bool = False,
+    properties: Callable[[HttpRequest, HttpResponseBase], Mapping[str, object]] | None = None,
 ) -> Callable[[ViewT], ViewT]:
-    """Mark ``event`` when the view answers (2xx by default) for the user or ``id``."""
+    """Mark ``event`` when the view answers (2xx by default) for the user or ``id``;
+    ``properties(request, response)`` gives the event properties it carried.
+
+    >>> @track("purchase", properties=lambda request, response: {"source": "ads"})  # doctest: +SKIP
+    ... def checkout(request): ...
+    """
     services.validate_event_name(event)
 
-    def record(collector: Collector, who: Any) -> None:
+    def record(
+        collector: Collector, who: Any, request: HttpRequest, response: HttpResponseBase
+    ) -> None:
         if who is not None:
-            collector.mark(event, who, granularities=granularities, track_unique=track_unique)
+            carried = properties(request, response) if properties is not None else None
+            collector.mark(
+                event,
+                who,
+                granularities=granularities,
+                track_unique=track_unique,
+                properties=carried,
+            )
 
     return _decorate(record, id, when)
 
@@ -174,7 +189,9 @@ def count(
     """
     services.validate_counter_name(counter)
 
-    def record(collector: Collector, who: Any) -> None:
+    def record(
+        collector: Collector, who: Any, request: HttpRequest, response: HttpResponseBase
+    ) -> None:
         collector.count(counter, who, by)
 
     return _decorate(record, id, when)

@@ -9,6 +9,7 @@ Writing through the fail-open path (spool, replay) is :mod:`porpoise_django.deli
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -23,6 +24,7 @@ from redis.retry import Retry
 from porpoise_django.conf import WATCHED_SETTINGS, porpoise_settings
 from porpoise_django.engine import Analytics, validate_name
 
+logger = logging.getLogger("porpoise_django")
 _lock = threading.Lock()
 _analytics: Analytics | None = None
 
@@ -66,6 +68,7 @@ def engine_options() -> dict[str, Any]:
         max_id=s.MAX_ID,
         max_future_seconds=s.MAX_FUTURE_SECONDS,
         max_increment=s.MAX_INCREMENT,
+        max_property_values=s.MAX_PROPERTY_VALUES,
     )
 
 
@@ -105,3 +108,19 @@ def validate_event_name(name: str) -> str:
 def validate_counter_name(name: str) -> str:
     """Check a counter name at import time (decorators), without a connection."""
     return validate_name(name, what="counter name")
+
+
+def set_properties(user: Any, properties: dict[str, object]) -> bool:
+    """Set person properties of ``user`` (a user or its pk) now; never raises for
+    Redis (False, logged: ``porpoise_sync_properties`` writes them again).
+
+    >>> services.set_properties(request.user, {"plan": "pro"})    # doctest: +SKIP
+    True
+    """
+    pk = getattr(user, "pk", user)
+    try:
+        get_analytics().set_properties(pk, properties)
+    except (redis.exceptions.RedisError, OSError) as exc:
+        logger.warning("porpoise: person properties of %r not written (%s)", pk, exc)
+        return False
+    return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from porpoise_django.conf import porpoise_settings
@@ -27,15 +27,19 @@ def mark(
     granularities: Sequence[str] | None = None,
     track_unique: bool = False,
     public: bool = False,
+    properties: Mapping[str, object] | None = None,
 ) -> PendingWrite:
     """A validated mark, its time fixed now; raises ``ValueError`` on bad input.
     ``public``: it comes from the public tracking endpoint (see
-    :attr:`PendingWrite.public`)."""
+    :attr:`PendingWrite.public`); ``properties``: the event properties it
+    carried (``{"source": "ads"}``)."""
     pp = get_analytics()
-    stamp = pp.check_mark(event, id, when)
+    stamp: tuple[Any, ...] = pp.check_mark(event, id, when)
     grans = None if granularities is None else tuple(granularities)
     if grans is not None:
         pp.check_event_granularities(grans)
+    if properties:
+        stamp = (*stamp, pp.check_properties(properties))
     return PendingWrite("mark", stamp, grans, track_unique, public=public)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from porpoise_django import delivery
@@ -49,8 +49,10 @@ class Collector:
         *,
         granularities: Sequence[str] | None = None,
         track_unique: bool = False,
+        properties: Mapping[str, object] | None = None,
     ) -> bool:
-        """Mark ``event`` for ``id`` (default: the logged-in user) at the end of the request.
+        """Mark ``event`` for ``id`` (default: the logged-in user) at the end of the request,
+        with the event ``properties`` it carried (``{"source": "ads"}``).
 
         Returns False (and marks nothing) when there is no id: an anonymous
         request with no explicit id. Bad input raises ``ValueError`` at once.
@@ -59,7 +61,12 @@ class Collector:
         if who is None:
             return False
         write = delivery.mark(
-            event, who, when, granularities=granularities, track_unique=track_unique
+            event,
+            who,
+            when,
+            granularities=granularities,
+            track_unique=track_unique,
+            properties=properties,
         )
         self.writes.append(write)
         event_marked.send(

@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from porpoise_django import delivery
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.signals import event_marked
+from porpoise_django.tracking import properties
 
 logger = logging.getLogger("porpoise_django")
 DISPATCH_PREFIX = "porpoise_django"
@@ -124,6 +125,7 @@ def connect() -> None:
                 partial(on_model_deleted, spec=spec), sender=model, weak=False, dispatch_uid=uid
             )
         _connected_models.append((label, model))
+    properties.connect()
 
 
 _connected_models: list[tuple[str, Any]] = []

@@ -110,6 +110,21 @@ return #values
 )
 
 
+# The ids of KEYS[1] holding each value KEYS[2..], counted in one call per chunk
+# (ARGV[1]: a scratch key in the chunk's slot, deleted before returning).
+COUNT_VALUES = LuaScript(
+    """
+local out = {}
+for i = 2, #KEYS do
+  redis.call('BITOP', 'AND', ARGV[1], KEYS[1], KEYS[i])
+  out[#out + 1] = redis.call('BITCOUNT', ARGV[1])
+end
+redis.call('DEL', ARGV[1])
+return out
+"""
+)
+
+
 def restricted_name(event: str, prop: str, value: str) -> str:
     """The event name that holds ``event`` restricted to ``prop = value``."""
     return f"{event}={prop}={value}"
@@ -306,10 +321,12 @@ class PropertyRegistry:
         size = store.keys.chunk_size
         chunks = indexes // size
         order = sorted({int(c) for c in np.unique(chunks)})
-        held = store.run(
-            lambda pipe: [pipe.smembers(f"{store.keys.tag(c)}:pv:{name}") for c in order],
-            scripts=(),
-        )
+
+        def read(pipe: Any) -> None:
+            for chunk in order:
+                pipe.smembers(f"{store.keys.tag(chunk)}:pv:{name}")
+
+        held = store.run(read, scripts=())
 
         def build(pipe: Any) -> None:
             for chunk, present in zip(order, held, strict=True):
@@ -447,6 +464,28 @@ class PropertyRegistry:
             )
         return parts
 
+    def count_values(self, bitmap: Bitmap, prop: str, values: list[str]) -> dict[str, int]:
+        """How many ids of ``bitmap`` hold each value of person property ``prop``:
+        one ``COUNT_VALUES`` call per chunk, all in one round trip."""
+        store = self.store
+        chunks = store.chunks()
+        calls: list[int] = []
+
+        def build(pipe: Any) -> None:
+            memo: Memo = {}
+            for chunk in chunks:
+                base = bitmap.compile(chunk, pipe, memo)
+                tag = store.keys.tag(chunk)
+                keys = [base, *(f"{tag}:p:{prop}:{v}" for v in values)]
+                calls.append(len(pipe))
+                COUNT_VALUES.queue(pipe, keys, [f"{tag}:tmp:count-values"])
+
+        replies = store.run(build, scripts=(COUNT_VALUES,)) if chunks else []
+        totals = np.zeros(len(values), dtype=np.int64)
+        for at in calls:
+            totals += np.asarray(replies[at], dtype=np.int64)
+        return {v: int(n) for v, n in zip(values, totals, strict=True)}
+
     def breakdown(self, bitmap: Bitmap, prop: str, top: int | None = None) -> dict[str, int]:
         """``{value: count}`` of ``bitmap`` per value of ``prop``, largest first; with
         ``top``, the values beyond it counted together as ``$other``."""
@@ -455,7 +494,10 @@ class PropertyRegistry:
             raise InvalidValue("top must be an int >= 1", field="top")
         parts = self.split(bitmap, prop)
         values = list(parts)
-        counts = dict(zip(values, self.store.count_bitmaps(list(parts.values())), strict=True))
+        if self.kinds[prop] == "person" and values:
+            counts = self.count_values(bitmap, prop, values)
+        else:
+            counts = dict(zip(values, self.store.count_bitmaps(list(parts.values())), strict=True))
         ranked = sorted(values, key=lambda v: (v == OTHER, -counts[v], v))
         if top is None or len(ranked) <= top:
             return {v: counts[v] for v in ranked}
@@ -538,6 +580,10 @@ class PropertyMarking(Marking):
     def import_properties(self, name: str, ids: Any, values: Any) -> int:
         """Set person property ``name`` of many ids at once (``values[i]`` for ``ids[i]``)."""
         return self.properties.import_person(name, ids, values)
+
+    def check_properties(self, properties: object) -> dict[str, str | None]:
+        """Event properties checked without writing (``ValueError`` on bad ones)."""
+        return self.properties.check_write(properties, allow_none=False)
 
     def where(self, **filters: object) -> Bitmap:
         """Ids whose person properties have these values now: ``where(plan="pro")``."""

@@ -341,16 +341,21 @@ class TrackingView(PorpoiseView):
         ``TRACK_NEW_CHUNKS_PER_DAY`` per token); the others become row errors."""
         pp = services.get_analytics()
         marks = [w for _, w, _ in writes if w.kind == "mark"]
+        daily = True
         try:
             new = pp.new_chunks(w.row[1] for w in marks)
         except delivery.REDIS_ERRORS:
+            # Redis down: which chunks exist is unknown; the per-request bound
+            # still holds (the rows wait in the spool, public rows in their share).
             new = sorted({int(w.row[1]) // pp.keys.chunk_size for w in marks})
+            daily = False
         if not new:
             return writes
         per_request = int(porpoise_settings.TRACK_MAX_NEW_CHUNKS)
         assert caller.token is not None
         ident = f"t{caller.token.fingerprint}"
-        granted = set(new[: throttling.new_chunk_budget(ident, min(per_request, len(new)))])
+        wanted = min(per_request, len(new))
+        granted = set(new[: throttling.new_chunk_budget(ident, wanted) if daily else wanted])
         refused = set(new) - granted
         kept = []
         for index, write, key in writes:

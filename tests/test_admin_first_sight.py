@@ -207,3 +207,33 @@ def test_cohort_first_sight_still_matches_the_engine(client, staff, data):
         offsets=form["offsets"],
     )
     assert page.context["table"].counts == expected.counts
+
+
+def test_stats_and_overview_show_money_and_last_marks_plainly(client, staff, porpoise):
+    """Defect 6: ``porpoise_stats`` gives each event's own last mark (not the
+    time it ran) and money to the cent; the overview's sums carry no float
+    noise (999.0000001 shown as 999.00 beside a plain 0)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    pp = porpoise(ACTIVE_EVENT=None, GRANULARITIES=["day", "week"])
+    now = pp.now()
+    pp.mark("signup", 1000, now - dt.timedelta(hours=3))
+    for _ in range(101):
+        pp.count("revenue", by=9.99)
+    pp.count("ticks", by=0.1)
+    pp.count("ticks", by=0.2)
+    out = StringIO()
+    call_command("porpoise_stats", stdout=out)
+    text = out.getvalue()
+    signup = next(line for line in text.splitlines() if line.strip().startswith("signup"))
+    then = now - dt.timedelta(hours=3)
+    slot = then.replace(minute=then.minute // 15 * 15, second=0, microsecond=0)
+    after = slot + dt.timedelta(minutes=15)
+    assert f"{slot:%Y-%m-%d %H:%M}-{after:%H:%M} (2 h ago)" in signup, signup
+    revenue = next(line for line in text.splitlines() if line.strip().startswith("revenue"))
+    assert "1,008.99" in revenue and "1,008.990000" not in revenue
+    assert "0.30" in text and "0.30000000000000004" not in text
+    rows = {r["name"]: r for r in client.get("/admin/porpoise/overview/").context["counter_rows"]}
+    assert rows["ticks"]["today"] == 0.3 and rows["revenue"]["week"] == 1008.99

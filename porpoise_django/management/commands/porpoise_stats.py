@@ -47,7 +47,7 @@ class Command(PorpoiseCommand):
         def total(name: str, granularity: str) -> Any:
             if granularity not in counted:
                 return None
-            return pp.counter(name).total(pp.period(granularity))
+            return round(pp.counter(name).total(pp.period(granularity)), 6)  # float-sum noise
 
         spool = delivery.get_buffer().spool_stats()
         stats = delivery.get_buffer().stats
@@ -97,9 +97,10 @@ class Command(PorpoiseCommand):
         )
         write(f"\n{len(report['events'])} event(s):")
         write(f"  {'event':<32} {'today':>10} {'this week':>10}  last mark")
+        now = self.analytics.now()
         for e in report["events"]:
             figures = f"{_n(e['today']):>10} {_n(e['this_week']):>10}"
-            write(f"  {e['event']:<32} {figures}  {e['last'] or '-'}")
+            write(f"  {e['event']:<32} {figures}  {_when(e['last'], now)}")
         uniques = report["unique_events"]
         write(f"\n{len(uniques)} unique event(s): " + (", ".join(uniques) or "-"))
         write(f"\n{len(report['counters'])} counter(s):")
@@ -109,4 +110,34 @@ class Command(PorpoiseCommand):
 
 
 def _n(value: Any) -> str:
-    return "-" if value is None else f"{value:,}"
+    """1,234 or 1,008.99: at most two decimals, none for whole numbers."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+#: The registry keeps each event's first and last mark by 15-minute slot.
+SLOT = 15 * 60
+
+
+def _when(iso: str | None, now: dt.datetime) -> str:
+    """The 15 minutes the latest mark fell in, and how long ago: the registry
+    keeps the slot, not the instant (so never "now" for a mark of an hour ago)."""
+    if not iso:
+        return "-"
+    last = dt.datetime.fromisoformat(iso)
+    start = dt.datetime.fromtimestamp(last.timestamp() // SLOT * SLOT, last.tzinfo)
+    end = min(start + dt.timedelta(seconds=SLOT), now)
+    seconds = max(0, int((now - end).total_seconds()))
+    ago = (
+        next(
+            f"{seconds // size} {unit} ago"
+            for size, unit in ((86400, "d"), (3600, "h"), (60, "min"))
+            if seconds >= size
+        )
+        if seconds >= 60
+        else "just now"
+    )
+    return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} ({ago})"

@@ -132,5 +132,7 @@ def test_counts_of_one_operator_over_many_chunks_in_one_round_trip(
     ]
     with round_trips:
         assert len(a & b) == len(a_ids & b_ids) and len(a) == len(a_ids)
+    for _ in range(2):  # stored bitmaps alone: no scratch key, nothing deleted
+        assert pp.count_bitmaps([a, b]) == [len(a_ids), len(b_ids)]
     assert not list(pp.client.scan_iter(match=f"{pp.keys.prefix}:*:tmp:*"))
     pp.delete_all()

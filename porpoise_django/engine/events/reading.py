@@ -91,7 +91,8 @@ class BitmapReader:
         def build(pipe: Any) -> None:
             for node, group in groups:
                 keys = [o.compile(c, None, {}) for _, ops in programs for c in group for o in ops]
-                keys += [self.keys.temp(c, "count-sets") for c in group]
+                if any(op != "KEY" for op, _ in programs):  # operators need scratch keys
+                    keys += [self.keys.temp(c, "count-sets") for c in group]
                 args: list[Any] = [len(group)]
                 for op, operands in programs:
                     args += [op, len(operands)]

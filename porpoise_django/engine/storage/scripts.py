@@ -360,14 +360,19 @@ return out
 #: ARGV[1] is the number of chunks n; then per set its operator ('KEY' for a
 #: stored bitmap, 'AND' / 'OR' / 'XOR' of its operands, 'MINUS' for
 #: first AND NOT second) and its number of operands m. KEYS: per set, per
-#: chunk, its m operand keys; then n scratch keys, one per chunk (in its slot).
+#: chunk, its m operand keys; then, if any set has an operator, n scratch keys,
+#: one per chunk (in its slot).
 #: On one server one call covers every chunk; on a cluster a call's keys must
 #: share a slot, so there is one call per chunk (one round trip per node).
 #: The reply is one count per set.
 COUNT_SETS = LuaScript(
     """
 local n = tonumber(ARGV[1])
-local scratch = #KEYS - n
+local operators = false
+for s = 2, #ARGV, 2 do
+  if ARGV[s] ~= 'KEY' then operators = true end
+end
+local scratch = #KEYS - n  -- the scratch keys follow the operands, if any set needs them
 local k, out = 1, {}
 for s = 2, #ARGV, 2 do
   local op, m = ARGV[s], tonumber(ARGV[s + 1])
@@ -389,7 +394,7 @@ for s = 2, #ARGV, 2 do
   end
   out[#out + 1] = total
 end
-if #ARGV > 1 and scratch < #KEYS then redis.call('DEL', unpack(KEYS, scratch + 1, #KEYS)) end
+if operators then redis.call('DEL', unpack(KEYS, scratch + 1, #KEYS)) end
 return out
 """
 )

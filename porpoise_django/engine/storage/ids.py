@@ -271,6 +271,7 @@ class IdMap:
             pipe = self._client.pipeline(transaction=False)
             pipe.get(self._keys.generation)
             pipe.get(self._keys.epoch)
+            pipe.get(self._keys.idmap_shard_count)
             shards = self._keys.idmap_shards
             by_shard: dict[int, list[int]] = {}
             for index in missing:  # one pass, whatever the number of shards
@@ -282,7 +283,8 @@ class IdMap:
             ]
             for shard, part in chunks:
                 pipe.hmget(self._keys.idmap_keys(shard)[1], part)
-            generation, epoch, *replies = pipe.execute()
+            generation, epoch, stored_shards, *replies = pipe.execute()
+            self._check_shards(stored_shards)
             if not self._observe(generation, {"store": epoch or ""}) and attempt == 0 and found:
                 continue  # cached pairs were from an older map: read them all
             for (_, part), values in zip(chunks, replies, strict=True):

@@ -158,7 +158,8 @@ def test_a_new_bucket_never_pairs_its_end_with_the_old_set(porpoise):
         done.set()
 
     def tracer(frame, event, arg):
-        if frame.f_code.co_filename == module and event == "line":
+        # Only while it holds the lock: it, not a helper, starts the new bucket.
+        if frame.f_code.co_filename == module and event == "line" and once._lock.locked():
             probe()
         return tracer
 

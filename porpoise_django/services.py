@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 import redis.cluster
+import redis.connection
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -29,6 +30,78 @@ _lock = threading.Lock()
 _analytics: Analytics | None = None
 
 
+#: Redirections (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) a cluster command may follow
+#: before it fails (redis-py's default is 16, with sleeps: 5-7 s in a slot
+#: migration); a failed batch is spooled and replayed, so it need not wait.
+CLUSTER_REQUEST_TTL = 3
+#: Cluster nodes this process learnt (host, port), tried when a client is built.
+_known_nodes: dict[tuple[str, int], None] = {}
+
+
+def cluster_urls(setting: Any) -> list[str]:
+    """``REDIS_URL`` as a list of node URLs (a list, or text separated by commas)."""
+    items = setting.split(",") if isinstance(setting, str) else list(setting)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+class LazyCluster:
+    """A ``RedisCluster`` built on first use, from every node known then.
+
+    ``RedisCluster`` connects in its constructor: built at startup it turned
+    every request into a 500 while its one seed node was down. This proxy builds
+    it when a command is first sent, trying each URL of ``REDIS_URL`` and each
+    node a former client learnt; if none answers it raises
+    ``redis.ConnectionError``, which the delivery treats as an outage (writes
+    spool), and the next use tries again.
+    """
+
+    def __init__(self, urls: list[str], options: dict[str, Any]) -> None:
+        self._urls, self._options = urls, options
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _built(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = _build_cluster(self._urls, self._options)
+                client = self._client
+        return client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._built(), name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class _Cluster(redis.cluster.RedisCluster):
+    RedisClusterRequestTTL = CLUSTER_REQUEST_TTL
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        pipe.RedisClusterRequestTTL = CLUSTER_REQUEST_TTL  # redirections re-sent one by one
+        return pipe
+
+
+def _build_cluster(urls: list[str], options: dict[str, Any]) -> Any:
+    seeds = [redis.cluster.ClusterNode(host, port) for host, port in _known_nodes]
+    for url in urls[1:]:
+        parsed = redis.connection.parse_url(url)
+        seeds.append(redis.cluster.ClusterNode(parsed.get("host"), parsed.get("port", 6379)))
+    try:
+        client = _Cluster(url=urls[0], startup_nodes=seeds, **options)
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
+        raise redis.exceptions.ConnectionError(
+            f"porpoise: no Redis Cluster node of {', '.join(urls)} answered: {exc}"
+        ) from exc
+    for node in client.get_nodes():
+        _known_nodes[(node.host, int(node.port))] = None
+    return client
+
+
 def get_client() -> Any:
     """The redis-py client: ``PORPOISE["REDIS_URL"]``, else the django-redis cache's connection."""
     url = porpoise_settings.REDIS_URL
@@ -36,9 +109,9 @@ def get_client() -> Any:
         timeout = porpoise_settings.SOCKET_TIMEOUT
         # No retries inside redis-py: a failed write goes to the replay buffer,
         # and retrying here would only make the request wait longer.
-        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if porpoise_settings.REDIS_CLUSTER:
-            return redis.cluster.RedisCluster.from_url(url, **options)
+            return LazyCluster(cluster_urls(url), {**options, "retry": Retry(NoBackoff(), 0)})
         return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
     alias = porpoise_settings.CACHE_ALIAS
     try:

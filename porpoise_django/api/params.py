@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from porpoise_django.api.breakdowns import SplitParams
 from porpoise_django.engine import (
     EVENT_GRANULARITIES,
     GRANULARITIES,
@@ -48,6 +49,10 @@ class EventRangeParams(RangeParams):
     granularity = serializers.ChoiceField(choices=EVENT_GRANULARITIES, default="day")
 
 
+class EventSeriesParams(EventRangeParams, SplitParams):
+    """One event's series, optionally filtered (``where``) and split (``breakdown``)."""
+
+
 class ManyEventsParams(EventRangeParams):
     names = serializers.CharField(
         max_length=3000, help_text="Comma-separated event names (1 to 50)."
@@ -87,7 +92,7 @@ class PageParams(PeriodParams):
     limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
 
 
-class QueryParams(EventRangeParams):
+class QueryParams(EventRangeParams, SplitParams):
     q = serializers.CharField(
         max_length=500, help_text="Query over event names, e.g. 'login & song:played'."
     )
@@ -125,7 +130,7 @@ class BreakdownParams(MetricParams):
     depth = serializers.IntegerField(min_value=1, max_value=8, default=1)
 
 
-class CohortParams(serializers.Serializer):
+class CohortParams(SplitParams):
     select1 = serializers.CharField(max_length=500, help_text="Query for the cohort, e.g. signup.")
     select2 = serializers.CharField(max_length=500, help_text="Query for coming back, e.g. active.")
     select1b = serializers.CharField(required=False, max_length=500, allow_blank=True)
@@ -149,7 +154,7 @@ class CohortParams(serializers.Serializer):
         return attrs
 
 
-class FunnelParams(serializers.Serializer):
+class FunnelParams(SplitParams):
     steps = serializers.CharField(max_length=2000, help_text="Comma-separated queries, 2 to 10.")
     granularity = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
     window = serializers.IntegerField(
@@ -175,7 +180,7 @@ def periods_out(periods: PeriodRange | list[Any]) -> list[dict[str, str]]:
 LIFECYCLE_BUCKETS = 400
 
 
-class LifecycleParams(EventRangeParams):
+class LifecycleParams(EventRangeParams, SplitParams):
     event = serializers.CharField(max_length=128)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +193,7 @@ class LifecycleParams(EventRangeParams):
         return attrs
 
 
-class StickinessParams(serializers.Serializer):
+class StickinessParams(SplitParams):
     event = serializers.CharField(max_length=128)
     granularity = serializers.ChoiceField(choices=["week", "month"], default="week")
     date = serializers.DateField(required=False, help_text="A day of the week or month.")

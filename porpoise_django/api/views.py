@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from porpoise_django import tables
+from porpoise_django.api import breakdowns as splits
 from porpoise_django.api import params
 from porpoise_django.api import serializers as out
 from porpoise_django.conf import porpoise_settings
@@ -95,6 +96,28 @@ def series_of(name: str, periods: Any, values: list[Any], granularity: str = "")
         "granularity": granularity or getattr(periods, "granularity", ""),
         "series": [{"period": p, "value": v} for p, v in zip(periods, values, strict=True)],
     }
+
+
+def split_series(
+    pp: Any, name: str, template: Any, periods: Any, breakdown: str | None
+) -> dict[str, Any]:
+    """The series of ``template`` and, with ``breakdown``, one per value: every
+    count in one round trip."""
+    parts = splits.split(pp, template, breakdown) if breakdown else {}
+    buckets = list(periods)
+    bitmaps = [template, *parts.values()]
+    counts = pp.count_bitmaps([b.bind(p) for b in bitmaps for p in buckets])
+    width = len(buckets)
+
+    def answer(k: int, label: str) -> Any:
+        values = counts[k * width : (k + 1) * width]
+        return out.SeriesSerializer(series_of(label, periods, values)).data
+
+    data = dict(answer(0, name))
+    if breakdown:
+        answers = {value: answer(k, name) for k, value in enumerate(parts, start=1)}
+        data["breakdown"] = splits.breakdown_answer(breakdown, answers)
+    return data
 
 
 #: Where an engine error that no view caught itself is filed, by its kind.
@@ -208,17 +231,18 @@ class EventViewSet(PorpoiseViewSet):
         ]
         return Response(out.ManySeriesSerializer({"series": series}).data)
 
-    @extend_schema(parameters=[NAME_PARAM, params.EventRangeParams], responses=out.SeriesSerializer)
+    @extend_schema(parameters=[NAME_PARAM, params.EventSeriesParams], responses=splits.SeriesAnswer)
     @action(detail=True, methods=["get"])
     def series(self, request: Request, name: str) -> Response:
-        """Count per bucket (an unknown event gives zeros, not an error)."""
+        """Count per bucket (an unknown event gives zeros, not an error); ``where``
+        filters by person properties, ``breakdown`` adds a series per value."""
         check_name(name)
-        args = validated(params.EventRangeParams, request)
+        args = validated(params.EventSeriesParams, request)
         pp = get_analytics()
         periods = args["range"]
         require_event_granularity(pp, periods)
-        counts = pp.event(name).counts(periods)
-        return Response(out.SeriesSerializer(series_of(name, periods, [c for _, c in counts])).data)
+        template = splits.filtered(pp, pp.event(name), args.get("where"))
+        return Response(split_series(pp, name, template, periods, args.get("breakdown")))
 
     @extend_schema(parameters=[NAME_PARAM, params.MemberParams], responses=out.MembershipSerializer)
     @action(detail=True, methods=["get"])
@@ -273,19 +297,16 @@ class ExpressionView(PorpoiseView):
     @extend_schema(
         operation_id="expressions_list",
         parameters=[params.QueryParams],
-        responses=out.SeriesSerializer,
+        responses=splits.SeriesAnswer,
     )
     def get(self, request: Request) -> Response:
         """Series of a query over event names, e.g. ``login & song:played``."""
         args = validated(params.QueryParams, request)
         pp = get_analytics()
-        template = query(pp, "q", args["q"])
+        template = splits.filtered(pp, query(pp, "q", args["q"]), args.get("where"))
         periods = args["range"]
         require_event_granularity(pp, periods)
-        counts = pp.counts(template, periods)
-        return Response(
-            out.SeriesSerializer(series_of(args["q"], periods, [c for _, c in counts])).data
-        )
+        return Response(split_series(pp, args["q"], template, periods, args.get("breakdown")))
 
 
 class CounterNamesView(PorpoiseView):
@@ -395,7 +416,7 @@ class CohortView(PorpoiseView):
     @extend_schema(
         operation_id="cohorts_list",
         parameters=[params.CohortParams],
-        responses=out.CohortsSerializer,
+        responses=splits.CohortsAnswer,
     )
     def get(self, request: Request) -> Response:
         """The cohort retention table of the admin page, as JSON."""
@@ -407,30 +428,39 @@ class CohortView(PorpoiseView):
             for key in ("select1", "select2", "select1b", "select2b")
             if args.get(key)
         }
-        table = engine(
-            "start" if args.get("start") else "granularity",
-            lambda: cohort_table(
-                pp,
-                selections["select1"],
-                selections["select2"],
-                select1b=selections.get("select1b"),
-                select2b=selections.get("select2b"),
-                granularity=args["granularity"],
-                cohorts=args["cohorts"],
-                offsets=args["offsets"],
-                start=args.get("start"),
-                mode=args["mode"],
-                cohort_type=args["cohort_type"],
-            ),
+        where = splits.where_bitmap(pp, args.get("where"))
+        segment = selections.get("select1b")
+        if where is not None:
+            segment = where if segment is None else segment & where
+        options = dict(
+            select1b=segment,
+            select2b=selections.get("select2b"),
+            granularity=args["granularity"],
+            cohorts=args["cohorts"],
+            offsets=args["offsets"],
+            start=args.get("start"),
+            mode=args["mode"],
+            cohort_type=args["cohort_type"],
         )
-        return Response(out.CohortsSerializer(table).data)
+        field = "start" if args.get("start") else "granularity"
+        one, two = selections["select1"], selections["select2"]
+        table = engine(field, lambda: cohort_table(pp, one, two, **options))
+        data = dict(out.CohortsSerializer(table).data)
+        if args.get("breakdown"):
+            name = args["breakdown"]
+            split = splits.engine_call(
+                "breakdown", lambda: cohort_table(pp, one, two, breakdown=name, **options)
+            )
+            answers = {v: out.CohortsSerializer(t).data for v, t in split.items()}
+            data["breakdown"] = splits.breakdown_answer(name, answers)
+        return Response(data)
 
 
 class FunnelView(PorpoiseView):
     @extend_schema(
         operation_id="funnels_list",
         parameters=[params.FunnelParams],
-        responses=out.FunnelSerializer,
+        responses=splits.FunnelAnswer,
     )
     def get(self, request: Request) -> Response:
         """Ordered steps within a conversion window counted in periods."""
@@ -438,39 +468,60 @@ class FunnelView(PorpoiseView):
         pp = get_analytics()
         known = tables.known_names(pp)
         steps = [known_query(pp, "steps", step, known) for step in args["steps"]]
-        result = engine(
-            "start",
-            lambda: funnel(
-                pp,
-                steps,
-                granularity=args["granularity"],
-                window=args["window"],
-                start=args.get("start") or -6,
-                end=args.get("end") or 0,
-            ),
+        steps[0] = splits.filtered(pp, steps[0], args.get("where"))
+        options = dict(
+            granularity=args["granularity"],
+            window=args["window"],
+            start=args.get("start") or -6,
+            end=args.get("end") or 0,
         )
-        return Response(out.FunnelSerializer({"steps": args["steps"], "result": result}).data)
+        result = engine("start", lambda: funnel(pp, steps, **options))
+        data = dict(out.FunnelSerializer({"steps": args["steps"], "result": result}).data)
+        if args.get("breakdown"):
+            name = args["breakdown"]
+            split = splits.engine_call(
+                "breakdown", lambda: funnel(pp, steps, breakdown=name, **options)
+            )
+            answers = {
+                v: out.FunnelSerializer({"steps": args["steps"], "result": r}).data
+                for v, r in split.items()
+            }
+            data["breakdown"] = splits.breakdown_answer(name, answers)
+        return Response(data)
 
 
 class LifecycleView(PorpoiseView):
     @extend_schema(
         operation_id="lifecycle_list",
         parameters=[params.LifecycleParams],
-        responses=out.LifecycleSerializer,
+        responses=splits.LifecycleAnswer,
     )
     def get(self, request: Request) -> Response:
         """New, returning, resurrecting and dormant (negative) users per period."""
         args = validated(params.LifecycleParams, request)
-        check_name(args["event"], "event")
-        result = engine("period", lambda: lifecycle(get_analytics(), args["event"], args["range"]))
-        return Response(out.LifecycleSerializer({"event": args["event"], "result": result}).data)
+        event = check_name(args["event"], "event")
+        pp = get_analytics()
+        template = splits.filtered(pp, pp.event(event), args.get("where"))
+        result = engine("period", lambda: lifecycle(pp, template, args["range"]))
+        data = dict(out.LifecycleSerializer({"event": event, "result": result}).data)
+        if args.get("breakdown"):
+            name = args["breakdown"]
+            split = splits.engine_call(
+                "breakdown", lambda: lifecycle(pp, template, args["range"], breakdown=name)
+            )
+            answers = {
+                v: out.LifecycleSerializer({"event": event, "result": r}).data
+                for v, r in split.items()
+            }
+            data["breakdown"] = splits.breakdown_answer(name, answers)
+        return Response(data)
 
 
 class StickinessView(PorpoiseView):
     @extend_schema(
         operation_id="stickiness_list",
         parameters=[params.StickinessParams],
-        responses=out.StickinessSerializer,
+        responses=splits.StickinessAnswer,
     )
     def get(self, request: Request) -> Response:
         """Users active on exactly / at least n days of a week or month."""
@@ -481,9 +532,20 @@ class StickinessView(PorpoiseView):
             "date" if args.get("date") else "granularity",
             lambda: pp.period(args["granularity"], args.get("date")),
         )
-        result = engine("granularity", lambda: stickiness(pp, args["event"], period))
+        template = splits.filtered(pp, pp.event(args["event"]), args.get("where"))
+        result = engine("granularity", lambda: stickiness(pp, template, period))
         answer = {"event": args["event"], "period": period, "result": result}
-        return Response(out.StickinessSerializer(answer).data)
+        data = dict(out.StickinessSerializer(answer).data)
+        if args.get("breakdown"):
+            name = args["breakdown"]
+            split = splits.engine_call(
+                "breakdown", lambda: stickiness(pp, template, period, breakdown=name)
+            )
+            answers = {
+                v: out.StickinessSerializer({**answer, "result": r}).data for v, r in split.items()
+            }
+            data["breakdown"] = splits.breakdown_answer(name, answers)
+        return Response(data)
 
 
 class DecisionViewSet(PorpoiseViewSet):

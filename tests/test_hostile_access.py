@@ -72,6 +72,7 @@ def test_the_api_root_is_behind_the_api_permission(pp, analyst):
 
 
 # 3. CORS for the app's own views only ------------------------------------------------------
+@pytest.mark.urls("tests.host_urls")
 def test_cors_is_never_granted_to_a_host_route_of_the_same_name(porpoise, client):
     shop = "https://shop.example.com"
     porpoise(TRACK_ALLOWED_ORIGINS=[shop])

@@ -1,15 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework.routers import SimpleRouter
 
 from tests.testapp import views
 from tests.testapp.console import console
 
-host_router = SimpleRouter()
-host_router.register("tracks", views.HostTracksViewSet, basename="track")
-
 urlpatterns = [
-    path("host-api/", include(host_router.urls)),
     path("admin/", admin.site.urls),
     path("console/", console.urls),
     path("api/porpoise/", include("porpoise_django.api.urls")),

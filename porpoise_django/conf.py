@@ -101,6 +101,8 @@ DEFAULTS: dict[str, Any] = {
     # names without limit. Patterns with "*" at the end match prefixes.
     "TRACK_EVENTS": [],
     "TRACK_COUNTERS": [],
+    # Event properties non-staff callers (tokens, sessions) may send with marks.
+    "TRACK_PROPERTIES": [],
     # Who may write for ids other than their own through a session: staff, or
     # users passing this permission class (dotted path), e.g. a DRF class.
     "TRACK_ANY_ID_PERMISSION": None,

@@ -93,3 +93,34 @@ def test_bad_breakdowns_are_400_naming_the_parameter(api, pp, query, field):
     answer = api.get(f"{API}/events/signup/series/?{query}")
     assert answer.status_code == 400
     assert field in answer.json(), answer.json()
+
+
+def test_track_rows_carry_event_properties(api, porpoise):
+    pp = porpoise(WRITE_MODE="sync")
+    rows = [
+        {"event": "purchase", "id": 1, "properties": {"source": "ads"}},
+        {"event": "purchase", "id": 2, "properties": {"source": "seo"}},
+        {"counter": "clicks", "properties": {"source": "ads"}},  # counts carry none
+        {"event": "purchase", "id": 3, "properties": {"source": "bad value"}},
+        {"event": "purchase", "id": 4, "properties": ["source"]},
+    ]
+    body = api.post(f"{API}/track/", {"rows": rows}, format="json").json()
+    assert body["accepted"] == 2
+    assert [e["index"] for e in body["errors"]] == [2, 3, 4]
+    assert pp.event("purchase").day().breakdown("source") == {"ads": 1, "seo": 1}
+
+
+def test_tokens_send_only_declared_properties(porpoise):
+    from porpoise_django.api.tokens import make_track_token
+
+    pp = porpoise(WRITE_MODE="sync", TRACK_PROPERTIES=["utm_*"])
+    token = make_track_token(events=["signup"])
+    client = APIClient()
+    rows = [
+        {"event": "signup", "id": 1, "properties": {"utm_source": "ads"}},
+        {"event": "signup", "id": 2, "properties": {"plan": "pro"}},
+    ]
+    body = client.post(f"{API}/track/?token={token}", {"rows": rows}, format="json").json()
+    assert body["accepted"] == 1
+    assert "TRACK_PROPERTIES" in body["errors"][0]["error"]
+    assert pp.event("signup").day().breakdown("utm_source") == {"ads": 1}

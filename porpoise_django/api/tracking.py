@@ -124,6 +124,9 @@ class RowSerializer(serializers.Serializer):
     by = serializers.FloatField(required=False, default=1)
     time = serializers.JSONField(required=False, help_text="Epoch seconds or ISO 8601 with offset.")
     idempotency_key = serializers.CharField(required=False, max_length=128)
+    properties = serializers.DictField(
+        required=False, help_text='Event properties of a mark, e.g. {"source": "ads"}.'
+    )
 
 
 class TrackSerializer(serializers.Serializer):
@@ -147,8 +150,12 @@ _INTEGER = re.compile(r"-?[0-9]{1,40}")  # ASCII digits only: "١٢٣".isdigit()
 
 
 def declared(kind: str, name: str) -> bool:
-    """Whether ``name`` is in TRACK_EVENTS / TRACK_COUNTERS (``"prefix*"`` matches a prefix)."""
-    names = porpoise_settings.TRACK_COUNTERS if kind == "count" else porpoise_settings.TRACK_EVENTS
+    """Whether ``name`` is in TRACK_EVENTS / TRACK_COUNTERS / TRACK_PROPERTIES
+    (``"prefix*"`` matches a prefix)."""
+    names = {
+        "count": porpoise_settings.TRACK_COUNTERS,
+        "property": porpoise_settings.TRACK_PROPERTIES,
+    }.get(kind, porpoise_settings.TRACK_EVENTS)
     return any(
         name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
         for pattern in names
@@ -180,6 +187,24 @@ class Caller:
     def open_token(self) -> bool:
         """A token that writes for any id (a server-side key): its new chunks are budgeted."""
         return self.token is not None and self.user_id is None and self.token.kind == "open"
+
+    def check_properties(self, kind: str, properties: Any) -> dict[str, Any] | None:
+        """A row's event properties, if this caller may write them: staff (or
+        ``TRACK_ANY_ID_PERMISSION``) any, others those of ``TRACK_PROPERTIES``."""
+        if properties is None:
+            return None
+        if kind != "mark":
+            raise ValueError("properties go with marks (event rows), not counts")
+        if not isinstance(properties, dict):
+            raise ValueError("properties is an object of name -> value")
+        if not self.trusted or self.token is not None:
+            for name in properties:
+                if not declared("property", name):
+                    raise ValueError(
+                        f"property {str(name)[:60]!r} is not declared for tracking "
+                        "(TRACK_PROPERTIES)"
+                    )
+        return properties
 
     def check(self, kind: str, name: Any, ident: Any) -> Any:
         """The id to write, or ``ValueError`` when this caller may not write the row.
@@ -227,7 +252,7 @@ class Caller:
 def _row(raw: Any, caller: Caller) -> PendingWrite:
     if not isinstance(raw, dict):
         raise ValueError("a row is an object with event or counter")
-    unknown = set(raw) - {"event", "counter", "id", "by", "time", "idempotency_key"}
+    unknown = set(raw) - {"event", "counter", "id", "by", "time", "idempotency_key", "properties"}
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(sorted(unknown))[:200]}")
     if "counter" in raw and "event" in raw:
@@ -238,6 +263,7 @@ def _row(raw: Any, caller: Caller) -> PendingWrite:
     name = raw["counter"] if kind == "count" else raw["event"]
     ident = caller.check(kind, name, raw.get("id"))
     when = _time(raw.get("time"))
+    properties = caller.check_properties(kind, raw.get("properties"))
     if kind == "mark":
         if ident is None:
             raise ValueError("a mark needs an id")
@@ -247,7 +273,7 @@ def _row(raw: Any, caller: Caller) -> PendingWrite:
             and _INTEGER.fullmatch(ident)
         ):
             ident = int(ident)
-        return delivery.mark(name, ident, when)
+        return delivery.mark(name, ident, when, properties=properties)
     return delivery.count(name, ident, raw.get("by", 1), when)
 
 

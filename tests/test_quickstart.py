@@ -84,3 +84,28 @@ def test_the_quickstart_in_a_new_project_reaches_a_cohort_table(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_docs_site_asks_no_other_host_for_fonts(tmp_path):
+    """Issue 29, defect 12: the built site uses system fonts (it is read offline)."""
+    import shutil
+
+    root = QUICKSTART.parent.parent
+    mkdocs = shutil.which("mkdocs") or str(Path(sys.executable).with_name("mkdocs"))
+    subprocess.run(
+        [mkdocs, "build", "-q", "-f", str(root / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+        check=True,
+        cwd=root,
+        capture_output=True,
+    )
+    pages = list((tmp_path / "site").rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        text = page.read_text()
+        assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
+
+
+def test_the_quickstart_numbers_no_step_twice():
+    text = QUICKSTART.read_text()
+    assert "## Step 1" in text and "## Step 2" in text
+    assert not re.search(r"^\d+\. ", text, flags=re.M)  # no list broken by code blocks

@@ -273,8 +273,9 @@ def _row(raw: Any, caller: Caller) -> PendingWrite:
             and _INTEGER.fullmatch(ident)
         ):
             ident = int(ident)
-        return delivery.mark(name, ident, when, properties=properties)
-    return delivery.count(name, ident, raw.get("by", 1), when)
+        return delivery.mark(name, ident, when, properties=properties, public=True)
+    # public: in an outage, these rows never push out the server's own writes.
+    return delivery.count(name, ident, raw.get("by", 1), when, public=True)
 
 
 def _idempotency_key(raw: dict[str, Any], write: PendingWrite) -> str | None:

@@ -266,7 +266,7 @@ def test_workers_stopped_during_an_outage_leave_nothing_behind(site):
         time.sleep(2)
     only_2xx(traffic)
     site.stop()  # SIGTERM while Redis is down: the workers keep their spools
-    spools = list((Path(site.env["EXAMPLE_SPOOL_DIR"])).glob("spool-*.sqlite3"))
+    spools = list((Path(site.env["EXAMPLE_SPOOL_DIR"])).glob("*/spool-*.sqlite3"))
     assert spools, "the workers' spools are gone"
     site.server.start()
     site.start()  # new workers claim the dead ones' spools

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import signal
 import sqlite3
 import subprocess
@@ -101,6 +102,10 @@ class Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
+        if not ready:
+            self.process.kill()
+            raise AssertionError(f"worker hung on {command!r}: {self.process.communicate()[1]}")
         answer = self.process.stdout.readline().strip()
         if not answer:
             raise AssertionError(f"worker died: {self.process.communicate()[1]}")

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 def test_requests_mark_into_a_cluster(client, porpoise, cluster):
     url = f"redis://127.0.0.1:{cluster.servers[0].port}/0"
     pp = porpoise(REDIS_URL=url, REDIS_CLUSTER=True)
-    assert isinstance(pp.client, RedisCluster)
+    assert isinstance(pp.client._built(), RedisCluster)
     users = [get_user_model().objects.create_user(f"c{i}", password="pw") for i in range(3)]
     for user in users:
         client.force_login(user)

@@ -123,7 +123,7 @@ def test_the_hint_cache_is_bounded_by_bytes_oldest_first():
     assert len(cache.known) == 10
     assert cache.size <= cache.limit_bytes
     assert cache.size == sum(len(k) + identity.ENTRY_BYTES for k in cache.known)
-    assert list(cache.known.values())[0][0] == 90  # the oldest went first
+    assert next(iter(cache.known.values()))[0] == 90  # the oldest went first
     assert cache.get(_forged(99), 1.0) == (True, 99)
     assert cache.get(_forged(0), 1.0) == (False, None)
     cache.put(_forged(99), 7, 2.0)  # a key put again is not counted twice

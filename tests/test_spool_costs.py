@@ -103,3 +103,31 @@ def test_public_rows_in_memory_are_dropped_before_the_servers(porpoise, settings
     assert purchases == list(range(11))
     assert len(views) == 50 and views == list(range(450, 500))  # the newest half
     assert memory.stats.dropped == 450
+
+
+def test_the_writer_queue_is_bounded_and_drops_nothing(porpoise):
+    import threading
+
+    from porpoise_django.delivery.writer import BackgroundWriter
+
+    porpoise()
+    gate = threading.Event()
+    recorded: list[int] = []
+    threads = []
+
+    def record(batch):
+        if threading.current_thread().name == "porpoise-writer":
+            gate.wait(10)  # the writer is stuck behind a slow Redis, or disk
+        recorded.extend(w.row[1] for w in batch)
+        threads.append(threading.current_thread().name)
+        return True
+
+    writer = BackgroundWriter(record, max_batch=10, linger=0, max_queue=100)
+    for start in range(0, 1000, 50):
+        writer.submit([delivery.mark("page:viewed", start + i, public=True) for i in range(50)])
+        assert writer.pending() <= 100
+    assert writer.overflowed >= 800  # written by the submitting thread itself
+    gate.set()
+    assert writer.flush(10)
+    assert sorted(recorded) == list(range(1000))
+    assert "MainThread" in threads

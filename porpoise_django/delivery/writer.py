@@ -18,6 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from porpoise_django.delivery.outage import log_limited
 from porpoise_django.delivery.pending import PendingWrite
 from porpoise_django.delivery.recording import record
 
@@ -32,9 +33,15 @@ class BackgroundWriter:
         record: Callable[[list[PendingWrite]], bool],
         max_batch: int = 10_000,
         linger: float = 0.05,
+        max_queue: int = 100_000,
     ) -> None:
         self._record = record
         self._max_batch = max_batch
+        # Memory stays bounded when requests queue faster than the writer
+        # sends (a flood of track/ rows in an outage): beyond this, a request
+        # writes its own rows (see _overflow).
+        self._max_queue = max_queue
+        self.overflowed = 0
         # Waiting a moment before writing lets the marks of many requests share
         # one pipeline: the writer's CPU cost per request (redis-py packing,
         # under the GIL) then nearly vanishes.
@@ -54,9 +61,13 @@ class BackgroundWriter:
             with _lock:
                 if self._pid != os.getpid():
                     self._setup()
+        items = list(writes)
+        if len(self._queue) + len(items) > self._max_queue:
+            self._overflow(items)
+            return
         with self._cond:
             was_empty = not self._queue
-            self._queue.extend(writes)
+            self._queue.extend(items)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="porpoise-writer", daemon=True
@@ -65,6 +76,20 @@ class BackgroundWriter:
             # Wake the writer only when it may be asleep: fewer thread switches.
             if was_empty or len(self._queue) >= self._max_batch:
                 self._cond.notify()
+
+    def _overflow(self, items: list[PendingWrite]) -> None:
+        """The queue is full: write ``items`` now, in the caller's thread (to
+        Redis, or the spool): memory stays bounded, nothing is dropped, and a
+        flood slows its own requests down, no one else's."""
+        self.overflowed += len(items)
+        log_limited(
+            "writer full",
+            logging.WARNING,
+            "porpoise: writer queue full (%d writes): %d written by the request itself",
+            self._max_queue,
+            self.overflowed,
+        )
+        self._record(items)
 
     def _run(self) -> None:
         while True:

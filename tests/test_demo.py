@@ -100,3 +100,20 @@ def test_porpoise_demo_refuses_a_prefix_that_holds_data(porpoise):
     )
     assert 2 in set(pp.event("signup").union(pp.range("day", -2)))
     assert len(pp.event("signup").union(pp.range("day", -2))) == 51
+
+
+def test_demo_users_have_properties_to_break_down(make_analytics):
+    pp: Analytics = make_analytics(granularities=("day", "week", "month"))
+    generate(pp, users=800, days=10)
+    assert pp.property_names() == {"country": "person", "plan": "person", "source": "event"}
+    assert sum(len(pp.where(plan=plan)) for plan in pp.property_values("plan")) == 800
+    signups = pp.event("signup").month()
+    assert sum(signups.breakdown("source").values()) == len(signups)
+    assert set(pp.event("active").month().breakdown("country")) <= {
+        "US",
+        "DE",
+        "FR",
+        "GB",
+        "BR",
+        "IN",
+    }

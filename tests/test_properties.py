@@ -303,3 +303,15 @@ def test_importing_person_properties_moves_ids_like_set_properties(make_analytic
     assert sorted(pp.where(plan="team")) == [5, 6] and 5 not in pp.where(plan="pro")
     with pytest.raises(InvalidValue, match="differ in length"):
         pp.import_properties("plan", [1, 2], ["pro"])
+
+
+def test_importing_event_properties_in_bulk(make_analytics, clock):
+    pp = make_analytics()
+    ids = [1, 2, 3, 4]
+    stamps = [clock.now.timestamp() - 60] * 4
+    pp.import_arrays("signup", ids, stamps)
+    assert pp.import_event_property("signup", "source", ids, stamps, ["ads", "seo", "ads", 7]) == 4
+    assert pp.event("signup").day().breakdown("source") == {"ads": 2, "7": 1, "seo": 1}
+    assert pp.event_names() == ["signup"]
+    with pytest.raises(InvalidValue, match="differ in length"):
+        pp.import_event_property("signup", "source", ids, stamps, ["ads"])

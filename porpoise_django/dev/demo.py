@@ -7,7 +7,9 @@ in, play songs and buy. Today's activity is spread from midnight up to now
 (no pile-up in the current hour). Counters follow the events: every played
 event is one to three plays of songs (Zipf-distributed popularity), revenue
 is purchases times the price, page views come from active users. A running
-A/B test feeds the ``landing-page`` decision.
+A/B test feeds the ``landing-page`` decision. Users have a ``plan`` and a
+``country`` (person properties) and each signup a ``source`` (an event
+property), so every page can be broken down.
 
 Demo users are never mistaken for real ones: their integer ids start at
 :data:`FIRST_ID` (2**31, the start of a chunk, so the bitmaps stay as small as
@@ -32,6 +34,10 @@ PRICE = 9.99
 FIRST_ID = 2**31
 #: The demo users' string ids, in the "map" id mode.
 STRING_IDS = "demo-user-{}"
+#: Person properties of the demo users (value: share), and where signups came from.
+PLANS = {"free": 0.7, "pro": 0.25, "team": 0.05}
+COUNTRIES = {"US": 0.35, "DE": 0.15, "FR": 0.12, "GB": 0.12, "BR": 0.1, "IN": 0.16}
+SOURCES = {"seo": 0.4, "ads": 0.3, "referral": 0.2, "direct": 0.1}
 #: The A/B test: each landing page's true conversion rate.
 LANDING_PAGES = {"a": 0.05, "b": 0.08}
 
@@ -56,6 +62,7 @@ def generate(
     signup_ts, act_rows, act_ts = _activity(rng, day_starts, users, now_ts)
     written: Counter[str] = Counter()
     written["signup"] = pp.import_arrays("signup", externals, signup_ts)
+    written.update(_properties(pp, rng, externals, signup_ts))
     act_ids = externals[act_rows]
     written["active"] = pp.import_arrays("active", act_ids, act_ts)
     picked: dict[str, np.ndarray] = {}
@@ -74,6 +81,30 @@ def generate(
     written["decisions"] = _ab_test(pp, rng, min(users, 2000))
     ids = (externals[0].item(), externals[-1].item())
     return {"users": users, "days": days, "ids": ids, "written": dict(written)}
+
+
+def _choice(rng: np.random.Generator, shares: dict[str, float], size: int) -> np.ndarray:
+    values = list(shares)
+    weights = np.array([shares[v] for v in values])
+    return np.array(values, dtype=object)[
+        rng.choice(len(values), size=size, p=weights / weights.sum())
+    ]
+
+
+def _properties(
+    pp: Analytics, rng: np.random.Generator, externals: Any, signup_ts: np.ndarray
+) -> dict[str, int]:
+    """Person properties (plan, country) and the signups' source: so every page
+    can be broken down at first sight."""
+    users = len(externals)
+    ids = externals.tolist()
+    return {
+        "plan": pp.import_properties("plan", ids, _choice(rng, PLANS, users)),
+        "country": pp.import_properties("country", ids, _choice(rng, COUNTRIES, users)),
+        "signup source": pp.import_event_property(
+            "signup", "source", ids, signup_ts, _choice(rng, SOURCES, users)
+        ),
+    }
 
 
 def demo_ids(pp: Analytics, users: int, first_id: int = FIRST_ID) -> Any:

@@ -49,6 +49,7 @@ from porpoise_django.engine.events.marks import Marking, Row
 from porpoise_django.engine.names import OTHER_VALUE, validate_name
 from porpoise_django.engine.storage.bitarrays import bitmap_from_offsets
 from porpoise_django.engine.storage.ids import ExternalId
+from porpoise_django.engine.storage.policy import Policy
 from porpoise_django.engine.storage.scripts import LuaScript, run_pipeline
 from porpoise_django.engine.storage.writes import Prepared
 from porpoise_django.engine.time.periods import When
@@ -536,6 +537,10 @@ class PropertyMarking(Marking):
     marking methods taking ``properties=`` (event properties)."""
 
     properties: PropertyRegistry
+    policy: Policy
+
+    #: Provided by the bulk importer's mixin, beside this one in the facade.
+    import_arrays: Callable[..., int]
 
     def mark(
         self,
@@ -584,6 +589,38 @@ class PropertyMarking(Marking):
     def check_properties(self, properties: object) -> dict[str, str | None]:
         """Event properties checked without writing (``ValueError`` on bad ones)."""
         return self.properties.check_write(properties, allow_none=False)
+
+    def import_event_property(
+        self,
+        event: str,
+        name: str,
+        ids: Any,
+        timestamps: Any,
+        values: Any,
+        *,
+        granularities: Sequence[str] | None = None,
+    ) -> int:
+        """Bulk import of an event property: ``ids[i]`` did ``event`` at
+        ``timestamps[i]`` carrying ``name = values[i]`` (the event itself is
+        imported with :meth:`import_arrays`; this writes the restricted events)."""
+        prop = check_property(name)
+        checked = np.asarray([check_value(v, prop) for v in values], dtype=object)
+        if not len(checked) == len(ids) == len(timestamps):
+            raise InvalidValue("ids, timestamps and values differ in length", field="values")
+        stored = self.properties.accept("event", {prop: sorted(set(checked.tolist()))})
+        self.properties.note_carriers({(prop, self.policy.name(event))})
+        kept = np.asarray([stored[(prop, v)] for v in checked.tolist()], dtype=object)
+        ids_array, stamps = np.asarray(ids), np.asarray(timestamps)
+        written = 0
+        for value in sorted(set(kept.tolist())):
+            picked = kept == value
+            written += self.import_arrays(
+                restricted_name(event, prop, value),
+                ids_array[picked],
+                stamps[picked],
+                granularities=granularities,
+            )
+        return written
 
     def where(self, **filters: object) -> Bitmap:
         """Ids whose person properties have these values now: ``where(plan="pro")``."""

@@ -72,11 +72,13 @@ def main() -> None:
         from django.urls import include, path
         from redis.connection import AbstractConnection
 
+        from porpoise_django.apps import view_permission
         from porpoise_django.services import get_analytics
 
         urlpatterns[:] = [path("api/porpoise/", include("porpoise_django.api.urls"))]
         call_command("migrate", verbosity=0)
-        get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+        staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+        staff.user_permissions.add(view_permission())  # VIEW_PERMISSION: the read API's
         pp = get_analytics()
         names = [f"event{i}" for i in range(20)]
         rng = np.random.default_rng(4)

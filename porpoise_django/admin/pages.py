@@ -11,5 +11,6 @@ PAGES = [
     ("charts", "Counter charts"),
     ("lifecycle", "Lifecycle and stickiness"),
     ("decisions", "Decisions"),
+    ("people", "People"),
 ]
 TITLES = dict(PAGES)

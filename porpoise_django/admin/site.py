@@ -21,12 +21,12 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
-from porpoise_django.admin import views
+from porpoise_django.admin import people, views
 from porpoise_django.admin.pages import PAGES
 from porpoise_django.apps import may_view
 
 #: Page slug -> view function name in views, where they differ.
-VIEW_NAMES = {"lifecycle": "lifecycle_page"}
+VIEW_NAMES = {"lifecycle": "lifecycle_page", "people": "people_page"}
 
 
 def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
@@ -36,12 +36,21 @@ def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
     pages = [
         path(
             f"porpoise/{slug}/",
-            partial(getattr(views, VIEW_NAMES.get(slug, slug)), site),
+            partial(
+                getattr(people if slug == "people" else views, VIEW_NAMES.get(slug, slug)), site
+            ),
             name=f"porpoise_{slug}",
         )
         for slug, _ in PAGES
     ]
-    return [*pages, path("porpoise/", partial(views.overview, site), name="porpoise_index")]
+    person = path(
+        "porpoise/people/<str:id>/", partial(people.person_page, site), name="porpoise_person"
+    )
+    return [
+        *pages,
+        person,
+        path("porpoise/", partial(views.overview, site), name="porpoise_index"),
+    ]
 
 
 def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:
@@ -75,6 +84,7 @@ def install(site: admin.AdminSite) -> None:
     original_app_list = site.get_app_list
 
     def get_urls() -> list[Any]:
+        people.add_forget_action(site)  # the user admin is registered by now
         return dashboard_urls(site) + original_urls()
 
     def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ from porpoise_django.admin.forms import (
     FunnelForm,
     LifecycleForm,
 )
+from porpoise_django.admin.links import cohort_links, people_url
 from porpoise_django.admin.pages import PAGES, TITLES
 from porpoise_django.apps import may_view
 from porpoise_django.conf import porpoise_settings
@@ -281,7 +282,8 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             response = HttpResponse(text, content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="cohorts.csv"'
             return response
-        rows = _cohort_rows(table, as_percent)
+        first_cohort = table.periods[0].start.date().isoformat()
+        rows = _cohort_rows(table, as_percent, cohort_links(site.name, form.data, first_cohort))
         average = [
             {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
         ]
@@ -359,29 +361,50 @@ def retention_curve(
     return {"type": "line", "labels": labels, "datasets": datasets, "percent": True}
 
 
-def _cohort_rows(table: CohortTable, as_percent: bool) -> list[dict[str, Any]]:
+def _linked(text: str, url: str) -> str:
+    """``text`` escaped, as a link to the people behind it when there is a ``url``."""
+    if not url:
+        return escape(text)
+    link = f'<a href="{escape(url)}" class="porpoise-people" style="color: inherit">'
+    return f"{link}{escape(text)}</a>"
+
+
+def _cohort_rows(
+    table: CohortTable, as_percent: bool, link: Callable[[int, int | None], str] | None = None
+) -> list[dict[str, Any]]:
     """One row per cohort, its cells as HTML: built here rather than in a template
     loop (a 30 x 30 table is 930 cells); every value is escaped, as the template would."""
     rows = []
-    for label, size, counts, pcts, running in zip(
-        table.labels, table.sizes, table.counts, table.percents(), table.unfinished, strict=True
+    for r, (label, size, counts, pcts, running) in enumerate(
+        zip(
+            table.labels, table.sizes, table.counts, table.percents(), table.unfinished, strict=True
+        )
     ):
         cells = []
-        for count, pct, unfinished in zip(counts, pcts, running, strict=True):
+        for i, (count, pct, unfinished) in enumerate(zip(counts, pcts, running, strict=True)):
             if count is None or (as_percent and pct is None):  # future, or nobody to retain
-                cells.append(("num", "", "", ""))
+                cells.append(("num", "", "", "", ""))
                 continue
             text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
             css = "num unfinished" if unfinished else "num"
             title = "period not finished" if unfinished else ""
-            cells.append((css, _heat(pct), title, text))
+            cells.append((css, _heat(pct), title, text, link(r, i) if link else ""))
         html = mark_safe(
             "".join(
-                f'<td class="{css}" style="{escape(style)}" title="{title}">{escape(text)}</td>'
-                for css, style, title, text in cells
+                f'<td class="{css}" style="{escape(style)}" title="{title}">{_linked(text, url)}</td>'
+                for css, style, title, text, url in cells
             )
         )
-        rows.append({"label": label, "size": size, "cells_html": html, "width": len(cells)})
+        size_url = link(r, None) if link else ""
+        rows.append(
+            {
+                "label": label,
+                "size": size,
+                "size_url": size_url,
+                "cells_html": html,
+                "width": len(cells),
+            }
+        )
     return rows
 
 
@@ -408,8 +431,8 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             first = result.counts[0] or 1
-            for (label, _), count, conversion in zip(
-                data["steps"], result.counts, result.conversion(), strict=True
+            for k, ((label, _), count, conversion) in enumerate(
+                zip(data["steps"], result.counts, result.conversion(), strict=True)
             ):
                 steps.append(
                     {
@@ -417,6 +440,10 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                         "count": count,
                         "conversion": conversion,
                         "width": max(1, round(100 * count / first)),
+                        "people_url": people_url(site.name, "funnel", form.data, step=k),
+                        "drop_url": people_url(site.name, "funnel", form.data, step=k, drop=1)
+                        if k
+                        else "",
                     }
                 )
             overall = result.overall()

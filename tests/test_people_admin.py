@@ -1,0 +1,191 @@
+"""The admin's People page: the users behind a cohort cell or a funnel step, CSV,
+save as segment, one person's activity grid, and "Forget in analytics"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import unescape
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from porpoise_django.engine import cohort_table
+from tests.browser import browser_test
+from tests.conftest import grant_analytics
+
+pytestmark = pytest.mark.django_db
+PEOPLE = "/admin/porpoise/people/"
+
+
+@pytest.fixture
+def users(porpoise: Any) -> tuple[Any, list[Any]]:
+    """Twelve users who signed up over three days; some came back."""
+    pp = porpoise(ACTIVE_EVENT=None)
+    model = get_user_model()
+    people = [
+        model.objects.create_user(f"user{n}", email=f"user{n}@example.com", password="pw")
+        for n in range(12)
+    ]
+    now = pp.now()
+    rows = []
+    for n, user in enumerate(people):
+        rows.append(("signup", user.pk, now - dt.timedelta(days=2 - n % 3)))
+        if n % 2:
+            rows.append(("active", user.pk, now - dt.timedelta(days=max(0, 1 - n % 3))))
+        rows.append(("visit", user.pk, now))
+        if n % 3 == 0:
+            rows.append(("buy", user.pk, now))
+    pp.mark_many(rows)
+    return pp, people
+
+
+@pytest.fixture
+def staff_client(users: Any) -> Client:
+    staff = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests")
+    grant_analytics(staff)
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def links(html: str, css: str) -> list[str]:
+    return [unescape(m) for m in re.findall(rf'<a href="([^"]+)" class="{css}[^"]*"', html)]
+
+
+def test_cohort_cells_link_to_the_users_behind_them(staff_client: Client, users: Any) -> None:
+    pp, people = users
+    query = "select1=signup&select2=active&granularity=day&cohorts=3&offsets=2&display=count"
+    page = staff_client.get(f"/admin/porpoise/cohorts/?{query}").content.decode()
+    cells = links(page, "porpoise-people")
+    assert cells, "the cohort table links its cells and sizes"
+    table = cohort_table(pp, "signup", "active", cohorts=3, offsets=2)
+    by_pk = {u.pk: u for u in people}
+    for url in cells:
+        answer = staff_client.get(url)
+        assert answer.status_code == 200
+        assert "no-store" in answer["Cache-Control"]
+        html = answer.content.decode()
+        row = int(re.search(r"row=(\d+)", url).group(1))  # type: ignore[union-attr]
+        at = re.search(r"offset=(\w+)", url).group(1)  # type: ignore[union-attr]
+        expected = table.sizes[row] if at == "size" else table.counts[row][int(at)]
+        shown = re.findall(r'<td class="num">(\d+)</td>', html)
+        assert len(shown) == expected, (url, shown)
+        for pk in shown:
+            assert by_pk[int(pk)].username in html  # mapped to the user model
+            assert f"/admin/auth/user/{pk}/change/" in html
+
+
+def test_funnel_steps_and_drop_offs_link_to_their_users(staff_client: Client, users: Any) -> None:
+    steps = "visit%0D%0Abuy"
+    page = staff_client.get(f"/admin/porpoise/funnels/?steps={steps}&window=1").content.decode()
+    [visit, buy] = links(page, "porpoise-people")
+    [dropped] = links(page, "porpoise-dropped")
+
+    def count(url: str) -> int:
+        return len(re.findall(r'<td class="num">\d+</td>', staff_client.get(url).content.decode()))
+
+    assert (count(visit), count(buy), count(dropped)) == (12, 4, 8)
+
+
+def test_people_of_a_query_in_pages_csv_and_segment(staff_client: Client, users: Any) -> None:
+    pp, people = users
+    first = staff_client.get(PEOPLE, {"q": "signup", "period": "7d"}).content.decode()
+    assert "12 people" in first and "user0@example.com" in first
+    csv = staff_client.get(PEOPLE, {"q": "active", "period": "7d", "format": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    ids = b"".join(csv.streaming_content).decode().split()
+    assert ids == ["id"] + [str(u.pk) for n, u in enumerate(people) if n % 2]
+    saved = staff_client.post(f"{PEOPLE}?q=active&period=7d", {"segment": "came-back"}, follow=True)
+    assert "Saved 6 ids as segment" in saved.content.decode()
+    assert [s.name for s in pp.segments()] == ["came-back"]
+    again = staff_client.get(PEOPLE, {"q": "segment(came-back) & signup", "period": "7d"})
+    assert "6 people" in again.content.decode()
+    same_day = staff_client.get(PEOPLE, {"q": "signup & active", "period": "7d"}).content
+    assert b"2 people" in same_day  # the query holds in one bucket: same-day returns
+    bad = staff_client.post(f"{PEOPLE}?q=signup", {"segment": "no spaces"}).content.decode()
+    assert "errornote" in bad
+    assert "errornote" in staff_client.get(PEOPLE, {"q": "signup &"}).content.decode()
+    assert "errornote" in staff_client.get(PEOPLE, {"source": "nope"}).content.decode()
+
+
+def test_paging_through_the_people(staff_client: Client, porpoise: Any) -> None:
+    pp = porpoise(ACTIVE_EVENT=None)
+    pp.mark_many([("visit", i) for i in range(120)])
+    page1 = staff_client.get(PEOPLE, {"q": "visit"}).content.decode()
+    assert "1&ndash;50 of 120" in page1 and 'id="porpoise-next"' in page1
+    page3 = staff_client.get(PEOPLE, {"q": "visit", "page": 3}).content.decode()
+    assert "101&ndash;120 of 120" in page3 and 'id="porpoise-next"' not in page3
+    assert "no such user" in page3
+
+
+def test_a_persons_activity_grid(staff_client: Client, users: Any) -> None:
+    _, people = users
+    user = people[1]
+    html = staff_client.get(f"{PEOPLE}{user.pk}/", {"period": "7d"}).content.decode()
+    assert user.username in html and 'id="porpoise-activity-grid"' in html
+    assert "<td>signup</td>" in html and "<td>active</td>" in html
+    assert html.count("&#9632;") == 3  # signup, active, visit: once each
+    assert "errornote" in staff_client.get(f"{PEOPLE}abc/").content.decode()
+
+
+def test_strangers_never_see_people(users: Any) -> None:
+    joe = get_user_model().objects.create_user("joe", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(joe)
+    assert client.get(PEOPLE, {"q": "signup"}).status_code == 403
+    assert Client().get(PEOPLE).status_code == 302  # to the login
+
+
+def test_forget_in_analytics_on_the_user_changelist(
+    staff_client: Client, users: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    pp, people = users
+    changelist = staff_client.get("/admin/auth/user/").content.decode()
+    assert "forget_in_analytics" in changelist
+    chosen = [people[0].pk, people[1].pk]
+    answer = staff_client.post(
+        "/admin/auth/user/",
+        {"action": "forget_in_analytics", "_selected_action": chosen},
+        follow=True,
+    )
+    assert "Forgot 2 user(s) in the analytics" in answer.content.decode()
+    assert not set(chosen) & set(pp.event("visit").day())
+    assert len(pp.event("visit").day()) == 10
+
+
+@pytest.fixture
+def boss(users: Any) -> Any:
+    return get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests")
+
+
+@browser_test
+def test_click_from_a_cohort_cell_to_the_users_and_back(
+    live_server: Any, boss: Any, browser_page: Any
+) -> None:
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/porpoise/cohorts/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw-for-tests")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/porpoise/cohorts/**")
+    page.fill("#id_select1", "signup")
+    page.fill("#id_select2", "active")
+    page.select_option("#id_granularity", "day")
+    page.fill("#id_cohorts", "3")
+    page.fill("#id_offsets", "2")
+    page.click("#porpoise-cohort-form input[type=submit]")
+    # the first cohort's day-1 cell: users 3 and 9 came back the day after signing up
+    cell = page.locator("#porpoise-cohort-table tbody tr").first.locator("a.porpoise-people")
+    cell.nth(2).click()  # 0: the size, 1: offset 0, 2: offset 1
+    page.wait_for_url("**/admin/porpoise/people/**")
+    names = page.locator("#porpoise-people-table tbody td a").all_inner_texts()
+    assert sorted(n for n in names if n.startswith("user")) == ["user3", "user9"]
+    page.locator("#porpoise-people-table tbody a.porpoise-activity").first.click()
+    page.wait_for_url("**/admin/porpoise/people/*/**")
+    assert page.locator("#porpoise-activity-grid tbody tr").count() == 4  # signup active visit buy
+    page.go_back()
+    page.go_back()
+    assert page.locator("#porpoise-cohort-table").is_visible()

@@ -77,9 +77,10 @@ class Deleter:
         self._run(unregister)
         return deleted
 
-    def delete_event(self, name: str) -> int:
-        """Delete every bitmap of event ``name`` and its registry entries, then the
-        chunks nothing else holds (their universes and registry entries)."""
+    def delete_event(self, name: str, *, prune: bool = True) -> int:
+        """Delete every bitmap of event ``name`` and its registry entries, then
+        (``prune``) the chunks nothing else holds (their universes and registry
+        entries)."""
         name = self.policy.name(name)
         chunks = self.registry.chunks()
         deleted = self.delete_registered(
@@ -88,7 +89,8 @@ class Deleter:
             lambda member: (self.keys.event_bucket(name, member, c) for c in chunks),
             (self.keys.events_first, self.keys.events_last),
         )
-        self.prune_chunks()
+        if prune:
+            self.prune_chunks()
         return deleted
 
     def prune_chunks(self) -> list[int]:
@@ -176,7 +178,7 @@ class Deleter:
         then expression results."""
         registry = self.registry
         for name in registry.event_names():
-            self.delete_event(name)
+            self.delete_event(name, prune=False)  # every chunk goes below
         for name in registry.unique_names():
             self.delete_unique(name)
         for name in registry.counter_names():

@@ -104,6 +104,19 @@ def test_purging_an_event_purges_the_chunks_only_it_held(pp):
     assert list(pp.event("active").day()) == [3]
 
 
+@pytest.mark.cluster
+def test_purging_an_event_purges_its_chunks_on_a_cluster(cluster, key_prefix):
+    from porpoise_django.engine import Analytics
+
+    pp = Analytics(cluster.client, prefix=key_prefix + "-c")
+    try:
+        pp.mark_many([("flood", c * 2**20 + 5) for c in range(12)] + [("active", 3)])
+        pp.delete_event("flood")
+        assert pp.chunks() == [0] and list(pp.event("active").day()) == [3]
+    finally:
+        pp.delete_all()
+
+
 def test_a_worker_forgets_chunks_it_wrote_once_they_are_purged(make_analytics, clock):
     import time
 

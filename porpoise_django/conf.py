@@ -4,9 +4,12 @@ Like DRF's ``api_settings``: attribute access reads ``settings.PORPOISE`` (or
 the default), values are cached until Django's ``setting_changed`` signal says
 ``PORPOISE`` or ``TIME_ZONE`` changed (``override_settings`` in tests).
 
->>> from porpoise_django.conf import porpoise_settings
->>> porpoise_settings.KEY_PREFIX
+>>> from django.conf import settings
+>>> from porpoise_django.conf import DEFAULTS, porpoise_settings
+>>> DEFAULTS["KEY_PREFIX"]
 'pp'
+>>> porpoise_settings.KEY_PREFIX == (settings.PORPOISE.get("KEY_PREFIX") or "pp")
+True
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def track(
     """Mark ``event`` when the view answers (2xx by default) for the user or ``id``;
     ``properties(request, response)`` gives the event properties it carried.
 
-    >>> @track("purchase", properties=lambda request, response: {"source": "ads"})  # doctest: +SKIP
+    >>> @track("purchase", properties=lambda request, response: {"source": "ads"})
     ... def checkout(request): ...
     """
     services.validate_event_name(event)

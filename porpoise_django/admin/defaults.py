@@ -6,8 +6,10 @@ steps, the chart of the busiest counter. The events come from the settings
 (``SIGNUP_EVENT``, ``ACTIVE_EVENT``, ``LOGIN_EVENT``) when they were marked,
 else from the registry; a store with nothing marked shows the empty form.
 
->>> cohort_defaults(pp)                                    # doctest: +SKIP
-{'select1': 'signup', 'select2': 'active', 'granularity': 'week'}
+>>> pp.mark_many([("signup", 1), ("active", 1)])
+2
+>>> cohort_defaults(pp)
+{'select1': 'signup', 'select2': 'active', 'granularity': 'week', 'cohorts': 1, 'offsets': 1}
 """
 
 from __future__ import annotations

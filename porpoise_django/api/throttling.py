@@ -7,7 +7,9 @@ past a read-then-write. While Redis fails, each process counts in memory
 instead (bounded: at most :data:`LOCAL_LIMIT` windows), so a flood is still
 limited, per process, during an outage.
 
->>> spend(["a10.0.0.1", "t3f2a..."])     # seconds to wait, or None  # doctest: +SKIP
+Example::
+
+    spend(["a10.0.0.1", "t3f2a..."])     # seconds to wait, or None
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 and the engine's prepared writes for a batch of them.
 
 >>> from porpoise_django.delivery import building
->>> write = building.mark("signup", user.pk)      # raises ValueError on bad input  # doctest: +SKIP
+>>> write = building.mark("signup", 42)      # raises ValueError on bad input
+>>> building.mark("bad name!", 42)
+Traceback (most recent call last):
+    ...
+porpoise_django.engine.errors.InvalidName: ...
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ or discarded by ``porpoise_replay``. These functions read every spool file of
 the folder, those of live processes too: a live process only adds dead
 letters, it never sends them.
 
->>> from porpoise_django.delivery import deadletters
->>> deadletters.summary(folder, target)                  # doctest: +SKIP
-{'count': 1, 'files': 1, 'oldest': 1764000000.0, 'reasons': {'ValueError': 1}}
+>>> from porpoise_django.delivery import deadletters, folder
+>>> from porpoise_django import delivery
+>>> deadletters.summary(delivery.spool_dir(), folder.target())
+{'count': 0, 'files': 0, 'oldest': None, 'reasons': {}}
 """
 
 from __future__ import annotations

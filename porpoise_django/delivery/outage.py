@@ -2,7 +2,7 @@
 rate-limited log line an outage writes.
 
 >>> from porpoise_django.delivery import outage
->>> outage.paused()          # True for RETRY_SECONDS after a failed write  # doctest: +SKIP
+>>> outage.paused()          # True for RETRY_SECONDS after a failed write
 False
 """
 

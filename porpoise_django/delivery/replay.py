@@ -2,7 +2,7 @@
 it on a timer (and claims dead processes' spools), and the hand-over at exit.
 
 >>> from porpoise_django import delivery
->>> delivery.flush_buffer()    # replay now; False if Redis still refuses  # doctest: +SKIP
+>>> delivery.flush_buffer()    # replay now; False if Redis still refuses
 True
 """
 
@@ -212,8 +212,9 @@ def shutdown(timeout: float = 5.0) -> None:
     try one replay, then close the spool. What Redis did not take stays in the
     spool file, which the next process replays. Never raises.
 
-    >>> # gunicorn.conf.py
-    >>> from porpoise_django.hooks import worker_exit  # doctest: +SKIP
+    In ``gunicorn.conf.py``::
+
+        from porpoise_django.hooks import worker_exit
     """
     global _buffer
     try:

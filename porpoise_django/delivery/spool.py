@@ -24,10 +24,12 @@ by ``porpoise_replay --dead-letters``.
 Appending costs the same whatever the spool holds: its rows and bytes are
 running totals, never a ``SUM`` or ``COUNT`` under the lock.
 
->>> spool = Spool.open(folder, target="pp redis://r:6379/0")  # doctest: +SKIP
->>> spool.append([write])                                    # doctest: +SKIP
->>> [row] = spool.oldest(100)                                # doctest: +SKIP
->>> spool.delete([row])                                      # doctest: +SKIP
+Example::
+
+    spool = Spool.open(folder, target="pp redis://r:6379/0")
+    spool.append([write])
+    [row] = spool.oldest(100)
+    spool.delete([row])
 """
 
 from __future__ import annotations

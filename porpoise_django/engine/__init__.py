@@ -2,10 +2,11 @@
 
 >>> import redis
 >>> from porpoise_django.engine import Analytics
->>> pp = Analytics(redis.Redis.from_url("redis://127.0.0.1:6379/0"))  # doctest: +SKIP
->>> pp.mark("active", 7)                                              # doctest: +SKIP
->>> len(pp.event("active").day())                                     # doctest: +SKIP
+>>> pp = Analytics(client)          # client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+>>> pp.mark("active", 7)
+>>> len(pp.event("active").day())
 1
+>>> pp.delete_all()
 """
 
 from porpoise_django.engine.analyses.breakdowns import cohort_table, funnel, lifecycle, stickiness

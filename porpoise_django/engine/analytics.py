@@ -7,10 +7,11 @@ counters, metrics, series, decisions). Each public method is a delegation.
 
 >>> import redis
 >>> from porpoise_django.engine import Analytics
->>> pp = Analytics(redis.Redis(), tz="Europe/Paris")          # doctest: +SKIP
->>> pp.mark("active", 123)                                     # doctest: +SKIP
->>> 123 in pp.event("active").day()                            # doctest: +SKIP
+>>> pp = Analytics(client, tz="Europe/Paris")          # client = redis.Redis()
+>>> pp.mark("active", 123)
+>>> 123 in pp.event("active").day()
 True
+>>> pp.delete_all()
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ the next check is skipped on the old set's word (at most ``check_seconds``).
 The state (store, bucket end, epoch, set) is one object replaced whole, so the
 lock-free fast path never pairs a new bucket's end with the old bucket's set.
 
->>> ACTIVE.first(pp, "active", 42, time.time())     # doctest: +SKIP
+>>> import time
+>>> ACTIVE.first(pp, "active", 42, time.time())
 True
->>> ACTIVE.first(pp, "active", 42, time.time())     # doctest: +SKIP
+>>> ACTIVE.first(pp, "active", 42, time.time())
 False
 """
 

@@ -16,8 +16,10 @@ logger = logging.getLogger("porpoise_django")
 class Collector:
     """Collects the writes of one request; :meth:`flush` sends them in one round trip.
 
-    >>> request.porpoise.mark("song:played")              # the logged-in user  # doctest: +SKIP
-    >>> request.porpoise.count("page:view", id=request.path)                   # doctest: +SKIP
+    In a view::
+
+        request.porpoise.mark("song:played")              # the logged-in user
+        request.porpoise.count("page:view", id=request.path)
     """
 
     def __init__(self, user_id: Any = None, *, resolve: Callable[[], Any] | None = None) -> None:

@@ -20,8 +20,9 @@ The hint cache is bounded by bytes (``SESSION_CACHE_BYTES``; the key of a
 ``signed_cookies`` session is the whole cookie) and only holds sessions that
 name a user: a forged or expired cookie never gets an entry.
 
->>> user_id(request)                  # doctest: +SKIP
-42
+Example::
+
+    user_id(request)                  # 42
 """
 
 from __future__ import annotations

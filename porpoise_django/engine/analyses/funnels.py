@@ -1,7 +1,10 @@
 """Funnels: how many distinct users went through steps in order, in one round trip.
 
->>> result = funnel(pp, ["visit", "signup", "purchase"], window=7)   # doctest: +SKIP
->>> result.counts, result.conversion()                               # doctest: +SKIP
+>>> pp.mark_many([("visit", 1), ("visit", 2), ("signup", 2), ("purchase", 2)])
+4
+>>> result = funnel(pp, ["visit", "signup", "purchase"], window=7)
+>>> result.counts, result.conversion()
+([2, 1, 1], [None, 50.0, 100.0])
 """
 
 from __future__ import annotations

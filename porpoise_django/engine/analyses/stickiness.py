@@ -1,8 +1,12 @@
 """Stickiness: of the users who did an event in a week or month, how many did
 it on exactly (and on at least) ``n`` of its days.
 
->>> s = stickiness(pp, "active", pp.period("week"))    # doctest: +SKIP
->>> s.exactly, s.at_least                               # doctest: +SKIP
+>>> pp.mark_many([("active", 1), ("active", 2)])
+2
+>>> pp.mark("active", 1, pp.now() - dt.timedelta(days=1))
+>>> s = stickiness(pp, "active", pp.period("week"))
+>>> s.exactly[:3], s.at_least[:3]
+([1, 1, 0], [2, 1, 0])
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ expression is evaluated server-side, chunk by chunk, in one pipeline: one
 ``BITOP`` per operator into a temporary key that expires by itself, then one
 read per chunk.
 
->>> # doctest: +SKIP
 >>> active = pp.event("active")
+>>> pp.mark("active", 123, pp.now() - dt.timedelta(days=1))
+>>> pp.mark("active", 123)
 >>> kept = active.day(-1) & active.day(0)       # nothing sent yet
 >>> len(kept), 123 in kept                      # one round trip each
+(1, True)
 """
 
 from __future__ import annotations

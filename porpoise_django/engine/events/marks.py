@@ -7,8 +7,9 @@ reports the bitmaps it had to create: one that this process believed
 registered means a purge or an empty restart elsewhere, and the whole
 registration is sent again at once.
 
->>> writer = MarkWriter(client, keys, policy, registry, id_codec, slots)  # doctest: +SKIP
->>> submit(client, [writer.prepare([("active", 7), ("login", 7)])])      # doctest: +SKIP
+>>> from porpoise_django.engine.storage.writes import submit
+>>> writer = pp.marks      # MarkWriter(client, keys, policy, registry, id_codec, slots)
+>>> submit(client, [writer.prepare([("active", 7), ("login", 7)])])
 2
 """
 

@@ -4,8 +4,10 @@ Every read compiles each expression for each chunk (``BITOP`` into temporary
 keys where operators are involved), then queues one read per chunk, all in
 one pipeline: a count over any expression is one round trip.
 
->>> reader = BitmapReader(client, keys, registry, id_codec)      # doctest: +SKIP
->>> reader.count_bitmaps([pp.event("active").day()])             # doctest: +SKIP
+>>> pp.mark_many([("active", i) for i in range(1234)])
+1234
+>>> reader = BitmapReader(client, pp.keys, pp.registry, pp.id_codec)
+>>> reader.count_bitmaps([pp.event("active").day()])
 [1234]
 """
 

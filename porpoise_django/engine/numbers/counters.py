@@ -10,9 +10,10 @@ All keys of one counter share a hash tag, so a top-N over any range is one
 ``ZUNIONSTORE`` into a temporary key (single slot on a cluster) followed by
 ``ZREVRANGE``: computed server-side, in one round trip.
 
->>> pp.count("song:played", id=song.id)                        # doctest: +SKIP
->>> pp.counter("song:played").top(pp.range("hour", -23), 10)   # doctest: +SKIP
-[('42', 17.0), ...]
+>>> pp.count("song:played", id=42, by=17)
+>>> pp.count("song:played", id=7)
+>>> pp.counter("song:played").top(pp.range("hour", -23), 10)
+[('42', 17), ('7', 1)]
 """
 
 from __future__ import annotations

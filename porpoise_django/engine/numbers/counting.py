@@ -7,9 +7,10 @@ a batch sent again after a partial failure does not count twice. A token
 ``<batch>#<n>`` is bit ``n`` of one marker per batch and counter (a few bytes
 a row); any other token is a marker key of its own (about 100 bytes).
 
->>> writer = CountWriter(keys, policy, buckets, slots)                       # doctest: +SKIP
->>> submit(client, [writer.prepare([("signups", None, 1, None)])])          # doctest: +SKIP
-1
+Example::
+
+    writer = CountWriter(keys, policy, buckets, slots)
+    submit(client, [writer.prepare([("signups", None, 1, None)])])   # 1 row written
 """
 
 from __future__ import annotations

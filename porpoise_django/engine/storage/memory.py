@@ -1,8 +1,10 @@
 """Memory report: bytes per user of each event's bitmaps.
 
->>> memory_report(pp, ["active"])          # doctest: +SKIP
-[{'event': 'active', 'granularity': 'day', 'period': '2026-11-25', 'users': 1000,
-  'bytes': 131128, 'bytes_per_user': 131.128}, ...]
+>>> pp.mark_many([("active", i) for i in range(1000)])
+1000
+>>> day = memory_report(pp.client, pp.policy, pp.registry, ["active"])[1]
+>>> day["granularity"], day["period"], day["users"], day["bytes_per_user"] < 1
+('day', '2026-11-25', 1000, True)
 """
 
 from __future__ import annotations

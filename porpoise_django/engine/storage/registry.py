@@ -12,8 +12,10 @@ The buckets of each name are in :class:`~.buckets.BucketRegistry`, which a
 :class:`Registry` holds as ``buckets``. Marks skip the entries this process
 wrote lately (see :meth:`Registry.unregistered`).
 
->>> registry = Registry(client, KeyScheme("pp", 20))       # doctest: +SKIP
->>> registry.event_names()                                 # doctest: +SKIP
+>>> pp.mark_many([("login", 1), ("active", 1)])
+2
+>>> registry = Registry(client, KeyScheme(pp.keys.prefix, 20))
+>>> registry.event_names()
 ['active', 'login']
 """
 

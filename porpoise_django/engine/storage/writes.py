@@ -4,8 +4,9 @@ Writers (:mod:`.marks`, :mod:`.counting`) validate a batch and return a
 :class:`Prepared`; :func:`submit` queues any number of them on one pipeline,
 so a request's marks and counts cost one round trip together.
 
->>> submit(client, [marks.prepare(rows), counting.prepare(counts)])  # doctest: +SKIP
-2
+Example::
+
+    submit(client, [marks.prepare(rows), counting.prepare(counts)])   # 2 rows written
 """
 
 from __future__ import annotations

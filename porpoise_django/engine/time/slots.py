@@ -5,9 +5,11 @@ share their hour, day, week, month and year. Writers group a batch by slot
 number: the 96 slots of a day share one number (unless hours are tracked), so
 a batch of marks has one group per event, chunk and distinct set of buckets.
 
->>> slots = SlotPeriods(ZoneInfo("Europe/Paris"))            # doctest: +SKIP
->>> number = slots.number(int(ts // 900), ("day", "week"))   # doctest: +SKIP
->>> slots.periods(number)                                   # doctest: +SKIP
+>>> from zoneinfo import ZoneInfo
+>>> slots = SlotPeriods(ZoneInfo("Europe/Paris"))
+>>> ts = dt.datetime(2026, 11, 25, 10, tzinfo=dt.UTC).timestamp()
+>>> number = slots.number(int(ts // 900), ("day", "week"))
+>>> slots.periods(number)
 (Period('day', '2026-11-25'), Period('week', '2026-W48'))
 """
 

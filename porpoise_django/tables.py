@@ -56,7 +56,8 @@ def known_query(pp: Analytics, text: str, known: Iterable[str] | None = None) ->
     template = parse_query(pp, text)
     names = set(known_names(pp) if known is None else known)
     for name in _names(template):
-        if name not in names:
+        # An event restricted to a property value (signup=source=ads) is its event's.
+        if name not in names and name.split("=")[0] not in names:
             close = difflib.get_close_matches(name, sorted(names), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise InvalidExpression(f"unknown event {name!r}{hint}")

@@ -28,6 +28,16 @@ def query_field(label: str, initial: str | None = None, required: bool = True) -
     )
 
 
+def breakdown_field() -> forms.ChoiceField:
+    """ "Breakdown by": a property of the store (choices filled per form)."""
+    return forms.ChoiceField(
+        required=False,
+        label="Breakdown by",
+        choices=[("", "nothing")],
+        help_text="A person or event property: one result per value.",
+    )
+
+
 def limited_field(limit: tables.Limit, **options: Any) -> forms.IntegerField:
     """An integer field with the range and default the API uses too."""
     return forms.IntegerField(
@@ -101,6 +111,10 @@ class KnownEventsForm(DashboardForm):
         field.choices = offered
         if field.initial not in tracked and offered:
             field.initial = offered[0][0]
+        split = self.fields.get("breakdown")
+        if isinstance(split, forms.ChoiceField):
+            names = get_analytics().property_names()
+            split.choices = [("", "nothing")] + [(n, f"{n} ({k})") for n, k in names.items()]
 
     def clean_granularity(self) -> str:
         value: str = self.cleaned_data["granularity"]
@@ -149,6 +163,7 @@ class CohortForm(KnownEventsForm):
     display = forms.ChoiceField(
         choices=[("percent", "percent"), ("count", "counts")], initial="percent"
     )
+    breakdown = breakdown_field()
     segments = forms.CharField(
         required=False,
         max_length=1000,
@@ -200,6 +215,7 @@ class FunnelForm(KnownEventsForm):
         required=False, help_text="First entry period (default: 7 periods ago)."
     )
     end = forms.DateField(required=False, help_text="Last entry period (default: now).")
+    breakdown = breakdown_field()
 
     def clean_steps(self) -> list[tuple[str, Bitmap]]:
         lines = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]

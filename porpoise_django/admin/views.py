@@ -288,6 +288,7 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
         ]
         segments = [(text, _cohort_table(data, bitmap)) for text, bitmap in data["segments"]]
+        segments += _cohort_split(data)
         curve = retention_curve(table, segments)
     query = QueryDict(mutable=True)
     query.update({k: v for k, v in (form.data or {}).items() if v not in (None, "")})
@@ -322,6 +323,28 @@ def _cohort_table_or_error(form: CohortForm) -> CohortTable | None:
             field = "start" if data.get("start") else None
         form.add_error(field, str(exc))
         return None
+
+
+def _cohort_split(data: dict[str, Any]) -> list[tuple[str, CohortTable]]:
+    """With "Breakdown by": the table once per value of the property (a curve each)."""
+    name = data.get("breakdown")
+    if not name:
+        return []
+    tables = cohort_table(
+        get_analytics(),
+        data["select1"],
+        data["select2"],
+        select1b=data["select1b"],
+        select2b=data["select2b"],
+        granularity=data["granularity"],
+        cohorts=data["cohorts"],
+        offsets=data["offsets"],
+        start=data["start"],
+        mode=data["mode"],
+        cohort_type=data["cohort_type"],
+        breakdown=name,
+    )
+    return [(f"{name} = {value}", table) for value, table in tables.items()]
 
 
 def _cohort_table(data: dict[str, Any], select1b: Any) -> CohortTable:
@@ -414,6 +437,7 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     form = bound_form(FunnelForm, request, "steps", first_sight(request, funnel_defaults))
     steps: list[dict[str, Any]] = []
     overall = None
+    split: dict[str, Any] = {}
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         pp = get_analytics()
@@ -447,11 +471,35 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                     }
                 )
             overall = result.overall()
+            split = _funnel_split(pp, data, span)
     return render(
         request,
         "porpoise_django/admin/funnels.html",
-        _context(site, request, TITLES["funnels"], form=form, steps=steps, overall=overall),
+        _context(
+            site, request, TITLES["funnels"], form=form, steps=steps, overall=overall, split=split
+        ),
     )
+
+
+def _funnel_split(pp: Analytics, data: dict[str, Any], span: dict[str, Any]) -> dict[str, Any]:
+    """With "Breakdown by": the funnel per value, side by side (steps as rows)."""
+    name = data.get("breakdown")
+    if not name:
+        return {}
+    results = funnel(
+        pp,
+        [template for _, template in data["steps"]],
+        granularity=data["granularity"],
+        window=data["window"],
+        breakdown=name,
+        **span,
+    )
+    rows = [
+        {"label": label, "counts": [r.counts[k] for r in results.values()]}
+        for k, (label, _) in enumerate(data["steps"])
+    ]
+    overall = [r.overall() for r in results.values()]
+    return {"name": name, "values": list(results), "rows": rows, "overall": overall}
 
 
 def _previous(periods: PeriodRange) -> PeriodRange:

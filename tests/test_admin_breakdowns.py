@@ -1,0 +1,70 @@
+"""Breakdowns on the dashboards: a retention curve per value, a funnel per value
+side by side, property filters in the query boxes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.conftest import grant_analytics
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_user("boss", password="pw", is_staff=True)
+    client.force_login(grant_analytics(user))
+    return client
+
+
+@pytest.fixture
+def pp(porpoise):
+    pp = porpoise()
+    yesterday = pp.now() - dt.timedelta(days=1)
+    for user in range(1, 9):
+        pp.set_properties(user, {"plan": "pro" if user <= 3 else "free"})
+        pp.mark("signup", user, yesterday, properties={"source": "ads" if user % 2 else "seo"})
+    pp.mark_many([("active", u) for u in (1, 2, 5)])
+    return pp
+
+
+def test_the_cohort_page_draws_a_curve_per_value(staff_client, pp):
+    page = staff_client.get(
+        "/admin/porpoise/cohorts/",
+        {"select1": "signup", "select2": "active", "cohorts": 3, "offsets": 2, "breakdown": "plan"},
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<option value="plan" selected>plan (person)</option>' in html
+    spec = json.loads(
+        html.split('id="porpoise-chart-data"')[1].split(">", 1)[1].split("</script>")[0]
+    )
+    labels = [d["label"] for d in spec["datasets"]]
+    assert "average, plan = pro" in labels and "average, plan = free" in labels
+
+
+def test_the_funnel_page_shows_a_funnel_per_value(staff_client, pp):
+    page = staff_client.get(
+        "/admin/porpoise/funnels/", {"steps": "signup\nactive", "breakdown": "source"}
+    )
+    html = page.content.decode()
+    table = html.split('id="porpoise-funnel-split"')[1].split("</table>")[0]
+    assert '<th class="num">ads</th>' in table and '<th class="num">seo</th>' in table
+    assert '<td class="num">4</td><td class="num">4</td>' in table  # signups per source
+
+
+def test_property_filters_and_restricted_events_in_the_query_boxes(staff_client, pp):
+    page = staff_client.get(
+        "/admin/porpoise/funnels/", {"steps": "signup=source=ads\nactive & plan=pro"}
+    )
+    html = page.content.decode()
+    assert "unknown event" not in html
+    assert 'id="porpoise-funnel-table"' in html
+    bad = staff_client.get(
+        "/admin/porpoise/funnels/", {"steps": "signup\nactive", "breakdown": "x"}
+    )
+    assert "Select a valid choice" in bad.content.decode()

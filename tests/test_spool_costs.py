@@ -131,3 +131,21 @@ def test_the_writer_queue_is_bounded_and_drops_nothing(porpoise):
     assert writer.flush(10)
     assert sorted(recorded) == list(range(1000))
     assert "MainThread" in threads
+
+
+def test_a_spool_file_deleted_while_in_use_is_written_again(porpoise, private_server, caplog):
+    from pathlib import Path
+
+    pp = porpoise(**_down(private_server))
+    private_server.stop()
+    assert delivery.record([delivery.mark("visit", i) for i in range(5)]) is False
+    first = Path(delivery.get_buffer().spool_stats()["path"])
+    for suffix in ("", "-wal", "-shm"):  # a cleaner of old files
+        Path(f"{first}{suffix}").unlink()
+    assert delivery.flush_buffer() is False  # Redis still down; the rows move
+    second = Path(delivery.get_buffer().spool_stats()["path"])
+    assert second != first and second.exists()
+    assert "was deleted while in use; its 5 writes moved" in caplog.text
+    private_server.start()
+    assert delivery.flush_buffer() is True
+    assert sorted(pp.event("visit").day()) == list(range(5))

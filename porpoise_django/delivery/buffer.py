@@ -262,11 +262,31 @@ class DurableBuffer:
         with self._lock:
             self.stats.attempts += 1
             self._replay_memory(submit)
+            self._reattach()
             if self._spool is not None:
                 self._drain(self._spool, submit)
             if orphans:
                 self._drain_orphans(submit)
             return True
+
+    def _reattach(self) -> None:
+        """If this process's spool file was deleted (a cleaner), move its rows,
+        still readable through the open connection, to a new file."""
+        old = self._spool
+        if old is None or not old.detached():
+            return
+        fresh = self._open()
+        rows = old.oldest(len(old) + 1)
+        for at, group in itertools.groupby(rows, key=lambda row: row.at):
+            fresh.append([row.write for row in group], at=at)
+        self._spool = fresh
+        old.close(remove_if_empty=False)
+        logger.error(
+            "porpoise: the spool file %s was deleted while in use; its %d writes moved to %s",
+            old.path,
+            len(rows),
+            fresh.path.name,
+        )
 
     def _drain_orphans(self, submit: Submit) -> None:
         own = self._spool.path if self._spool is not None else None

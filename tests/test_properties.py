@@ -315,3 +315,54 @@ def test_importing_event_properties_in_bulk(make_analytics, clock):
     assert pp.event_names() == ["signup"]
     with pytest.raises(InvalidValue, match="differ in length"):
         pp.import_event_property("signup", "source", ids, stamps, ["ads"])
+
+
+DAYS_AROUND = [
+    ("Europe/Paris", dt.datetime(2026, 10, 27, 12)),  # the autumn change two days ago
+    ("America/Santiago", dt.datetime(2026, 9, 8, 12)),  # a day that starts at 01:00
+]
+activity = st.dictionaries(
+    st.integers(0, 11),  # user
+    st.tuples(st.sets(st.integers(-5, 0), max_size=4), st.sets(st.integers(-5, 0), max_size=4)),
+    max_size=10,
+)
+
+
+@pytest.mark.parametrize(("zone", "noon"), DAYS_AROUND)
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=activity, plans=st.dictionaries(st.integers(0, 11), st.sampled_from(["a", "b"])))
+def test_cohort_and_funnel_breakdowns_match_brute_force(
+    make_analytics, clock, zone, noon, days, plans
+):
+    clock.now = noon.replace(tzinfo=ZoneInfo(zone))
+    pp = make_analytics(tz=zone, granularities=("day",))
+    rows = []
+    for user, (visits, buys) in days.items():
+        rows += [("visit", user, clock.now + dt.timedelta(days=d)) for d in visits]
+        rows += [("buy", user, clock.now + dt.timedelta(days=d)) for d in buys]
+    if rows:
+        pp.mark_many(rows)
+    for user, plan in plans.items():
+        pp.set_properties(user, {"plan": plan})
+    if not plans:
+        pp.delete_all()
+        return
+    tables = cohort_table(pp, "visit", "buy", cohorts=6, offsets=2, breakdown="plan")
+    flows = funnel(pp, ["visit", "buy"], window=1, start=-5, breakdown="plan")
+    for plan in pp.property_values("plan"):
+        members = {u for u, p in plans.items() if p == plan}
+        table = tables[plan]
+        for r, offset in enumerate(range(-5, 1)):
+            cohort = {u for u in members if offset in days.get(u, (set(), set()))[0]}
+            assert table.sizes[r] == len(cohort)
+            for i, cell in enumerate(table.counts[r]):
+                if cell is not None:
+                    assert cell == len({u for u in cohort if offset + i in days[u][1]})
+        entered = {u for u in members if days.get(u, (set(), set()))[0]}
+        converted = {
+            u for u in entered if any(v in days[u][1] or v + 1 in days[u][1] for v in days[u][0])
+        }
+        assert flows[plan].counts == [len(entered), len(converted)]
+    pp.delete_all()

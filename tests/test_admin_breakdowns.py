@@ -68,3 +68,13 @@ def test_property_filters_and_restricted_events_in_the_query_boxes(staff_client,
         "/admin/porpoise/funnels/", {"steps": "signup\nactive", "breakdown": "x"}
     )
     assert "Select a valid choice" in bad.content.decode()
+
+
+def test_the_lifecycle_page_sums_each_state_per_value(staff_client, pp):
+    page = staff_client.get(
+        "/admin/porpoise/lifecycle/", {"event": "signup", "period": "7d", "breakdown": "plan"}
+    )
+    html = page.content.decode()
+    table = html.split('id="porpoise-lifecycle-split"')[1].split("</table>")[0]
+    assert '<td>pro</td><td class="num">3</td>' in table
+    assert '<td>free</td><td class="num">5</td>' in table

@@ -38,6 +38,14 @@ def breakdown_field() -> forms.ChoiceField:
     )
 
 
+def offer_properties(form: forms.Form) -> None:
+    """Fill the form's "Breakdown by" choices with the store's properties."""
+    split = form.fields.get("breakdown")
+    if isinstance(split, forms.ChoiceField):
+        names = get_analytics().property_names()
+        split.choices = [("", "nothing")] + [(n, f"{n} ({k})") for n, k in names.items()]
+
+
 def limited_field(limit: tables.Limit, **options: Any) -> forms.IntegerField:
     """An integer field with the range and default the API uses too."""
     return forms.IntegerField(
@@ -111,10 +119,7 @@ class KnownEventsForm(DashboardForm):
         field.choices = offered
         if field.initial not in tracked and offered:
             field.initial = offered[0][0]
-        split = self.fields.get("breakdown")
-        if isinstance(split, forms.ChoiceField):
-            names = get_analytics().property_names()
-            split.choices = [("", "nothing")] + [(n, f"{n} ({k})") for n, k in names.items()]
+        offer_properties(self)
 
     def clean_granularity(self) -> str:
         value: str = self.cleaned_data["granularity"]
@@ -294,6 +299,11 @@ class LifecycleForm(DashboardForm):
         initial="week",
         label="Stickiness of",
     )
+    breakdown = breakdown_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_properties(self)
 
     def clean_event(self) -> str:
         name: str = self.cleaned_data["event"]

@@ -635,6 +635,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                     for state in ("new", "returning", "resurrecting", "dormant")
                 ],
             }
+    split = _lifecycle_split(form.cleaned_data) if chart is not None else []
     return render(
         request,
         "porpoise_django/admin/lifecycle.html",
@@ -644,6 +645,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["lifecycle"],
             form=form,
             chart=chart,
+            split=split,
             sticky=sticky,
             sticky_rows=[
                 {"days": k + 1, "exactly": e, "at_least": a}
@@ -653,6 +655,26 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             else [],
         ),
     )
+
+
+def _lifecycle_split(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """With "Breakdown by": per value, each state summed over the range and the
+    users of the stickiness period."""
+    name = data.get("breakdown")
+    if not name:
+        return []
+    pp = get_analytics()
+    lives = lifecycle(pp, data["event"], data["period"], breakdown=name)
+    sticky = stickiness(pp, data["event"], pp.period(data["sticky"]), breakdown=name)
+    states = ("new", "returning", "resurrecting", "dormant")
+    return [
+        {
+            "value": value,
+            "states": [sum(getattr(life, state)) for state in states],
+            "sticky": sticky[value].users,
+        }
+        for value, life in lives.items()
+    ]
 
 
 @site_page

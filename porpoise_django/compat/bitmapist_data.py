@@ -7,10 +7,11 @@ copied as they are: a bitmapist bit offset is the user id), registers them as
 marks would, verifies that every source bit is set in the store, and notes
 each bucket done, so that an interrupted run continues where it stopped.
 
->>> from porpoise_django.compat.bitmapist_data import migrate       # doctest: +SKIP
->>> report = migrate(redis.Redis.from_url(old_url), pp)             # doctest: +SKIP
->>> report.keys, report.events, report.skipped                      # doctest: +SKIP
-(1380, 22000000, {})
+Example::
+
+    from porpoise_django.compat.bitmapist_data import migrate
+    report = migrate(redis.Redis.from_url(old_url), pp)
+    report.keys, report.events, report.skipped          # (1380, 22000000, {})
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """kairos's ``Timeseries`` over the engine: ``from kairos import Timeseries``
 becomes ``from porpoise_django.compat.kairos import Timeseries``.
 
->>> t = Timeseries(client, type="histogram", read_func=float, intervals={  # doctest: +SKIP
-...     "minute": {"step": 60, "steps": 120}})
->>> t.insert("example", 3.14159)                                           # doctest: +SKIP
->>> t.get("example", "minute")                                             # doctest: +SKIP
-OrderedDict([(1764086400, {3.14159: 1})])
+Example::
+
+    t = Timeseries(client, type="histogram", read_func=float, intervals={
+        "minute": {"step": 60, "steps": 120}})
+    t.insert("example", 3.14159)
+    t.get("example", "minute")              # OrderedDict([(1764086400, {3.14159: 1})])
 
 The engine's time series take kairos's types (``series``, the default here,
 ``histogram``, ``count``, ``gauge``; and ``set``), its steps (seconds,

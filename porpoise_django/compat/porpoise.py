@@ -4,11 +4,13 @@
 ``from porpoise_django.compat.porpoise import Analytics``; the range helpers
 and ``bitset`` come from the same module.
 
->>> porpoise = Analytics(redis.Redis())                        # doctest: +SKIP
->>> porpoise.event("login", 1)                                 # doctest: +SKIP
->>> events = porpoise.events                                   # doctest: +SKIP
->>> both = events("login") & events("song:played")            # doctest: +SKIP
->>> [len(users) for users in both(hourrange(-24))]            # doctest: +SKIP
+>>> porpoise = Analytics(client)                               # client = redis.Redis()
+>>> porpoise.event("login", 1)
+>>> porpoise.event("song:played", 1)
+>>> events = porpoise.events
+>>> both = events("login") & events("song:played")
+>>> len(both(hourrange(-24)))        # one set per hour before the current one
+24
 
 Porpoise's ranges keep porpoise's meaning, which is not the engine's: a range
 steps from ``start`` (an offset from now, or a time) by one unit while before

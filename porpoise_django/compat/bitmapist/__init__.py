@@ -2,11 +2,13 @@
 ``from porpoise_django.compat import bitmapist`` (and ``bitmapist.cohort``
 becomes ``porpoise_django.compat.bitmapist.cohort``).
 
->>> from porpoise_django.compat import bitmapist           # doctest: +SKIP
->>> bitmapist.setup_redis("default", "localhost", 6379)      # doctest: +SKIP
->>> bitmapist.mark_event("active", 123)                      # doctest: +SKIP
->>> 123 in bitmapist.DayEvents("active")                     # doctest: +SKIP
+>>> from porpoise_django.compat import bitmapist
+>>> server = client.connection_pool.connection_kwargs       # the test's server
+>>> bitmapist.setup_redis("default", server["host"], server["port"])
+>>> bitmapist.mark_event("active", 123)
+>>> 123 in bitmapist.DayEvents("active")
 True
+>>> bitmapist.delete_all_events()
 
 What carries over: ``setup_redis`` / ``get_redis``, ``mark_event`` /
 ``unmark_event`` (month, week, day, and hour with ``TRACK_HOURLY``),

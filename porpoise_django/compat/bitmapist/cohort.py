@@ -1,9 +1,11 @@
 """``bitmapist.cohort`` over the engine: the cohort table's data, and the form,
 HTML table and CSV that bitmapist renders from it.
 
->>> from porpoise_django.compat.bitmapist import cohort                  # doctest: +SKIP
->>> rows = cohort.get_dates_data("active", "song:play", time_group="days")  # doctest: +SKIP
->>> html = cohort.render_html_data(rows, time_group="days")             # doctest: +SKIP
+Example::
+
+    from porpoise_django.compat.bitmapist import cohort
+    rows = cohort.get_dates_data("active", "song:play", time_group="days")
+    html = cohort.render_html_data(rows, time_group="days")
 
 A row is ``[date, cohort size, cell 0, ..., cell num_of_rows]``: ``num_results``
 rows, oldest first, each cell the percent (or, with ``as_percent=False``, the

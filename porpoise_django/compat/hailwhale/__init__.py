@@ -3,11 +3,12 @@ becomes ``from porpoise_django.compat.hailwhale import Whale`` (``Hail`` and
 ``maybe_dumps`` too), and its HTTP service is a Django URLconf to include:
 ``path("hailwhale/", include("porpoise_django.compat.hailwhale.urls"))``.
 
->>> Whale.count_now("my_counter", metrics={"hits": 1})                      # doctest: +SKIP
->>> Whale.total("my_counter", metric="hits", period="today")                # doctest: +SKIP
-1
->>> Whale.plotpoints("my_counter", metrics=["revenue/hits"], period="mtd")  # doctest: +SKIP
-{'_': {'revenue/hits': {'11/1/26': 0, '11/2/26': 5.0, ...}}}
+Example (``Whale`` stores in the project's ``get_analytics()``)::
+
+    Whale.count_now("my_counter", metrics={"hits": 1})
+    Whale.total("my_counter", metric="hits", period="today")                # 1
+    Whale.plotpoints("my_counter", metrics=["revenue/hits"], period="mtd")
+    # {'_': {'revenue/hits': {'11/1/26': 0, '11/2/26': 5.0, ...}}}
 
 What carries over: ``count_now`` (under each prefix of a list primary key and
 each level of the dimensions: a dict, nested dicts, a value or a list),

@@ -5,9 +5,11 @@ entrants, the event's users restricted to holders of the value); an event
 property by what the event carried (the cohort's or the funnel's first event,
 or the analysed event, restricted to the value).
 
->>> tables = cohort_table(pp, "signup", "active", breakdown="plan")   # doctest: +SKIP
->>> tables["pro"].percents()                                          # doctest: +SKIP
->>> funnel(pp, ["visit", "signup"], breakdown="source")["ads"].counts   # doctest: +SKIP
+Example::
+
+    tables = cohort_table(pp, "signup", "active", breakdown="plan")
+    tables["pro"].percents()
+    funnel(pp, ["visit", "signup"], breakdown="source")["ads"].counts
 """
 
 from __future__ import annotations

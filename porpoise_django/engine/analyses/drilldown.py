@@ -5,10 +5,11 @@ table; to list *who* is in one of them, :func:`cohort_cell` and
 :func:`funnel_step` build the very expression that number counts, for
 :func:`~.people.people` to page through or ``save_as()`` to keep.
 
->>> cell = cohort_cell(pp, "signup", "active", granularity="week",
-...                    first=dt.date(2026, 10, 5), row=2, offset=3)   # doctest: +SKIP
->>> pp.people(cell).total == table.counts[2][3]                       # doctest: +SKIP
-True
+Example::
+
+    cell = cohort_cell(pp, "signup", "active", granularity="week",
+                       first=dt.date(2026, 10, 5), row=2, offset=3)
+    pp.people(cell).total == table.counts[2][3]                        # True
 """
 
 from __future__ import annotations

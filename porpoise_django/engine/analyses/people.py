@@ -14,11 +14,11 @@ bucket, only within each event's registered span), and the unique events and
 segments it holds. Every key read carries the id's chunk hash tag: one round
 trip to one node, after one to the registry.
 
->>> page = pp.people(pp.event("active").day(), limit=50)      # doctest: +SKIP
->>> page.total, page.ids[:3], page.next_offset                 # doctest: +SKIP
-(10432, [3, 17, 18], 50)
->>> pp.activity(17, -6).marks["login"]                         # doctest: +SKIP
-[False, True, True, False, False, True, False]
+Example::
+
+    page = pp.people(pp.event("active").day(), limit=50)
+    page.total, page.ids[:3], page.next_offset          # (10432, [3, 17, 18], 50)
+    pp.activity(17, -6).marks["login"]    # [False, True, True, False, False, True, False]
 """
 
 from __future__ import annotations

@@ -123,8 +123,9 @@ class Bitmap:
         """``{value: count}`` of this set per value of property ``name``, largest
         first (``top``: the rest as ``"$other"``), in one round trip.
 
-        >>> pp.event("active").day().breakdown("plan")      # doctest: +SKIP
-        {'pro': 120, 'free': 880}
+        Example::
+
+            pp.event("active").day().breakdown("plan")      # {'pro': 120, 'free': 880}
         """
         return self.store.breakdown(self, name, top)
 

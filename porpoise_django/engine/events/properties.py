@@ -21,10 +21,12 @@ The property registry lives in one slot, so one script registers a value:
     pp:{props}:values:plan        the values of plan (at most max_values, then "$other")
     pp:{props}:events:source      the events that carry the event property source
 
->>> pp.set_properties(7, {"plan": "pro", "country": "FR"})          # doctest: +SKIP
->>> pp.mark("purchase", 7, properties={"source": "ads"})           # doctest: +SKIP
->>> (pp.event("active").day() & pp.where(plan="pro")).count()      # doctest: +SKIP
->>> pp.event("active").day().breakdown("plan")                     # doctest: +SKIP
+>>> pp.set_properties(7, {"plan": "pro", "country": "FR"})
+>>> pp.mark("active", 7)
+>>> pp.mark("purchase", 7, properties={"source": "ads"})
+>>> (pp.event("active").day() & pp.where(plan="pro")).count()
+1
+>>> pp.event("active").day().breakdown("plan")
 {'pro': 1}
 """
 
@@ -578,7 +580,7 @@ class PropertyMarking(Marking):
         """Set the person properties of ``id`` (its current values; ``None`` clears
         one): the id leaves its previous value of each. One round trip.
 
-        >>> pp.set_properties(7, {"plan": "pro", "country": "FR"})   # doctest: +SKIP
+        >>> pp.set_properties(7, {"plan": "pro", "country": "FR"})
         """
         self.properties.set_person(id, properties)
 

@@ -9,11 +9,12 @@ or ``segment(...)`` in the query language, and any filter built from those.
 Saving again replaces the members; a segment is a snapshot, it does not
 follow later marks.
 
->>> active = pp.event("active").day()                       # doctest: +SKIP
->>> (active - pp.unique("premium")).save_as("free-today")   # doctest: +SKIP
-<UniqueBitmap u:free-today>
->>> pp.segments()                                           # doctest: +SKIP
-[Segment(name='free-today', size=1234, saved_at=datetime.datetime(...))]
+Example::
+
+    active = pp.event("active").day()
+    (active - pp.unique("premium")).save_as("free-today")   # <UniqueBitmap u:free-today>
+    pp.segments()
+    # [Segment(name='free-today', size=1234, saved_at=datetime.datetime(...))]
 """
 
 from __future__ import annotations

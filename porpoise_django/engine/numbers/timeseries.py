@@ -1,12 +1,14 @@
 """Typed time series (kairos' model): count, gauge, histogram, unique set, and
 series (every value, in order).
 
->>> ts = pp.timeseries("latency", type="histogram", intervals={
-...     "minute": {"step": 60, "steps": 120},                 # fixed seconds, 2 hours kept
-...     "day": {"step": "day", "resolution": "hour"},         # Gregorian, hourly rows
-... })                                                         # doctest: +SKIP
->>> ts.insert("api", 120)                                      # doctest: +SKIP
->>> ts.series("api", "day", steps=7, transform=["mean", "max"])  # doctest: +SKIP
+Example::
+
+    ts = pp.timeseries("latency", type="histogram", intervals={
+        "minute": {"step": 60, "steps": 120},                 # fixed seconds, 2 hours kept
+        "day": {"step": "day", "resolution": "hour"},         # Gregorian, hourly rows
+    })
+    ts.insert("api", 120)
+    ts.series("api", "day", steps=7, transform=["mean", "max"])
 
 Every key of one series name carries the hash tag ``{s:<name>}`` (one slot
 on a cluster). ``insert`` writes every interval in one round trip; ``get`` and

@@ -4,9 +4,10 @@ A name's keys are found from its bucket registry (never ``KEYS``), streamed
 in bounded pages and unlinked with single-key commands (cluster-safe), so
 time and memory follow the buckets that exist.
 
->>> deleter = Deleter(client, keys, policy, registry)     # doctest: +SKIP
->>> deleter.delete_event("signup")                        # doctest: +SKIP
-42
+>>> pp.mark("signup", 1)
+>>> deleter = Deleter(client, pp.keys, pp.policy, pp.registry)
+>>> deleter.delete_event("signup") > 0                    # keys deleted
+True
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ pairs. Cost follows the registered buckets, never the span of time.
 A mark for the id that arrives while this runs may set a bit again: forget
 after the source of marks is gone (the user deleted).
 
->>> pp.forget(42)                                   # doctest: +SKIP
-Forgotten(id=42, bits=730, keys=18412, counter_entries=12, mapped=False)
+Example::
+
+    pp.forget(42)
+    # Forgotten(id=42, bits=730, keys=18412, counter_entries=12, mapped=False)
 """
 
 from __future__ import annotations

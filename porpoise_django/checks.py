@@ -420,3 +420,20 @@ def check_id_map_shards(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     except Exception:  # Redis unreachable or not configured: other checks say so
         return []
     return []
+
+
+@register()
+def check_active_check_seconds(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E021: ``ACTIVE_CHECK_SECONDS`` is a number of seconds from 0."""
+    value = porpoise_settings.ACTIVE_CHECK_SECONDS
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 86400:
+        return []
+    return [
+        Error(
+            f"PORPOISE['ACTIVE_CHECK_SECONDS'] is {value!r}: it must be a number of seconds "
+            "from 0 to 86399.",
+            hint="How often the 'active once per bucket' set reads the store's epoch; "
+            "1.0 is the default, 0 reads it on every request that would skip.",
+            id="porpoise_django.E021",
+        )
+    ]

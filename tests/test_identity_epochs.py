@@ -169,3 +169,13 @@ def test_a_new_bucket_never_pairs_its_end_with_the_old_set(porpoise):
     finally:
         sys.settrace(None)
     assert wrong == []
+
+
+@pytest.mark.parametrize("value", ["1", -1, True, None, 1e9])
+def test_check_e021_refuses_a_bad_check_interval(porpoise, value):
+    from porpoise_django.checks import check_active_check_seconds
+
+    porpoise(ACTIVE_CHECK_SECONDS=value)
+    assert [m.id for m in check_active_check_seconds()] == ["porpoise_django.E021"]
+    porpoise(ACTIVE_CHECK_SECONDS=0)
+    assert check_active_check_seconds() == []

@@ -78,3 +78,14 @@ def test_the_lifecycle_page_sums_each_state_per_value(staff_client, pp):
     table = html.split('id="porpoise-lifecycle-split"')[1].split("</table>")[0]
     assert '<td>pro</td><td class="num">3</td>' in table
     assert '<td>free</td><td class="num">5</td>' in table
+
+
+def test_an_event_chart_draws_a_line_per_value(staff_client, pp):
+    page = staff_client.get(
+        "/admin/porpoise/charts/",
+        {"kind": "event", "name": "signup", "period": "7d", "breakdown": "source"},
+    )
+    chart = page.context["chart"]
+    labels = [d["label"] for d in chart["datasets"]]
+    assert labels == ["signup, source = ads", "signup, source = seo"]
+    assert [sum(d["data"]) for d in chart["datasets"]] == [4, 4]

@@ -265,6 +265,11 @@ class ChartForm(DashboardForm):
     chart = forms.ChoiceField(choices=[("line", "line"), ("bar", "bar")], initial="line")
     compare = forms.BooleanField(required=False, label="Compare with the previous period")
     top = forms.IntegerField(required=False, min_value=1, max_value=20, label="Top N breakdown")
+    breakdown = breakdown_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_properties(self)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -591,6 +591,10 @@ def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dic
         return {f"{name}, among {active}": pp.count_bitmaps([among.bind(p) for p in span])}
     if kind == "event":
         pp.check_tracked(span.granularity)
+        split = data.get("breakdown")
+        if split:  # a line per value (with the bar type: grouped bars)
+            series = pp.event(name).counts(span, breakdown=split)
+            return {f"{name}, {split} = {v}": [n for _, n in s] for v, s in series.items()}
         return {name: [v for _, v in pp.event(name).counts(span)]}
     metrics = _metrics(data)
     points = pp.metric(name).series(span, metrics, data["dimension"] or "")

@@ -145,9 +145,13 @@ def test_eviction_does_not_walk_deleted_slots():
             cache.put(f"{i:040d}", i, 0.0)
         return time.perf_counter() - began
 
+    from collections import OrderedDict
+
+    assert type(cache.known) is OrderedDict  # popitem(last=False) is O(1)
     puts(0)
-    first = min(puts(2000 + k * 2000) for k in range(3))
+    first = min(puts(2000 + k * 2000) for k in range(5))
     for k in range(40):
         puts(100_000 + k * 2000)
-    later = min(puts(500_000 + k * 2000) for k in range(3))
-    assert later < first * 3 + 0.002
+    later = min(puts(500_000 + k * 2000) for k in range(5))
+    # Generous: the machine is shared; the old walk grew without bound.
+    assert later < first * 6 + 0.005

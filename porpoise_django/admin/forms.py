@@ -46,6 +46,26 @@ def offer_properties(form: forms.Form) -> None:
         split.choices = [("", "nothing")] + [(n, f"{n} ({k})") for n, k in names.items()]
 
 
+def date_field(**options: Any) -> forms.DateField:
+    """An optional date, picked in the browser's date picker (typed YYYY-MM-DD too)."""
+    return forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        **options,
+    )
+
+
+def period_field() -> forms.CharField:
+    """A period string, with presets offered (today, the last 7/30/90 days, this
+    week/month/year so far) and any range typed (``2026-01-01:2026-01-31``)."""
+    return forms.CharField(
+        initial="30d",
+        max_length=64,
+        help_text=PERIOD_STRING_HELP,
+        widget=forms.TextInput(attrs={"list": "porpoise-periods", "size": 24}),
+    )
+
+
 def limited_field(limit: tables.Limit, **options: Any) -> forms.IntegerField:
     """An integer field with the range and default the API uses too."""
     return forms.IntegerField(
@@ -152,11 +172,7 @@ class CohortForm(KnownEventsForm):
         label="Periods after",
         help_text="Columns 0 (the cohort's own period) to this many periods after it.",
     )
-    start = forms.DateField(
-        required=False,
-        label="First cohort",
-        help_text="YYYY-MM-DD; default: so the table ends now.",
-    )
+    start = date_field(label="First cohort", help_text="Default: so the table ends now.")
     mode = forms.ChoiceField(
         choices=[("on", "on"), ("on_or_after", "on or after")], initial="on", label="Came back"
     )
@@ -216,10 +232,8 @@ class FunnelForm(KnownEventsForm):
     granularities = KnownEventsForm.granularities[:3]
     granularity = forms.ChoiceField(choices=granularities, initial="day")
     window = limited_field(tables.FUNNEL_WINDOW, help_text="Periods after entering.")
-    start = forms.DateField(
-        required=False, help_text="First entry period (default: 7 periods ago)."
-    )
-    end = forms.DateField(required=False, help_text="Last entry period (default: now).")
+    start = date_field(help_text="First entry period (default: 6 periods ago: 7 end now).")
+    end = date_field(help_text="Last entry period (default: now).")
     breakdown = breakdown_field()
 
     def clean_steps(self) -> list[tuple[str, Bitmap]]:
@@ -252,7 +266,7 @@ class ChartForm(DashboardForm):
     name = forms.CharField(
         max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-names", "size": 24})
     )
-    period = forms.CharField(initial="30d", max_length=64, help_text=PERIOD_STRING_HELP)
+    period = period_field()
     metrics = forms.CharField(
         required=False,
         initial="hits",
@@ -298,7 +312,7 @@ class LifecycleForm(DashboardForm):
     event = forms.CharField(
         max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-events"})
     )
-    period = forms.CharField(initial="30d", max_length=64, help_text=PERIOD_STRING_HELP)
+    period = period_field()
     sticky = forms.ChoiceField(
         choices=[("week", "this week"), ("month", "this month")],
         initial="week",

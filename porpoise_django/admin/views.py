@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 
+from porpoise_django.admin import exports
 from porpoise_django.admin.defaults import (
     DECISION,
     chart_defaults,
@@ -55,7 +56,6 @@ from porpoise_django.engine import (
     stickiness,
 )
 from porpoise_django.services import get_analytics
-from porpoise_django.tables import csv_safe
 
 SPARK_DAYS = 14
 PAGE_SIZE = 50
@@ -123,6 +123,7 @@ def _context(
         "title": title,
         "event_names": pp.event_names()[:SUGGESTIONS],
         "porpoise_tz": str(pp.tz),
+        "export": exports.links(request, extra.get("form")),
         **extra,
     }
 
@@ -170,12 +171,15 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:128]
     events = [n for n in pp.event_names() if query.lower() in n.lower()]
     counters = [n for n in pp.counter_names() if query.lower() in n.lower()]
-    event_page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in SORTS else "name"
+    event_page, event_rows = _event_page(pp, events, sort, request.GET.get("page"))
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
-    event_rows = _event_rows(pp, list(event_page))
     counter_rows = _counter_rows(pp, list(counter_page))
     if request.GET.get("format") == "json":  # the live overview's refresh
         return JsonResponse({"events": event_rows, "counters": counter_rows})
+    if request.GET.get("format") == "csv":
+        return exports.overview("csv", event_rows, counter_rows)
     return render(
         request,
         "porpoise_django/admin/overview.html",
@@ -184,6 +188,8 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             request,
             TITLES["overview"],
             query=query,
+            sort=sort,
+            sorts=SORTS,
             event_page=event_page,
             counter_page=counter_page,
             event_rows=event_rows,
@@ -196,8 +202,29 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     )
 
 
+#: The overview's orders: by name, or the largest first by today's users, this
+#: week's, or the change of the last 7 days over the 7 before.
+SORTS = {"name": "name", "today": "today", "week": "this week", "change": "change"}
+#: Events sorted by their figures at most (their figures are read in one round trip).
+SORT_LIMIT = 2000
+
+
+def _event_page(pp: Analytics, names: list[str], sort: str, number: Any) -> tuple[Any, list[Any]]:
+    """The page of events asked for, and its rows: by name, the page's rows are
+    read; by a figure, every event's rows are read and sorted, the largest first
+    (an event without the figure last)."""
+    if sort == "name":
+        by_name = Paginator(names, PAGE_SIZE).get_page(number)
+        return by_name, _event_rows(pp, list(by_name))
+    rows = _event_rows(pp, names[:SORT_LIMIT])
+    rows.sort(key=lambda r: (r[sort] is None, -(r[sort] or 0), r["name"]))
+    page = Paginator(rows, PAGE_SIZE).get_page(number)
+    return page, list(page)
+
+
 def _event_rows(pp: Analytics, names: list[str]) -> list[dict[str, Any]]:
-    """Today, this week and a sparkline of the last days per event; one round trip."""
+    """Today, this week, a sparkline of the last days and the change of the last
+    7 days' users over the 7 days before, per event; one round trip."""
     tracked = pp.granularities
     days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
     week = pp.period("week") if "week" in tracked else None
@@ -207,18 +234,24 @@ def _event_rows(pp: Analytics, names: list[str]) -> list[dict[str, Any]]:
         bitmaps += [event.bind(p) for p in days]
         if week is not None:
             bitmaps.append(event.bind(week))
+        if days:
+            bitmaps += [event.union(pp.range("day", -6, 0)), event.union(pp.range("day", -13, -7))]
     counts = pp.count_bitmaps(bitmaps) if bitmaps else []
-    width = len(days) + (1 if week is not None else 0)
+    width = len(days) + (1 if week is not None else 0) + (2 if days else 0)
     rows = []
     for i, name in enumerate(names):
         row = counts[i * width : (i + 1) * width]
         spark = row[: len(days)]
+        last7, before = (int(row[-2]), int(row[-1])) if days else (0, 0)
         rows.append(
             {
                 "name": name,
                 "today": spark[-1] if spark else None,
-                "week": row[-1] if week is not None else None,
+                "week": row[len(days)] if week is not None else None,
                 "spark": sparkline(spark),
+                "last7": last7 if days else None,
+                "before7": before if days else None,
+                "change": round(100 * (last7 - before) / before, 1) if before else None,
             }
         )
     return rows
@@ -277,11 +310,8 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     if table is not None:
         data = form.cleaned_data
         as_percent = data["display"] == "percent"
-        if request.GET.get("format") == "csv":
-            text = csv_safe(table.to_csv(as_percent=as_percent))
-            response = HttpResponse(text, content_type="text/csv")
-            response["Content-Disposition"] = 'attachment; filename="cohorts.csv"'
-            return response
+        if fmt := exports.wanted(request):
+            return exports.cohorts(fmt, form, table, as_percent)
         first_cohort = table.periods[0].start.date().isoformat()
         rows = _cohort_rows(table, as_percent, cohort_links(site.name, form.data, first_cohort))
         average = [
@@ -290,6 +320,8 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
         segments = [(text, _cohort_table(data, bitmap)) for text, bitmap in data["segments"]]
         segments += _cohort_split(data)
         curve = retention_curve(table, segments)
+    elif fmt := exports.wanted(request):
+        return exports.cohorts(fmt, form, None, False)
     query = QueryDict(mutable=True)
     query.update({k: v for k, v in (form.data or {}).items() if v not in (None, "")})
     query["format"] = "csv"
@@ -472,6 +504,8 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                 )
             overall = result.overall()
             split = _funnel_split(pp, data, span)
+    if fmt := exports.wanted(request):
+        return exports.funnel(fmt, form, steps)
     return render(
         request,
         "porpoise_django/admin/funnels.html",
@@ -533,6 +567,8 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             chart = {"type": data["chart"], "datasets": datasets, **period_labels(pp, periods)}
+    if fmt := exports.wanted(request):
+        return exports.chart_or_refused(fmt, form, chart, "chart")
     names = sorted(
         set(pp.counter_names())
         | set(pp.event_names())
@@ -639,6 +675,8 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                     for state in ("new", "returning", "resurrecting", "dormant")
                 ],
             }
+    if fmt := exports.wanted(request):
+        return exports.lifecycle(fmt, form, chart, sticky, request.GET.get("table"))
     split = _lifecycle_split(form.cleaned_data) if chart is not None else []
     return render(
         request,
@@ -704,6 +742,8 @@ def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             suggestion = decision.decide(options, data["dimensions"])
         except ValueError as exc:
             form.add_error(None, str(exc))
+    if fmt := exports.wanted(request):
+        return exports.decision(fmt, form, report)
     listed = [{"name": name, "options": list(options)} for name, options in recorded.items()]
     return render(
         request,

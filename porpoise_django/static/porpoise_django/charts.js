@@ -38,6 +38,11 @@
   var legend = { labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].faint; } } };
   var y = { beginAtZero: true, stacked: !!spec.stacked };
   if (spec.percent) { y.ticks = { callback: function (value) { return value + "%"; } }; }
+  var png = document.getElementById("porpoise-png");
+  if (png) {
+    // The chart as drawn, as a PNG file (the link's download name is the page's).
+    png.addEventListener("click", function () { png.href = canvas.toDataURL("image/png"); });
+  }
   window.porpoiseChart = new Chart(canvas, {
     type: spec.type,
     data: { labels: spec.labels, datasets: spec.datasets },

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidGranularity, InvalidTime, period_of, period_range
 from porpoise_django.engine.time.periods import get_timezone
@@ -215,3 +217,22 @@ def test_bulk_bucketing_splits_slots_that_a_bucket_boundary_cuts():
         expected = [period_of(granularity, dt.datetime.fromtimestamp(int(s), UTC), monrovia)
                     for s in stamps]  # fmt: skip
         assert [periods[i] for i in index] == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu"]),
+    granularity=st.sampled_from(["minute", "hour", "day", "week", "month"]),
+    first=st.integers(int(dt.datetime(2026, 3, 1, tzinfo=UTC).timestamp()), 1_800_000_000),
+    seconds=st.lists(st.integers(0, 70 * 86400), min_size=1, max_size=200),
+)
+def test_bulk_bucketing_agrees_with_period_of_across_transitions(zone, granularity, first, seconds):
+    """Slots wholly inside a period reuse it without a conversion; every
+    timestamp still lands where period_of puts it (DST changes included)."""
+    from porpoise_django.engine.time.periods import bucket_keys
+
+    tz = ZoneInfo(zone)
+    stamps = np.asarray([first + s for s in seconds], dtype=np.int64)
+    periods, index = bucket_keys(granularity, stamps, tz)
+    expected = [period_of(granularity, dt.datetime.fromtimestamp(int(s), UTC), tz) for s in stamps]
+    assert [periods[i] for i in index] == expected

@@ -597,12 +597,20 @@ def bucket_keys(
     slot_to_period = np.empty(len(unique_slots), dtype=np.int64)
     ends: list[float] = []
     cut: list[int] = []
+    # A slot wholly inside the last period found is in it: no conversion.
+    inside_from, inside_to, inside = 0.0, -1.0, -1
     for i, slot in enumerate(unique_slots.tolist()):
-        index = slot_to_period[i] = index_of(slot * slot_seconds)
+        begin = slot * slot_seconds
+        if inside_from <= begin and begin + slot_seconds <= inside_to:
+            slot_to_period[i] = inside
+            continue
+        index = slot_to_period[i] = index_of(begin)
         if index == len(ends):
             ends.append(periods[index].period_end().timestamp())
-        if ends[index] < (slot + 1) * slot_seconds:
+        if ends[index] < begin + slot_seconds:
             cut.append(i)
+        else:
+            inside_from, inside_to, inside = periods[index].start.timestamp(), ends[index], index
     indexes = slot_to_period[slot_index]
     for i in cut:
         for at in np.flatnonzero(slot_index == i).tolist():

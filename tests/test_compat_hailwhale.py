@@ -206,6 +206,7 @@ def test_row_keys_are_hailwhales():
     assert maybe_dumps(["shop", 7]) == '["shop", "7"]'
     assert try_loads('["eu"]') == "eu" and try_loads("['a', 'b']") == ["a", "b"]
     assert try_loads("plain") == "plain"
+    assert try_loads('{"spent": .50, "n": [-.5]}') == {"spent": 0.5, "n": -0.5}  # README's .50
 
 
 def test_a_list_key_counts_under_each_prefix(whale):
@@ -391,3 +392,30 @@ def test_the_http_service(service):
     assert response["Access-Control-Allow-Origin"] == "*"
     assert service.get("/hw/decide?pk=menu").status_code == 400
     assert service.post("/hw/count").status_code == 405
+
+
+def test_the_readme_http_examples_through_the_urlconf(service):
+    # Sold $200 in services; bought $2000 in advertising; sold product 77 for $500
+    for url in (
+        '/hw/count?pk=test&dimensions=services&metrics={"dollars": 200}',
+        '/hw/count?pk=test&dimensions=advertising&metrics={"dollars": -2000}',
+        '/hw/count?pk=test&dimensions={"sales": 77}&metric={"dollars": 500}',
+    ):
+        assert service.get(url).content == b"OK"
+    assert service.get("/hw/flush_hail").content == b"OK"
+    totals = service.get(
+        '/hw/totals?pk=test&dimensions=sales&metrics=["dollars", "dollars/hits"]&period=today'
+    ).json()
+    assert totals == {"sales": {"dollars": 500, "dollars/hits": 500.0}}
+    overall = service.get('/hw/totals?pk=test&metrics=["dollars"]&period=today').json()
+    assert overall == {"_": {"dollars": -1300}}
+    # Log our decisions, and our successes (the README writes .50)
+    for metric in ('{"spent": .50}', '{"earned": 25}'):
+        where = 'dimensions={"country": "US"}'
+        url = f"/hw/count_decision?pk=PageVariation&option=b&{where}&metric={metric}"
+        assert service.get(url).content == b"OK"
+    chosen = service.get(
+        "/hw/decide?pk=PageVariation&options=['a', 'b', 'c']&dimensions={\"country\": \"US\"}"
+        "&by_metric=spent/earned"
+    )
+    assert chosen.status_code == 200 and chosen.text in ("a", "b", "c")  # as text, as hailwhale

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from porpoise_django.engine import check_dimension_path
 
+_BARE_DECIMAL = re.compile(r"([:\[,]\s*-?)\.(?=\d)")
 #: hailwhale's spellings of "no dimension" (the overall row, ``"_"``).
 ROOTS: tuple[Any, ...] = (None, "", "_", [], ["_"], (), '""', '"_"', '["_"]', "[]", "null")
 
@@ -17,8 +19,13 @@ def try_loads(value: Any) -> Any:
     """hailwhale's ``try_loads``: JSON text (``'["a", "b"]'``) as its value, and a
     list of one item as that item."""
     if isinstance(value, str) and value and value[0] in "[{\"'":
-        with contextlib.suppress(ValueError):
-            value = json.loads(value.replace("'", '"'))
+        text = value.replace("'", '"')
+        try:
+            value = json.loads(text)
+        except ValueError:
+            # hailwhale's README writes numbers as .50: read them as 0.50
+            with contextlib.suppress(ValueError):
+                value = json.loads(_BARE_DECIMAL.sub(r"\g<1>0.", text))
     if isinstance(value, list) and len(value) == 1:
         return value[0]
     return value

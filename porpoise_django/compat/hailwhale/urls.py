@@ -49,7 +49,8 @@ def _params(request: HttpRequest) -> dict[str, Any]:
     return {
         "pk": _get(request, "pk", "_"),
         "dimensions": _get(request, "dimensions", "_"),
-        "metrics": _get(request, "metrics", {"hits": 1}),
+        # the README's third example spells it metric=
+        "metrics": _get(request, "metrics", _get(request, "metric", {"hits": 1})),
     }
 
 

@@ -10,7 +10,9 @@ Writing through the fail-open path (spool, replay) is :mod:`porpoise_django.deli
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -35,8 +37,11 @@ _analytics: Analytics | None = None
 #: before it fails (redis-py's default is 16, with sleeps: 5-7 s in a slot
 #: migration); a failed batch is spooled and replayed, so it need not wait.
 CLUSTER_REQUEST_TTL = 3
-#: Cluster nodes this process learnt (host, port), tried when a client is built.
+#: Cluster nodes this process learnt (host, port), tried when a client is built;
+#: also saved in the spool folder for the next processes (a worker started
+#: after its only seed died still finds the cluster).
 _known_nodes: dict[tuple[str, int], None] = {}
+NODES_FILE = "cluster-nodes.json"
 
 
 def cluster_urls(setting: Any) -> list[str]:
@@ -87,8 +92,34 @@ class _Cluster(redis.cluster.RedisCluster):
         return pipe
 
 
+def _saved_nodes() -> list[tuple[str, int]]:
+    """Nodes a former process of this project learnt, kept in its spool folder
+    (0700, refused if others could write: nobody can plant a node there)."""
+    try:
+        from porpoise_django.delivery import folder
+
+        data = json.loads((folder.prepare() / NODES_FILE).read_text())
+        return [(str(host), int(port)) for host, port in data[:64]]
+    except Exception:  # none saved yet, or unreadable: the setting's nodes only
+        return []
+
+
+def _save_nodes(nodes: list[tuple[str, int]]) -> None:
+    try:
+        from porpoise_django.delivery import folder
+
+        path = folder.prepare() / NODES_FILE
+        partial = path.with_name(f"{NODES_FILE}.{os.getpid()}")
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(nodes, f)
+        os.replace(partial, path)
+    except Exception:  # a read-only disk costs only the memory of the nodes
+        pass
+
+
 def _build_cluster(urls: list[str], options: dict[str, Any]) -> Any:
-    seeds = [redis.cluster.ClusterNode(host, port) for host, port in _known_nodes]
+    known = list(dict.fromkeys([*_known_nodes, *_saved_nodes()]))
+    seeds = [redis.cluster.ClusterNode(host, port) for host, port in known]
     for url in urls[1:]:
         parsed = redis.connection.parse_url(url)
         seeds.append(redis.cluster.ClusterNode(parsed.get("host"), parsed.get("port", 6379)))
@@ -100,6 +131,8 @@ def _build_cluster(urls: list[str], options: dict[str, Any]) -> Any:
         ) from exc
     for node in client.get_nodes():
         _known_nodes[(node.host, int(node.port))] = None
+    if sorted(_known_nodes) != sorted(known):
+        _save_nodes(sorted(_known_nodes))
     return client
 
 

@@ -53,10 +53,29 @@ def test_nodes_learnt_from_the_cluster_outlive_a_dead_seed(porpoise, cluster):
     pp = porpoise(REDIS_URL=seed, REDIS_CLUSTER=True, SOCKET_TIMEOUT=0.2)
     assert pp.client.ping()
     assert {port for _, port in services._known_nodes} == {s.port for s in cluster.servers}
-    # A new client (a new worker after a HUP) whose only seed is dead.
+    # A new client whose only seed is dead, in this process...
     pp = porpoise(REDIS_URL=DEAD, REDIS_CLUSTER=True, SOCKET_TIMEOUT=0.2)
     pp.mark("seen", 8)
     assert list(pp.event("seen").day()) == [8]
+    pp.delete_all()
+
+
+def test_a_new_worker_after_its_only_seed_died_finds_the_cluster(porpoise, cluster):
+    """gunicorn HUPed after the seed died: the new workers read the nodes a former
+    worker learnt, from the project's spool folder (0600)."""
+    from porpoise_django.delivery import folder
+
+    # A worker whose seed (the setting) is dead, but which learnt a node in its life.
+    services._known_nodes[("127.0.0.1", cluster.servers[1].port)] = None
+    pp = porpoise(REDIS_URL=DEAD, REDIS_CLUSTER=True, SOCKET_TIMEOUT=0.2)
+    assert pp.client.ping()
+    saved = folder.prepare() / services.NODES_FILE
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
+    services._known_nodes.clear()  # a new process knows only the setting...
+    services.reset()
+    pp = porpoise(REDIS_URL=DEAD, REDIS_CLUSTER=True, SOCKET_TIMEOUT=0.2)
+    pp.mark("seen", 9)  # ... and the file
+    assert list(pp.event("seen").day()) == [9]
     pp.delete_all()
 
 

@@ -364,6 +364,7 @@ def test_the_retention_curve_and_segments(client, staff, data):
     params = {
         "select1": "signup",
         "select2": "active",
+        "granularity": "day",  # (fields left out take the page's defaults: weeks)
         "cohorts": 5,
         "offsets": 4,
         "segments": "unique(premium)\n~unique(premium)",

@@ -206,7 +206,7 @@ def test_row_keys_are_hailwhales():
     assert maybe_dumps(["shop", 7]) == '["shop", "7"]'
     assert try_loads('["eu"]') == "eu" and try_loads("['a', 'b']") == ["a", "b"]
     assert try_loads("plain") == "plain"
-    assert try_loads('{"spent": .50, "n": [-.5]}') == {"spent": 0.5, "n": -0.5}  # README's .50
+    assert try_loads('{"spent": .50, "n": [-.5]}') == {"spent": 0.5, "n": [-0.5]}  # README's .50
 
 
 def test_a_list_key_counts_under_each_prefix(whale):

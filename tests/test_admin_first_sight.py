@@ -237,3 +237,14 @@ def test_stats_and_overview_show_money_and_last_marks_plainly(client, staff, por
     assert "0.30" in text and "0.30000000000000004" not in text
     rows = {r["name"]: r for r in client.get("/admin/porpoise/overview/").context["counter_rows"]}
     assert rows["ticks"]["today"] == 0.3 and rows["revenue"]["week"] == 1008.99
+
+
+def test_a_time_out_of_range_names_its_date(make_analytics):
+    """Defect 9: a row dated year 1 says which date, not only its epoch seconds."""
+    from porpoise_django.engine import InvalidTime
+
+    pp = make_analytics()
+    with pytest.raises(InvalidTime, match=r"time -62135596800 \(0001-01-01T00:00:00Z\) cannot"):
+        pp.mark("signup", 1, -62135596800)
+    with pytest.raises(InvalidTime, match=r"\(1969-12-31T23:59:59Z\)"):
+        pp.mark("signup", 1, -1)

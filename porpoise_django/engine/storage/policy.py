@@ -213,8 +213,8 @@ class Policy:
                 else "9998-12-31"
             )
             raise InvalidTime(
-                f"time {ts:.15g} cannot be {what}: times run from 1970-01-01 (epoch 0) to "
-                f"{limit}, in seconds (not milliseconds)"
+                f"time {ts:.15g}{_as_date(ts)} cannot be {what}: times run from 1970-01-01 "
+                f"(epoch 0) to {limit}, in seconds (not milliseconds)"
             )
 
     # -- retention ---------------------------------------------------------------------
@@ -232,3 +232,12 @@ class Policy:
             if expire_at > now_ts:
                 kept.append((period, expire_at))
         return kept
+
+
+def _as_date(ts: float) -> str:
+    """`` (0001-01-01T00:00:00Z)``: the instant epoch seconds ``ts`` names, if any."""
+    try:
+        when = dt.datetime.fromtimestamp(ts, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return f" ({when.isoformat(timespec='seconds').replace('+00:00', 'Z')})"

@@ -61,8 +61,10 @@ class BulkImporter(StoreWriter):
         offsets = indexes & (self.keys.chunk_size - 1)
         writes: list[Write] = []
         registry: list[Entry] = []
+        # The 15-minute slots of the times, grouped once for the granularities above minutes.
+        slots = dense_unique(np.floor_divide(stamps, 900))
         for granularity in grans:
-            periods, period_index = bucket_keys(granularity, stamps, self.policy.tz)
+            periods, period_index = bucket_keys(granularity, stamps, self.policy.tz, slots=slots)
             expiry = dict(self.policy.writable(periods, now_ts))
             registry += [
                 (self.registry.buckets.key("e", name), p.member, e) for p, e in expiry.items()
@@ -173,16 +175,19 @@ class BulkImporter(StoreWriter):
 
 def split_groups(group: np.ndarray, offsets: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
     """Yield (group number, offsets of that group), groups in increasing order."""
-    # Few groups (buckets x chunks): a 16-bit key sorts by radix, in linear time.
-    key = group.astype(np.uint16) if len(group) and int(group.max()) < 2**16 else group
+    if len(group) == 0:
+        return
+    # Few groups (buckets x chunks): a 16-bit key sorts by radix, in linear time,
+    # and the groups' sizes come from counting them, not from the sorted keys.
+    key = group.astype(np.uint16) if int(group.max()) < 2**16 else group
     order = np.argsort(key, kind="stable")
-    sorted_groups = group[order]
     sorted_offsets = offsets[order]
-    bounds = np.flatnonzero(np.diff(sorted_groups)) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [len(sorted_groups)]))
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        yield int(sorted_groups[s]), sorted_offsets[s:e]
+    sizes = np.bincount(group)
+    present = np.flatnonzero(sizes)
+    ends = np.cumsum(sizes)[present]
+    starts = ends - sizes[present]
+    for number, s, e in zip(present.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        yield number, sorted_offsets[s:e]
 
 
 class Importing:

@@ -567,7 +567,11 @@ def dense_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bucket_keys(
-    granularity: str, epoch_seconds: np.ndarray, tz: dt.tzinfo
+    granularity: str,
+    epoch_seconds: np.ndarray,
+    tz: dt.tzinfo,
+    *,
+    slots: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[Period], np.ndarray]:
     """Vectorised bucketing for bulk imports.
 
@@ -576,13 +580,15 @@ def bucket_keys(
     15-minute slot (offsets since 1970 are multiples of 15 minutes nearly
     everywhere), so a million timestamps over a month cost about 3,000
     conversions; a slot that a bucket boundary cuts (Africa/Monrovia's
-    -00:44:30 until 1972) has each of its timestamps converted.
+    -00:44:30 until 1972) has each of its timestamps converted. ``slots``:
+    ``dense_unique`` of the 15-minute slots, when the caller has them already.
     """
     check_granularity(granularity)
     seconds = epoch_seconds.astype(np.int64)
     slot_seconds = 60 if granularity == "minute" else 900
-    slots = np.floor_divide(seconds, slot_seconds)
-    unique_slots, slot_index = dense_unique(slots)
+    if slots is None or slot_seconds != 900:
+        slots = dense_unique(np.floor_divide(seconds, slot_seconds))
+    unique_slots, slot_index = slots
     periods: list[Period] = []
     position: dict[Period, int] = {}
 

@@ -304,6 +304,8 @@ def test_forget_clears_the_id_everywhere(make_analytics: Any, clock: Any, id_mod
     assert len(pp.where(plan="pro")) == 1
     assert who not in pp.event("event-0").day()
     assert pp.activity(who, -6).marks == {}
+    # a tombstone says when: a replay drops writes for the id made before it
+    assert pp.forgotten_at([who, others[1], None]) == {str(who): clock.now.timestamp()}
     # forgetting twice, or an id never seen, is harmless
     assert pp.forget(who).bits == 0
     assert pp.forget(123456 if id_mode == "int" else "nobody").bits == 0

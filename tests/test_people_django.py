@@ -169,3 +169,37 @@ def test_the_forget_command_in_map_mode(porpoise: Any) -> None:
     pp.mark_many([("login", "ann@example.com"), ("login", "bob")])
     call_command("porpoise_forget", "ann@example.com", stdout=StringIO())
     assert list(pp.event("login").day()) == ["bob"]
+
+
+def test_writes_spooled_before_a_forget_are_not_replayed(
+    porpoise: Any, private_server: Any
+) -> None:
+    from porpoise_django import delivery
+
+    pp = porpoise(REDIS_URL=private_server.url, RETRY_SECONDS=60)
+    pp.mark("login", 5)  # the engine is built while the server runs
+    private_server.stop()
+    spooled = [
+        delivery.mark("play", 5),
+        delivery.mark("play", 6),
+        delivery.count("plays", 5, 2),
+        delivery.count("plays", 6, 3),
+        delivery.count("plays", None, 1),
+    ]
+    assert delivery.record(spooled) is False  # Redis is down: spooled
+    private_server.start()
+    pp.forget(5)  # the user is deleted once Redis answers, before the replay
+    assert delivery.flush_buffer() is True
+    assert len(delivery.get_buffer()) == 0
+    assert list(pp.event("play").day()) == [6]
+    day = pp.period("day")
+    assert pp.counter("plays").get(day) == {"6": 3}
+    assert pp.counter("plays").total(day) == 4  # the id-less count is replayed
+    # a write made after the forget is new activity, and is kept
+    pp.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    later = [delivery.mark("play", 5, pp.now())]
+    private_server.stop()
+    assert delivery.record(later) is False
+    private_server.start()
+    assert delivery.flush_buffer() is True
+    assert sorted(pp.event("play").day()) == [5, 6]

@@ -101,3 +101,29 @@ def submit(writes: list[PendingWrite]) -> None:
     except Exception as exc:  # e.g. no cluster node reachable while building the client
         raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
     pp.submit(prepare(pp, writes))
+
+
+def written_for(write: PendingWrite) -> tuple[Any, float]:
+    """The id (or counter member) a write is for, and when it was made."""
+    row = write.row
+    return row[1], float(row[3] if write.kind == "count" else row[2])
+
+
+def submit_replayed(writes: list[PendingWrite]) -> None:
+    """:func:`submit` for writes replayed from a spool: those for an id that was
+    forgotten (``Analytics.forget``) after they were made are dropped, never sent
+    (the tombstone check is one round trip more per replayed batch)."""
+    try:
+        pp = get_analytics()
+    except Exception as exc:
+        raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    made = [written_for(w) for w in writes]
+    forgotten = pp.forgotten_at([external for external, _ in made])
+    if forgotten:
+        writes = [
+            w
+            for w, (external, at) in zip(writes, made, strict=True)
+            if external is None or at >= forgotten.get(str(external), float("-inf"))
+        ]
+    if writes:
+        submit(writes)

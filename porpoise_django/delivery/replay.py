@@ -173,7 +173,7 @@ def flush_buffer(*, orphans: bool = True) -> bool:
     buffer = get_buffer()
     replayer = _replayer if _replayer is not None and _replayer.pid == os.getpid() else None
     try:
-        buffer.replay(building.submit, orphans=orphans)
+        buffer.replay(building.submit_replayed, orphans=orphans)
     except SpoolError as exc:
         # The spool file fails (disk full, I/O error): back off like an outage,
         # and say what SQLite said.

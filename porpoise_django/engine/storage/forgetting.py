@@ -12,7 +12,9 @@ per-id sorted sets of every counter bucket (one script per counter and
 :data:`KEYS_PER_CALL` buckets); counter totals, metrics and series, which
 hold no id, are left as they are. In ``"map"`` id mode the id map entry is
 deleted and the purge generation moved, so every process drops its cached
-pairs. Cost follows the registered buckets, never the span of time.
+pairs. Cost follows the registered buckets, never the span of time. A
+tombstone (``<prefix>:reg:forgotten``: a digest of the id -> when) lets a replay drop writes
+for the id that were made before and waited in a spool.
 
 A mark for the id that arrives while this runs may set a bit again: forget
 after the source of marks is gone (the user deleted).
@@ -25,12 +27,15 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from porpoise_django.engine.storage.ids import DirectIds, IdMap
 from porpoise_django.engine.storage.keys import KeyScheme
+from porpoise_django.engine.storage.policy import Policy
 from porpoise_django.engine.storage.registry import Registry
 from porpoise_django.engine.storage.scripts import LuaScript, run_pipeline
 from porpoise_django.engine.values import text
@@ -39,6 +44,9 @@ from porpoise_django.engine.values import text
 KEYS_PER_CALL = 5_000
 #: Registry members read per ZRANGE page.
 _PAGE = 5_000
+#: How long a tombstone is kept: a write made before the forget and still
+#: waiting in a spool longer than this is replayed after all.
+TOMBSTONE_SECONDS = 400 * 86_400
 
 #: Clear bit ARGV[1] in every string key of KEYS that is long enough to hold
 #: it (SETBIT on a shorter one would grow it, on a missing one create it).
@@ -103,12 +111,17 @@ class Forgetter:
     def _run(self, build: Any) -> list[Any]:
         return run_pipeline(self.client, build, (CLEAR_BIT, FORGET_MEMBER))
 
-    def forget(self, external: object, *, scan_results: bool = True) -> Forgotten:
+    def forget(
+        self, external: object, *, scan_results: bool = True, now: float | None = None
+    ) -> Forgotten:
         """Clear ``external`` everywhere; see the module docstring.
 
         :param scan_results: also clear expression results (found by ``SCAN``);
             False leaves them to expire within ``temp_ttl`` seconds.
+        :param now: when it is forgotten (epoch seconds; default: now), for
+            the tombstone that keeps a spooled write made before from coming back.
         """
+        now = time.time() if now is None else now
         checked = self.id_codec.check(external)
         [index] = self.id_codec.to_indexes([checked], create=False)
         names = self._names()
@@ -120,7 +133,29 @@ class Forgetter:
         mapped = False
         if isinstance(self.id_codec, IdMap) and index >= 0:
             mapped = self._unmap(str(checked), index)
+        self._tombstone(tombstone_of(self.keys, checked), now)
         return Forgotten(checked, bits, keys_seen, entries, mapped)
+
+    def _tombstone(self, member: str, now: float) -> None:
+        """Note when ``member`` was forgotten (see :meth:`forgotten_at`); drop
+        tombstones older than :data:`TOMBSTONE_SECONDS`."""
+        key = tombstones_key(self.keys)
+
+        def build(pipe: Any) -> None:
+            pipe.zadd(key, {member: now})
+            pipe.zremrangebyscore(key, "-inf", f"({now - TOMBSTONE_SECONDS}")
+
+        self._run(build)
+
+    def forgotten_at(self, externals: Sequence[object]) -> dict[str, float]:
+        """``{id as text: when it was forgotten}`` for those of ``externals`` that
+        were (one round trip): a replay drops their writes made before then."""
+        texts = sorted({str(e) for e in externals if e is not None})
+        if not texts:
+            return {}
+        members = [tombstone_of(self.keys, t) for t in texts]
+        scores = self.client.zmscore(tombstones_key(self.keys), members)
+        return {t: float(s) for t, s in zip(texts, scores, strict=True) if s is not None}
 
     def _names(self) -> tuple[list[str], list[str], list[str]]:
         """Event, unique and counter names, in one round trip."""
@@ -260,6 +295,17 @@ class Forgetter:
         return bool(removed)
 
 
+def tombstones_key(keys: KeyScheme) -> str:
+    """Sorted set: digest of a forgotten id -> when it was forgotten."""
+    return f"{keys.prefix}:reg:forgotten"
+
+
+def tombstone_of(keys: KeyScheme, external: object) -> str:
+    """What a tombstone holds for an id: a digest, never the id itself (an id in
+    map mode may be an email address, which a deletion must not keep)."""
+    return hashlib.sha256(f"{keys.prefix}\0{external}".encode()).hexdigest()[:32]
+
+
 def bump_generation(client: Any, keys: KeyScheme) -> None:
     """Move the purge generation, and each id map shard's copy of it: every
     process drops its cached id pairs at its next lookup."""
@@ -272,9 +318,10 @@ def bump_generation(client: Any, keys: KeyScheme) -> None:
 
 
 class Forgetting:
-    """The forgetting method of :class:`~.analytics.Analytics` (mixed in)."""
+    """The forgetting methods of :class:`~.analytics.Analytics` (mixed in)."""
 
     client: Any
+    policy: Policy
     keys: KeyScheme
     registry: Registry
     id_codec: DirectIds | IdMap
@@ -282,5 +329,12 @@ class Forgetting:
     def forget(self, id: object, *, scan_results: bool = True) -> Forgotten:
         """Remove ``id`` from every bitmap, unique event, segment, per-id counter
         and (map mode) the id map; see :mod:`~.storage.forgetting`."""
-        forgetter = Forgetter(self.client, self.keys, self.registry, self.id_codec)
-        return forgetter.forget(id, scan_results=scan_results)
+        now = self.policy.clock().timestamp()
+        return self._forgetter().forget(id, scan_results=scan_results, now=now)
+
+    def forgotten_at(self, ids: Sequence[object]) -> dict[str, float]:
+        """When each of ``ids`` that was forgotten was (epoch seconds), by id as text."""
+        return self._forgetter().forgotten_at(ids)
+
+    def _forgetter(self) -> Forgetter:
+        return Forgetter(self.client, self.keys, self.registry, self.id_codec)

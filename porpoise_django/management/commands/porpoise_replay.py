@@ -71,7 +71,7 @@ class Command(PorpoiseCommand):
 
     def _resend(self, where: str, target: str, expired: bool) -> None:
         try:
-            outcome = deadletters.resend(where, target, building.submit, expired=expired)
+            outcome = deadletters.resend(where, target, building.submit_replayed, expired=expired)
         except Exception as exc:
             if not outage.is_outage(exc):
                 raise

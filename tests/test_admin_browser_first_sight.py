@@ -113,3 +113,37 @@ def test_csv_and_decisions_as_a_user_clicks(live_server, boss, browser_page, tmp
     assert page.locator("#porpoise-decision-table").count() == 0
     page.click("#porpoise-decisions-list a:has-text('landing-page')")
     page.wait_for_selector("#porpoise-decision-table")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_exports_dates_and_sorting_as_a_user_clicks(
+    live_server, boss, browser_page, tmp_path, scheme
+):
+    """What users expect: the chart downloads as a PNG, the JSON export of a page
+    is its figures, dates are picked in a date input, the overview sorts by change."""
+    _, session = boss
+    page = browser_page
+    page.emulate_media(color_scheme=scheme)
+    _open(page, live_server, session)
+    page.goto(f"{live_server.url}/admin/porpoise/charts/?kind=event&name=active&period=7d")
+    page.wait_for_function("window.porpoiseChart !== undefined")
+    with page.expect_download() as download:
+        page.click("#porpoise-png")
+    png = tmp_path / "chart.png"
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+    page.click(".porpoise-export-json")
+    answer = page.evaluate("JSON.parse(document.body.innerText)")
+    assert answer["columns"] == ["period", "active", "partial"] and len(answer["rows"]) == 7
+    page.goto(f"{live_server.url}/admin/porpoise/cohorts/")
+    assert page.get_attribute("#id_start", "type") == "date"
+    page.fill("#id_start", "2026-11-09")
+    page.select_option("#id_granularity", "week")
+    page.click("text=Show the table")
+    page.wait_for_selector("#porpoise-cohort-table")
+    assert page.locator("#porpoise-cohort-table tbody tr td").first.inner_text() == "2026-W46"
+    page.goto(f"{live_server.url}/admin/porpoise/overview/")
+    page.click("a.porpoise-sort:has-text('Change')")
+    page.wait_for_url("**sort=change**")
+    changes = page.locator("#porpoise-events-table .porpoise-change").all_inner_texts()
+    assert any(text.startswith(("▲", "▼")) for text in changes)

@@ -280,15 +280,15 @@ class EventViewSet(PorpoiseViewSet):
             "date" if args.get("date") else "granularity",
             lambda: pp.event(name).at(args["granularity"], args.get("date")),
         )
-        ids = list(bitmap)
-        page = ids[args["offset"] : args["offset"] + args["limit"]]
+        # one page, never every id of the period (people() reads the chunks it needs)
+        page = pp.people(bitmap, args["offset"], args["limit"])
         answer = {
             "name": name,
             "period": bitmap.period.label if bitmap.period else "",
-            "count": len(ids),
+            "count": page.total,
             "offset": args["offset"],
             "limit": args["limit"],
-            "results": [str(i) for i in page],
+            "results": [str(i) for i in page.ids],
         }
         return Response(out.IdsSerializer(answer).data)
 

@@ -140,10 +140,13 @@ spread_strategy = st.fixed_dictionaries(
     mode=st.sampled_from(["on", "on_or_after"]),
     first_time=st.booleans(),
     plan=st.sampled_from(sorted(PLANS)),
+    per_call=st.sampled_from([1000, 7, 1]),
 )
 def test_every_plan_of_the_cells_matches_brute_force(
-    make_analytics, clock, monkeypatch, marks, mode, first_time, plan
+    make_analytics, clock, monkeypatch, marks, mode, first_time, plan, per_call
 ):
+    """Every plan, and a table split over several script calls per chunk."""
+    monkeypatch.setattr(cohorts, "CELLS_PER_CALL", per_call)
     monkeypatch.setattr(cohorts, "TRIM", PLANS[plan][0])
     monkeypatch.setattr(cohorts, "GATHER", PLANS[plan][1])
     monkeypatch.setattr(cohorts, "TRANSFER", PLANS[plan][2])
@@ -166,6 +169,7 @@ def test_each_plan_on_signup_bands_dense_and_sparse_events(
     with the sets, in one round trip per node."""
     for name, value in zip(("TRIM", "GATHER", "TRANSFER"), PLANS[plan], strict=True):
         monkeypatch.setattr(cohorts, name, value)
+    monkeypatch.setattr(cohorts, "CELLS_PER_CALL", 10)  # several calls, one round trip
     pp = make_analytics(chunk_bits=10)
     users, rng = 8 * 1024, random.Random(7)
     marks: dict[str, dict[int, set[int]]] = {"signup": {}, "active": {}, "rare": {}}

@@ -250,6 +250,10 @@ class _Grid:
 #: here (numpy, in a fetched target) costs about 60 bytes scanned, and a byte
 #: the script sends back about 15.
 TRIM, GATHER, TRANSFER = 3, 60, 15
+#: Cells per script call: Redis runs one script at a time, so a large table is
+#: counted in several calls per chunk, letting other clients in between
+#: (about 40 ms of server time per call at most: 128 KiB chunks, whole cells).
+CELLS_PER_CALL = 1000
 
 
 def _count_cells(
@@ -273,9 +277,11 @@ def _count_cells(
     chunks = pp.chunks()
     if not chunks:
         return [0] * len(row_sets), [0] * len(cells)
-    args = [len(row_sets), len(targets), TRIM, GATHER, TRANSFER]
-    for r, t in cells:
-        args += [r + 1, t + 1]
+    head = [len(row_sets), len(targets), TRIM, GATHER, TRANSFER]
+    batches = [cells[i : i + CELLS_PER_CALL] for i in range(0, len(cells), CELLS_PER_CALL)]
+    calls: list[list[Any]] = []
+    for batch in batches or [[]]:
+        calls.append(head + [n + 1 for cell in batch for n in cell])
     positions: list[int] = []
 
     def build(pipe: Any) -> None:
@@ -284,19 +290,23 @@ def _count_cells(
             memo: Memo = {}
             keys = [b.compile(chunk, pipe, memo) for b in (*row_sets, *targets)]
             keys += [pp.keys.temp(chunk, f"cohort-cells:{i}") for i in range(3)]
-            positions.append(len(pipe))
-            COHORT_CELLS.queue(pipe, keys, args)
+            for args in calls:
+                positions.append(len(pipe))
+                COHORT_CELLS.queue(pipe, keys, args)
 
     replies = pp.run(build, (COHORT_CELLS,))
     sizes = np.zeros(len(row_sets), dtype=np.int64)
     counts = np.zeros(len(cells), dtype=np.int64)
-    for position in positions:
+    for number, position in enumerate(positions):
         reply = replies[position]
-        chunk_counts = np.array(reply[len(row_sets) : -2], dtype=np.int64)
-        sizes += np.array(reply[: len(row_sets)], dtype=np.int64)
+        b = number % len(calls)
+        batch = batches[b] if batches else []
+        batch_counts = np.array(reply[len(row_sets) : -2], dtype=np.int64)
+        if b == 0:  # every call of a chunk counts the rows: take them once
+            sizes += np.array(reply[: len(row_sets)], dtype=np.int64)
         if reply[-2]:
-            _test_ids(reply[-2], reply[-1], cells, chunk_counts)
-        counts += chunk_counts
+            _test_ids(reply[-2], reply[-1], batch, batch_counts)
+        counts[b * CELLS_PER_CALL : b * CELLS_PER_CALL + len(batch)] += batch_counts
     return sizes.tolist(), counts.tolist()
 
 

@@ -149,3 +149,58 @@ def test_a_spool_file_deleted_while_in_use_is_written_again(porpoise, private_se
     private_server.start()
     assert delivery.flush_buffer() is True
     assert sorted(pp.event("visit").day()) == list(range(5))
+
+
+def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise):
+    from porpoise_django.delivery.buffer import ReplayBuffer
+
+    porpoise()
+    memory = ReplayBuffer(6)
+    old = [delivery.mark("a", i) for i in range(3)] + [delivery.mark("b", 0, public=True)]
+    memory.add(old, at=1.0)
+    taken = memory.take()
+    assert len(memory) == 0 and [w for _, w in taken] == old
+    memory.add([delivery.mark("a", 9), delivery.mark("b", 9, public=True)], at=2.0)
+    memory.restore(taken)  # ahead of the newer ones
+    again = memory.take()
+    assert [w.row[:2] for _, w in again] == [
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("a", 9),
+        ("b", 0),
+        ("b", 9),
+    ]
+    assert [at for at, _ in again] == [1.0, 1.0, 1.0, 2.0, 1.0, 2.0]
+    memory.restore(again)
+    memory.add([delivery.mark("a", 10)])  # one over: the oldest public goes
+    assert [w.row[:2] for _, w in memory.take()] == [
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("a", 9),
+        ("a", 10),
+        ("b", 9),
+    ]
+    assert memory.stats.dropped == 1
+
+
+def test_writes_in_memory_survive_a_failed_replay(porpoise, private_server):
+    # No spool (its folder refused): the outage writes wait in memory, and a
+    # replay that fails keeps them all.
+    from pathlib import Path
+
+    porpoise(**_down(private_server))
+    Path(delivery.spool_dir()).mkdir(parents=True, exist_ok=True)
+    Path(delivery.spool_dir()).chmod(0o777)
+    pp = porpoise(**_down(private_server, RETRY_SECONDS=1))
+    private_server.stop()
+    assert delivery.record([delivery.mark("visit", i) for i in range(3)]) is False
+    assert delivery.get_buffer().spool_stats()["path"] is None
+    assert delivery.flush_buffer() is False
+    assert delivery.flush_buffer() is False  # (waits for the timer's replay, if any)
+    assert delivery.get_buffer().spool_stats()["memory"] == 3
+    private_server.start()
+    assert delivery.flush_buffer() is True
+    assert sorted(pp.event("visit").day()) == [0, 1, 2] and len(delivery.get_buffer()) == 0
+    assert delivery.get_buffer().stats.replayed == 3

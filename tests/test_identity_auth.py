@@ -155,3 +155,120 @@ def test_eviction_does_not_walk_deleted_slots():
     later = min(puts(500_000 + k * 2000) for k in range(5))
     # Generous: the machine is shared; the old walk grew without bound.
     assert later < first * 6 + 0.005
+
+
+# -- the functions themselves, on requests built by hand ------------------------------
+class _Session(dict):
+    """A session as the middleware sees it: a key, read or not yet."""
+
+    def __init__(self, key="k" * 32, fail=None, **data):
+        super().__init__(**data)
+        self.session_key, self.accessed, self.fail = key, False, fail
+
+    def get(self, name, default=None):
+        if self.fail:
+            raise self.fail
+        self.accessed = True
+        return super().get(name, default)
+
+    async def aget(self, name, default=None):
+        return self.get(name, default)
+
+
+class _User:
+    def __init__(self, pk, authenticated=True):
+        self.pk, self.is_authenticated = pk, authenticated
+
+
+def _request(session=None, user=None, auser=None):
+    from django.http import HttpRequest
+    from django.utils.functional import SimpleLazyObject
+
+    request = HttpRequest()
+    if session is not None:
+        request.session = session
+    if user is not None:
+        request.user = SimpleLazyObject(user)
+    if auser is not None:
+        request.auser = auser
+    return request
+
+
+def test_a_loaded_user_that_is_not_authenticated_is_none():
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.user = _User(5, authenticated=False)  # a guest object with a pk
+    assert identity.user_id(request) is None
+    assert identity.session_user_id(request) is None
+    request.user = _User(6)
+    assert identity.user_id(request) == 6
+
+
+def test_the_lazy_user_is_what_is_authenticated():
+    # The session names user 5 but carries no backend: Django's get_user() on
+    # it would say anonymous; the request's own (lazy) user is the answer.
+    request = _request(_Session(**{SESSION_KEY: "5"}), user=lambda: _User(5))
+    assert identity.user_id(request) == 5
+    request = _request(_Session(**{SESSION_KEY: "5"}))  # no user on the request
+    assert identity.user_id(request) is None
+
+
+def test_the_async_user_is_what_is_authenticated():
+    from asgiref.sync import async_to_sync
+
+    async def auser():
+        return _User(7)
+
+    request = _request(_Session(**{SESSION_KEY: "7"}), auser=auser)
+    assert async_to_sync(identity.auser_id)(request) == 7
+    request = _request(_Session(**{SESSION_KEY: "7"}))
+    assert async_to_sync(identity.auser_id)(request) is None
+    request = _request(_Session())  # nobody signed in: auser() is not even asked
+    request.auser = None
+    assert async_to_sync(identity.auser_id)(request) is None
+
+
+def test_a_broken_session_store_is_logged_and_anonymous(caplog):
+    from asgiref.sync import async_to_sync
+
+    with caplog.at_level("WARNING", logger="porpoise_django"):
+        request = _request(_Session(fail=RuntimeError("store down")))
+        assert identity.session_user_id(request) is None
+        assert identity.user_id(request) is None
+        assert async_to_sync(identity.asession_user_id)(request) is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("porpoise: session not readable for analytics: store down") == 3
+
+
+def test_an_authentication_that_raises_is_logged_and_anonymous(caplog):
+    from asgiref.sync import async_to_sync
+
+    def boom():
+        raise RuntimeError("backend down")
+
+    async def aboom():
+        boom()
+
+    with caplog.at_level("WARNING", logger="porpoise_django"):
+        request = _request(_Session(**{SESSION_KEY: "3"}), user=boom, auser=aboom)
+        assert identity.user_id(request) is None
+        assert async_to_sync(identity.auser_id)(request) is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("porpoise: user not authenticated for analytics: backend down") == 2
+
+
+def test_only_sessions_naming_a_user_are_remembered():
+    session = _Session(**{SESSION_KEY: "4"})
+    assert identity.session_user_id(_request(session)) == 4
+    assert identity.SESSION_USERS.get(session.session_key, 0.0) == (True, 4)
+    fresh = _Session(key="a" * 32)
+    assert identity.session_user_id(_request(fresh)) is None
+    assert identity.SESSION_USERS.get(fresh.session_key, 0.0) == (False, None)
+    # Remembered: a later request whose session nobody read is not read at all.
+    again = _Session(**{SESSION_KEY: "999"})
+    assert identity.session_user_id(_request(again)) == 4 and not again.accessed
+    import time
+
+    later = time.monotonic() + identity.SESSION_TTL + 1  # forgotten after SESSION_TTL
+    assert identity.SESSION_USERS.get(session.session_key, later) == (False, None)

@@ -204,3 +204,87 @@ def test_writes_in_memory_survive_a_failed_replay(porpoise, private_server):
     assert delivery.flush_buffer() is True
     assert sorted(pp.event("visit").day()) == [0, 1, 2] and len(delivery.get_buffer()) == 0
     assert delivery.get_buffer().stats.replayed == 3
+
+
+def test_at_exit_what_waits_in_memory_moves_to_the_spool(porpoise, tmp_path, caplog):
+    from porpoise_django.delivery.buffer import DurableBuffer
+
+    porpoise()
+    folder = tmp_path / "spool"
+    folder.mkdir(mode=0o700)
+    buffer = DurableBuffer(str(folder), target="t", max_bytes=10**6, memory_size=10)
+    # Written to memory while the spool failed (a full disk, since freed).
+    buffer.memory.add([delivery.mark("a", 1), delivery.mark("a", 2)], at=100.0)
+    buffer.memory.add([delivery.mark("a", 3)], at=200.0)
+    assert buffer.spill() == 0
+    assert len(buffer.memory) == 0 and buffer.spooled == 3
+    rows = buffer._spool.oldest(10)
+    assert [(r.write.row[1], r.at) for r in rows] == [(1, 100.0), (2, 100.0), (3, 200.0)]
+    assert buffer.spill() == 0  # nothing left
+    buffer.close()
+    # No spool at all (its folder refused): what is in memory stays, and is counted.
+    refused = DurableBuffer(
+        str(folder), target="t", max_bytes=10**6, memory_size=10, problem="refused"
+    )
+    refused.memory.add([delivery.mark("a", 4)])
+    assert refused.spill() == 1 and len(refused.memory) == 1
+
+
+def test_the_writer_sends_a_full_batch_at_once_and_lingers_otherwise(porpoise):
+    import threading
+
+    from porpoise_django.delivery.writer import BackgroundWriter
+
+    porpoise()
+    sent: list[list] = []
+    arrived = threading.Event()
+
+    def record(batch):
+        sent.append(batch)
+        arrived.set()
+        return True
+
+    writer = BackgroundWriter(record, max_batch=10, linger=3.0, max_queue=100)
+    started = time.monotonic()
+    writer.submit([delivery.mark("a", i) for i in range(10)])  # a full batch: no lingering
+    assert arrived.wait(2) and time.monotonic() - started < 2
+    assert [len(b) for b in sent] == [10]
+    arrived.clear()
+    writer.submit([delivery.mark("a", 10)])
+    assert not arrived.wait(0.5)  # one write waits for others to share its round trip
+    started = time.monotonic()
+    assert writer.flush(2) and time.monotonic() - started < 2  # a flush does not wait
+    assert [len(b) for b in sent] == [10, 1]
+    # The queue holds up to max_queue writes; one more is written by the caller.
+    gate = threading.Event()
+    writer = BackgroundWriter(lambda batch: gate.wait(10), max_batch=1000, linger=0, max_queue=100)
+    writer.submit([delivery.mark("a", 0)])
+    time.sleep(0.2)  # the writer took it and is stuck
+    writer.submit([delivery.mark("a", i) for i in range(100)])
+    assert writer.pending() == 100 and writer.overflowed == 0
+    done = threading.Thread(target=writer.submit, args=([delivery.mark("a", 100)],))
+    done.start()
+    time.sleep(0.2)
+    assert writer.overflowed == 1 and writer.pending() == 100
+    gate.set()
+    done.join(5)
+    assert writer.flush(5)
+
+
+def test_the_writer_thread_survives_an_error(porpoise):
+    from porpoise_django.delivery.writer import BackgroundWriter
+
+    porpoise()
+    seen: list[int] = []
+
+    def record(batch):
+        seen.extend(w.row[1] for w in batch)
+        if len(seen) == 1:
+            raise RuntimeError("a bug in a batch")
+        return True
+
+    writer = BackgroundWriter(record, max_batch=1, linger=0)
+    writer.submit([delivery.mark("a", 1)])
+    assert writer.flush(5)
+    writer.submit([delivery.mark("a", 2)])
+    assert writer.flush(5) and seen == [1, 2]

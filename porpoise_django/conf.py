@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # The Django permission the dashboards and the read API require (besides
     # what the admin site asks: staff); superusers have it. None: staff is enough.
     "VIEW_PERMISSION": "porpoise_django.view_analytics",
+    # What each name means, shown beside it on the dashboards' overview:
+    # {"signup": "account created", "revenue": "EUR, from the checkout"}.
+    "DESCRIPTIONS": {},
     # Who may record decision outcomes (POST decisions/record/): a write, so
     # it has its own setting; staff with VIEW_PERMISSION by default.
     "DECISION_RECORD_PERMISSION_CLASSES": [

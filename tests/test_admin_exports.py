@@ -85,7 +85,7 @@ def test_exports_hold_the_figures_shown(client, boss, data):
     report = client.get("/admin/porpoise/decisions/", {"format": "json"}).json()
     assert [(r["option"], r["trials"]) for r in report["rows"]] == [("a", 6), ("b", 6)]
     counters = _csv(client.get("/admin/porpoise/overview/", {"format": "csv"}))
-    assert ["counter", "plays", "7", "7"] in counters
+    assert ["counter", "plays", "7", "7", ""] in counters
 
 
 def test_csv_exports_are_safe_in_a_spreadsheet(client, boss, data):
@@ -136,3 +136,19 @@ def test_the_overview_sorts_by_volume_and_change(client, boss, data):
     assert "▼ -66.7%" in page, page[page.index('data-name="quiet"') :][:600]
     assert 'porpoise-sort current" title="Users of the last 7 days' in page
     assert client.get("/admin/porpoise/overview/?sort=bogus").status_code == 200
+
+
+def test_names_carry_their_descriptions(client, boss, data, porpoise):
+    porpoise(
+        ACTIVE_EVENT=None,
+        GRANULARITIES=["day", "week", "month"],
+        DESCRIPTIONS={"signup": "account created", "plays": "<b>songs</b> played"},
+    )
+    page = client.get("/admin/porpoise/overview/")
+    rows = {r["name"]: r for r in page.context["event_rows"] + page.context["counter_rows"]}
+    assert rows["signup"]["description"] == "account created"
+    assert rows["login"]["description"] == ""
+    text = page.content.decode()
+    assert "account created" in text and "&lt;b&gt;songs&lt;/b&gt; played" in text
+    exported = _csv(client.get("/admin/porpoise/overview/", {"format": "csv"}))
+    assert ["event", "signup", "10", "50", "account created"] in exported

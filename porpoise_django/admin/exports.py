@@ -156,9 +156,11 @@ def overview(
     fmt: str, events: list[dict[str, Any]], counters: list[dict[str, Any]]
 ) -> HttpResponse:
     """The overview's rows (this page of them): kind, name, today, this week."""
-    rows = [["event", r["name"], r["today"], r["week"]] for r in events]
-    rows += [["counter", r["name"], r["today"], r["week"]] for r in counters]
-    return table(fmt, "overview", ["kind", "name", "today", "this_week"], rows)
+    rows = [["event", r["name"], r["today"], r["week"], r.get("description", "")] for r in events]
+    rows += [
+        ["counter", r["name"], r["today"], r["week"], r.get("description", "")] for r in counters
+    ]
+    return table(fmt, "overview", ["kind", "name", "today", "this_week", "description"], rows)
 
 
 def _plain(value: Any) -> Any:

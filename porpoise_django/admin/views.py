@@ -176,6 +176,9 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     event_page, event_rows = _event_page(pp, events, sort, request.GET.get("page"))
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
     counter_rows = _counter_rows(pp, list(counter_page))
+    described = descriptions()
+    for row in [*event_rows, *counter_rows]:
+        row["description"] = described.get(row["name"], "")
     if request.GET.get("format") == "json":  # the live overview's refresh
         return JsonResponse({"events": event_rows, "counters": counter_rows})
     if request.GET.get("format") == "csv":
@@ -207,6 +210,12 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
 SORTS = {"name": "name", "today": "today", "week": "this week", "change": "change"}
 #: Events sorted by their figures at most (their figures are read in one round trip).
 SORT_LIMIT = 2000
+
+
+def descriptions() -> dict[str, str]:
+    """``PORPOISE["DESCRIPTIONS"]``: what each name means (text, whatever was given)."""
+    given = porpoise_settings.DESCRIPTIONS or {}
+    return {str(k): str(v) for k, v in dict(given).items()}
 
 
 def _event_page(pp: Analytics, names: list[str], sort: str, number: Any) -> tuple[Any, list[Any]]:

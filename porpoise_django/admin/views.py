@@ -8,7 +8,7 @@ come from that site, as Django's own admin views take ``self.admin_site``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, wraps
 from html import escape
 from pathlib import Path
@@ -214,8 +214,10 @@ SORT_LIMIT = 2000
 
 def descriptions() -> dict[str, str]:
     """``PORPOISE["DESCRIPTIONS"]``: what each name means (text, whatever was given)."""
-    given = porpoise_settings.DESCRIPTIONS or {}
-    return {str(k): str(v) for k, v in dict(given).items()}
+    given = porpoise_settings.DESCRIPTIONS
+    if not isinstance(given, Mapping):  # a misconfiguration shows no descriptions
+        return {}
+    return {str(k): str(v) for k, v in given.items()}
 
 
 def _event_page(pp: Analytics, names: list[str], sort: str, number: Any) -> tuple[Any, list[Any]]:

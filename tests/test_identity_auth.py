@@ -272,3 +272,16 @@ def test_only_sessions_naming_a_user_are_remembered():
 
     later = time.monotonic() + identity.SESSION_TTL + 1  # forgotten after SESSION_TTL
     assert identity.SESSION_USERS.get(session.session_key, later) == (False, None)
+
+
+def test_a_user_the_view_loaded_is_used_without_the_session():
+    request = _request(_Session(), user=lambda: _User(8))
+    assert request.user.pk == 8  # the view looked: the lazy object holds the user
+    assert identity.session_user_id(request) == 8
+    assert identity.user_id(request) == 8
+    request = _request(_Session(), user=lambda: _User(0))
+    request._cached_user = _User(9)  # AuthenticationMiddleware's own cache
+    assert identity.user_id(request) == 9
+    request = _request(_Session(), user=lambda: _User(0))
+    request._acached_user = _User(10)  # ... and its async one
+    assert identity.user_id(request) == 10

@@ -110,7 +110,9 @@ class ActiveOnce:
         """The state for ``store`` at ``now``, started over on a new store, a new
         bucket or a new epoch (called under the lock)."""
         state = self._state
-        if state.store is not store or now >= state.until:
+        if state.store is not store:  # settings changed: its epoch is read at once
+            state = _State(store, _bucket_end(store, now))
+        elif now >= state.until:
             state = _State(store, _bucket_end(store, now), state.epoch, state.checked_at)
         if now >= state.checked_at + self.check_seconds and self.can_check():
             epoch = _epoch(store, state.epoch)

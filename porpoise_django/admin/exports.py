@@ -36,7 +36,7 @@ def links(request: HttpRequest, form: Any = None) -> dict[str, str]:
     for key, value in data.items():
         if key != "format" and value not in (None, ""):
             query[key] = str(value)
-    out = {}
+    out = {"query": query.urlencode()}
     for fmt in FORMATS:
         query["format"] = fmt
         out[fmt] = query.urlencode()

@@ -21,7 +21,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
-from porpoise_django.admin import people, views
+from porpoise_django.admin import people, reports, views
 from porpoise_django.admin.pages import PAGES
 from porpoise_django.apps import may_view
 
@@ -49,6 +49,12 @@ def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
     return [
         *pages,
         person,
+        path("porpoise/reports/", partial(reports.reports_page, site), name="porpoise_reports"),
+        path(
+            "porpoise/reports/<str:name>/",
+            partial(reports.report_page, site),
+            name="porpoise_report",
+        ),
         path("porpoise/", partial(views.overview, site), name="porpoise_index"),
     ]
 

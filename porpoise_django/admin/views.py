@@ -44,6 +44,7 @@ from porpoise_django.admin.forms import (
 )
 from porpoise_django.admin.links import cohort_links, people_url
 from porpoise_django.admin.pages import PAGES, TITLES
+from porpoise_django.admin.saved import saved
 from porpoise_django.apps import may_view
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
@@ -128,6 +129,13 @@ def _context(
     }
 
 
+#: The context every dashboard page starts from (for pages in other modules).
+def page_context(
+    site: admin.AdminSite, request: HttpRequest, title: str, **extra: Any
+) -> dict[str, Any]:
+    return _context(site, request, title, **extra)
+
+
 def bound_form(
     form_class: type[Any], request: HttpRequest, key: str, defaults: dict[str, Any] | None = None
 ) -> Any:
@@ -200,6 +208,7 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             unique_names=pp.unique_names(),
             metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
             decision_names=decision_names(pp),
+            saved_reports=saved(pp)[:20],
             spark_days=SPARK_DAYS,
         ),
     )

@@ -24,6 +24,8 @@ from porpoise_django.engine import (
     cohort_table,
     funnel,
     funnel_step,
+    lifecycle,
+    lifecycle_state,
     parse_query,
 )
 
@@ -388,3 +390,27 @@ def test_funnel_steps_hold_the_ids_the_funnel_counts(pp_small: Analytics, clock:
         assert pp.people(funnel_step(pp, steps, k, window=2)).total == count
     with pytest.raises(InvalidValue, match="step"):
         funnel_step(pp, steps, 3)
+
+
+@HYPOTHESIS
+@given(
+    marks=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 9)), max_size=50),
+    expression=st.booleans(),
+)
+def test_lifecycle_bars_hold_the_ids_the_lifecycle_counts(
+    make_analytics: Any, clock: Any, marks: list[tuple[int, int]], expression: bool
+) -> None:
+    pp = fresh(make_analytics)
+    if marks:
+        pp.mark_many([("active", who, clock.now - dt.timedelta(days=ago)) for who, ago in marks])
+    pp.mark_unique("staff", 3)
+    event: Any = pp.event("active") - pp.unique("staff") if expression else "active"
+    periods = pp.range("day", -5)
+    result = lifecycle(pp, event, periods)
+    first = periods.first
+    for i, period in enumerate(periods):
+        for state in ("new", "returning", "resurrecting", "dormant"):
+            bar = lifecycle_state(pp, event, period, state, first=first)
+            assert pp.people(bar).total == abs(getattr(result, state)[i]), (state, i)
+    with pytest.raises(InvalidValue, match="state"):
+        lifecycle_state(pp, "active", first, "gone")

@@ -12,7 +12,7 @@
 from porpoise_django.engine.analyses.breakdowns import cohort_table, funnel, lifecycle, stickiness
 from porpoise_django.engine.analyses.cohorts import CohortTable
 from porpoise_django.engine.analyses.decisions import Decision
-from porpoise_django.engine.analyses.drilldown import cohort_cell, funnel_step
+from porpoise_django.engine.analyses.drilldown import cohort_cell, funnel_step, lifecycle_state
 from porpoise_django.engine.analyses.funnels import FunnelResult
 from porpoise_django.engine.analyses.lifecycle import Lifecycle
 from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
@@ -116,6 +116,7 @@ __all__ = [
     "funnel",
     "funnel_step",
     "lifecycle",
+    "lifecycle_state",
     "parse_period",
     "parse_query",
     "period_of",

@@ -2,7 +2,8 @@
 
 A cohort cell and a funnel step are counted in one round trip for the whole
 table; to list *who* is in one of them, :func:`cohort_cell` and
-:func:`funnel_step` build the very expression that number counts, for
+:func:`funnel_step` (and :func:`lifecycle_state` for a lifecycle bar) build
+the very expression that number counts, for
 :func:`~.people.people` to page through or ``save_as()`` to keep.
 
 Example::
@@ -24,6 +25,7 @@ from porpoise_django.engine.analyses.cohorts import (
     history_start,
     template_of,
 )
+from porpoise_django.engine.analyses.lifecycle import LIFECYCLE_STATES
 from porpoise_django.engine.errors import InvalidValue
 from porpoise_django.engine.events.bitmaps import Bitmap, union
 from porpoise_django.engine.time.periods import Period
@@ -116,3 +118,34 @@ def funnel_step(
             current = current & union([template.bind(p) for p in following])
         reached.append(current)
     return union(reached)
+
+
+def lifecycle_state(
+    pp: Store, event: str | Bitmap, period: Any, state: str, *, first: Any = None
+) -> Bitmap:
+    """The ids of one lifecycle bar: ``state`` (new, returning, resurrecting,
+    dormant) of ``event`` in ``period`` (a Period), as
+    :func:`~.lifecycle.lifecycle` counts it over a range starting at ``first``
+    (a Period; default ``period``: for a plain event the history starts at its
+    first mark either way)."""
+    if state not in LIFECYCLE_STATES:
+        raise InvalidValue(
+            f"unknown state {state!r}; allowed: {', '.join(LIFECYCLE_STATES)}", field="state"
+        )
+    if not isinstance(period, Period):
+        raise InvalidValue("period must be a Period, e.g. pp.period('week', -1)", field="period")
+    pp.check_tracked(period.granularity)
+    template = template_of(pp, event)
+    assert template is not None
+    start = period if first is None else first
+    history = history_before(pp, template, history_start(pp, template, start.prev()), period)
+    now_set, before = template.bind(period), template.bind(period.prev())
+    if state == "new":
+        return now_set if history is None else now_set - history
+    if state == "returning":
+        return now_set & before
+    if state == "dormant":
+        return before - now_set
+    if history is None:
+        return now_set - now_set  # nobody came back from a history that is not there
+    return (now_set & history) - before

@@ -70,7 +70,7 @@ def test_no_check_while_writes_are_paused_and_a_failed_read_keeps_the_set():
 
 def test_a_new_bucket_another_store_or_the_bound_start_over():
     store, other = Store(), Store()
-    once = ActiveOnce(limit=2, check_seconds=1000)
+    once = ActiveOnce(limit=2, check_seconds=1e9)
     assert once.first(store, "active", 1, 100.0) is True
     assert once.first(store, "active", 1, DAY - 1) is False
     assert once.first(store, "active", 1, DAY) is True  # the next day

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from porpoise_django.engine import InvalidExpression
+from porpoise_django.engine import BitOp, InvalidExpression
 
 CHUNK_BITS = 10  # small chunks so that random ids span several of them
 
@@ -136,3 +136,22 @@ def test_counts_of_one_operator_over_many_chunks_in_one_round_trip(
         assert pp.count_bitmaps([a, b]) == [len(a_ids), len(b_ids)]
     assert not list(pp.client.scan_iter(match=f"{pp.keys.prefix}:*:tmp:*"))
     pp.delete_all()
+
+
+def test_a_union_of_more_operands_than_one_script_unpacks(pp, clock):
+    """Lua unpacks at most about 8,000 values: over 1,000 operands, one operator
+    is built with BITOP first and then counted."""
+    today = pp.period("day", clock.now)
+    pp.mark_many([("wide", 7, clock.now), ("wide", 8, today.delta(-1).start)])
+    wide = pp.event("wide")
+    union = BitOp(pp, "OR", [wide.bind(today.delta(-d)) for d in range(9000)])
+    assert len(union) == 2
+    assert pp.count_bitmaps([union, wide.bind(today)]) == [2, 1]
+
+
+def test_counts_over_more_chunks_than_one_script_takes(make_analytics):
+    pp = make_analytics(chunk_bits=10)
+    ids = [c * 1024 + c % 7 for c in range(1100)]  # 1,100 chunks
+    pp.mark_many([("a", i) for i in ids] + [("b", i) for i in ids[::2]])
+    a, b = pp.event("a").day(), pp.event("b").day()
+    assert pp.count_bitmaps([a, a & b, a - b]) == [1100, 550, 550]

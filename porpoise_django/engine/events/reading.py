@@ -122,6 +122,10 @@ class BitmapReader:
         return bool(bit)
 
 
+#: Operands of one operator counted by COUNT_SETS; more go through BITOPs first.
+_MAX_OPERANDS = 1000
+
+
 def _program(bitmap: Readable) -> tuple[str, list[Readable]] | None:
     """How COUNT_SETS counts ``bitmap``: a stored bitmap, or one operator over
     stored bitmaps; None for anything deeper."""
@@ -129,7 +133,8 @@ def _program(bitmap: Readable) -> tuple[str, list[Readable]] | None:
     if depth == 0:
         return ("KEY", [bitmap])
     operands = list(getattr(bitmap, "operands", ()))
-    if depth != 1 or not operands:
+    # Lua unpacks the operands of one BITOP onto its stack: keep them few.
+    if depth != 1 or not operands or len(operands) > _MAX_OPERANDS:
         return None
     if isinstance(bitmap, BitOp):
         return (bitmap.op, operands)
@@ -145,8 +150,11 @@ def _chunks_by_node(
     all in one (node None) on a single server; one per chunk on a cluster,
     where the keys of a script share one slot."""
     find_node = getattr(client, "get_node_from_key", None)  # a RedisCluster
-    if find_node is None:
-        return [(None, list(chunks))]
+    if find_node is None:  # at most _MAX_OPERANDS chunks a call: the scratch keys are unpacked
+        return [
+            (None, list(chunks[i : i + _MAX_OPERANDS]))
+            for i in range(0, len(chunks), _MAX_OPERANDS)
+        ]
     return [(find_node(keys.universe(chunk)), [chunk]) for chunk in chunks]
 
 

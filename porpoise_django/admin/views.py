@@ -466,7 +466,8 @@ def _cohort_rows(
             cells.append((css, _heat(pct), title, text, link(r, i) if link else ""))
         html = mark_safe(
             "".join(
-                f'<td class="{css}" style="{escape(style)}" title="{title}">{_linked(text, url)}</td>'
+                f'<td class="{css}" style="{escape(style)}" title="{title}">'
+                f"{_linked(text, url)}</td>"
                 for css, style, title, text, url in cells
             )
         )

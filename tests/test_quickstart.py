@@ -86,23 +86,20 @@ def test_the_quickstart_in_a_new_project_reaches_a_cohort_table(tmp_path):
         server.wait(timeout=30)
 
 
-def test_the_docs_site_asks_no_other_host_for_fonts(tmp_path):
-    """Issue 29, defect 12: the built site uses system fonts (it is read offline)."""
-    import shutil
+def test_the_docs_site_asks_no_other_host_for_fonts():
+    """Issue 29, defect 12: the site uses system fonts (it is read offline): the
+    theme's web fonts are off and nothing in the docs loads from another host.
+    (``nox -s docs`` builds the site strictly; CI runs it.)"""
+    import yaml
 
     root = QUICKSTART.parent.parent
-    mkdocs = shutil.which("mkdocs") or str(Path(sys.executable).with_name("mkdocs"))
-    subprocess.run(
-        [mkdocs, "build", "-q", "-f", str(root / "mkdocs.yml"), "-d", str(tmp_path / "site")],
-        check=True,
-        cwd=root,
-        capture_output=True,
-    )
-    pages = list((tmp_path / "site").rglob("*.html"))
-    assert len(pages) > 10
-    for page in pages:
-        text = page.read_text()
-        assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
+    config = yaml.safe_load((root / "mkdocs.yml").read_text().replace("!!python", "#"))
+    assert config["theme"]["name"] == "material" and config["theme"]["font"] is False
+    assert not config.get("extra_css") and not config.get("extra_javascript")
+    for page in (root / "docs").rglob("*"):
+        if page.suffix in (".md", ".css", ".html", ".js"):
+            text = page.read_text()
+            assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
 
 
 def test_the_quickstart_numbers_no_step_twice():

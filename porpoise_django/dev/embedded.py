@@ -11,7 +11,7 @@ daemonizes the server, which then outlives a parent that is killed.)
 
 >>> url = ensure_server()        # $REDIS_URL when set, else a server of this process
 >>> url
-'redis://127.0.0.1:.../0'
+'redis://...'
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import pytest
 
 from porpoise_django import delivery
 from porpoise_django.delivery import replay
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,9 @@ def test_a_write_spooled_while_a_replay_ends_is_not_left_behind(porpoise, privat
     pp = porpoise(**_down(private_server))
     private_server.stop()
     assert delivery.record([delivery.mark("visit", 1)]) is False
+    # The replay thread's first try (at its start) is over: it sleeps a minute now.
+    wait_until(lambda: delivery.get_buffer().stats.attempts >= 1)
+    assert delivery.flush_buffer() is False
     private_server.start()
     buffer = delivery.get_buffer()
     spool = buffer._spool

@@ -40,6 +40,7 @@ def test_a_report_is_saved_from_its_page_and_opens_whole(client, boss, data):
     overview = client.get("/admin/porpoise/overview/").content.decode()
     listed = overview[overview.index('id="porpoise-saved-reports"') :]
     assert "logins, 7 days" in listed and "pinned" in listed
+    assert 'class="porpoise-report-spark"' in listed  # a pinned chart, drawn small
     # kept in Redis under the prefix, no model
     assert data.client.hexists(f"{data.keys.prefix}:admin:reports", "logins, 7 days")
     answer = client.get("/admin/porpoise/reports/", {"format": "json"}).json()

@@ -208,7 +208,7 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             unique_names=pp.unique_names(),
             metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
             decision_names=decision_names(pp),
-            saved_reports=saved(pp)[:20],
+            saved_reports=_pinned_charts(pp, saved(pp)[:20]),
             spark_days=SPARK_DAYS,
         ),
     )
@@ -219,6 +219,23 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
 SORTS = {"name": "name", "today": "today", "week": "this week", "change": "change"}
 #: Events sorted by their figures at most (their figures are read in one round trip).
 SORT_LIMIT = 2000
+
+
+def _pinned_charts(pp: Analytics, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Saved reports, a pinned chart's first series drawn as a sparkline (a
+    report whose query no longer holds, say a deleted counter, shows none)."""
+    for report in reports:
+        if not (report.get("pinned") and report.get("page") == "charts"):
+            continue
+        form = ChartForm(QueryDict(report.get("query", "")))
+        if form.is_valid():
+            try:
+                series = _chart_values(pp, form.cleaned_data, form.cleaned_data["range"])
+            except ValueError:
+                continue
+            values = next(iter(series.values()), [])
+            report["spark"] = sparkline([float(v or 0) for v in values])
+    return reports
 
 
 def descriptions() -> dict[str, str]:

@@ -194,3 +194,33 @@ def test_kairos_time_calculators():
     assert GregorianTime("daily").buckets(jan31, jan31 + 86400) == [20240131, 20240201]
     with pytest.raises(ValueError, match="calendar step"):
         GregorianTime("fortnightly")
+
+
+def test_weeks_end_at_the_new_year_as_kairos(client, key_prefix):
+    import calendar
+    import datetime as dt
+
+    def at(*day):
+        return calendar.timegm(dt.datetime(*day).timetuple())
+
+    t = make(
+        client,
+        key_prefix,
+        intervals={"wk": {"step": "weekly"}, "fine": {"step": "weekly", "resolution": 3600}},
+    )
+    for day in range(26, 32):  # Sunday 26 December 2038 to Friday 31 December
+        t.insert("d", day, timestamp=at(2038, 12, day, 9))
+    t.insert("d", 1, timestamp=at(2039, 1, 1, 9))  # Saturday: week 0 of 2039
+    last = t.get("d", "wk", timestamp=at(2038, 12, 28))
+    assert last == {at(2038, 12, 31): [26, 27, 28, 29, 30, 31]}  # kairos labels it 1 Jan + 52 weeks
+    assert t.get("d", "wk", timestamp=at(2039, 1, 1)) == {at(2039, 1, 1): [1]}
+    # As kairos: a week after 26 December is week 1 of 2039, so its short week 0
+    # (1 January alone) is stepped over by series().
+    weeks = t.series("d", "wk", start=at(2038, 12, 26), steps=2)
+    assert list(weeks.values()) == [[26, 27, 28, 29, 30, 31], []]
+    assert t.series("d", "wk", start=at(2039, 1, 1), steps=1) == {at(2039, 1, 1): [1]}
+    fine = t.get("d", "fine", timestamp=at(2038, 12, 27))
+    assert list(fine) == [at(2038, 12, day, 9) for day in range(26, 32)]  # the hours with data
+    assert t.get("d", "fine", timestamp=at(2038, 12, 27), condense=True, transform="count") == {
+        at(2038, 12, 31): 6
+    }

@@ -187,6 +187,25 @@ class GregorianTime:
         return 0 if behind > kept else (kept - behind) * DAY
 
 
+def _chunked(
+    series: TimeSeries, name: Any, interval: str, starts: list[Any], rows_each: float
+) -> OrderedDict[float, Any]:
+    """The buckets starting at ``starts`` (consecutive), read a few at a time so
+    that no read touches more than ``ROWS_PER_READ`` resolution rows."""
+    per_read = max(1, int(ROWS_PER_READ // max(rows_each, 1)))
+    out: OrderedDict[float, Any] = OrderedDict()
+    for i in range(0, len(starts), per_read):
+        group = starts[i : i + per_read]
+        out.update(series.series(name, interval, group[0], group[-1]))
+    return out
+
+
+def _week_days(calc: Any, bucket: int) -> list[int]:
+    """The UTC midnights of the days in kairos's week ``bucket`` (1 to 7 of them)."""
+    near = calc.from_bucket(bucket)
+    return [near + k * DAY for k in range(-6, 7) if calc.to_bucket(near + k * DAY) == bucket]
+
+
 def _calculator(step: int | str) -> RelativeTime | GregorianTime:
     return GregorianTime(step) if isinstance(step, str) else RelativeTime(step)
 
@@ -250,18 +269,19 @@ class Timeseries:
         resolution = resolve_step(spec["resolution"]) if spec.get("resolution") else None
         if resolution == step:
             resolution = None
-        engine_spec: dict[str, Any] = {"step": GREGORIAN.get(str(step), step)}
-        if step == "weekly":
-            engine_spec["week_start"] = "sunday"
+        # kairos's weeks (%Y%U) end at the new year: kept by day, read as its weeks.
+        by_day = step == "weekly"
+        engine_spec: dict[str, Any] = {"step": "day" if by_day else GREGORIAN.get(str(step), step)}
         if resolution is not None:
             engine_spec["resolution"] = GREGORIAN.get(str(resolution), resolution)
         if spec.get("steps"):
-            engine_spec["steps"] = spec["steps"]
+            engine_spec["steps"] = spec["steps"] * (7 if by_day else 1)
         self._intervals[name] = {
             **spec,
             "i_calc": _calculator(step),
             "r_calc": _calculator(resolution if resolution is not None else step),
             "coarse": resolution is None,
+            "by_day": by_day,
         }
         self._series[name] = self.store.timeseries(
             type=self.series_type,
@@ -340,7 +360,12 @@ class Timeseries:
         config = self._config(interval)
         when = time.time() if timestamp is None else float(timestamp)
         squeeze = condense if condensed is None else condensed
-        [(_start, data)] = self._series[interval].get(name, interval, when, sparse=True).items()
+        if config["by_day"]:
+            [data] = self._weeks(
+                name, interval, config, [config["i_calc"].to_bucket(when)]
+            ).values()
+        else:
+            [data] = self._series[interval].get(name, interval, when, sparse=True).values()
         start = config["i_calc"].normalize(when)
         if config["coarse"]:
             out = OrderedDict([(start, self._value(data, not isinstance(name, str)))])
@@ -430,18 +455,43 @@ class Timeseries:
     def _read_range(
         self, name: Any, interval: str, config: dict[str, Any], begin: float, finish: float
     ) -> OrderedDict[float, Any]:
-        """The engine's buckets from ``begin`` to ``finish``; a range of more rows
-        than one read may touch is read a bucket at a time."""
+        """The engine's buckets from ``begin`` to ``finish``, a few at a time when
+        they hold more resolution rows than one read may touch."""
         series = self._series[interval]
-        rows = (finish - begin + config["i_calc"].step_size(finish)) / config["r_calc"].step_size(
-            begin
-        )
-        if config["coarse"] or rows <= ROWS_PER_READ:
+        if config["by_day"]:
+            return self._weeks(name, interval, config, config["i_calc"].buckets(begin, finish))
+        calc = config["i_calc"]
+        if config["coarse"]:
             return series.series(name, interval, begin, finish)
+        per_bucket = calc.step_size(begin) / config["r_calc"].step_size(begin)
+        starts = [calc.from_bucket(b) for b in calc.buckets(begin, finish)]
+        return _chunked(series, name, interval, starts, per_bucket)
+
+    def _weeks(
+        self, name: Any, interval: str, config: dict[str, Any], buckets: Sequence[int]
+    ) -> OrderedDict[float, Any]:
+        """kairos's weeks ``buckets`` from the days they hold: ``{week start: data}``
+        (rows merged, or the days' data condensed when there is no resolution)."""
+        calc = config["i_calc"]
+        first, last = _week_days(calc, buckets[0])[0], _week_days(calc, buckets[-1])[-1]
+        series = self._series[interval]
+        if config["coarse"]:
+            days = series.series(name, interval, first, last)
+        else:
+            per_day = DAY / config["r_calc"].step_size(first)
+            days = _chunked(series, name, interval, list(range(first, last + 1, DAY)), per_day)
+        grouped: dict[int, list[Any]] = {b: [] for b in buckets}
+        for start, value in days.items():
+            grouped.get(calc.to_bucket(start), []).append(value)
         out: OrderedDict[float, Any] = OrderedDict()
-        for bucket in config["i_calc"].buckets(begin, finish):
-            at = config["i_calc"].from_bucket(bucket)
-            out.update(series.get(name, interval, at, sparse=True))
+        for bucket, values in grouped.items():
+            if config["coarse"]:
+                out[calc.from_bucket(bucket)] = self._condense(values)
+            else:
+                merged: OrderedDict[float, Any] = OrderedDict()
+                for value in values:
+                    merged.update(value)
+                out[calc.from_bucket(bucket)] = merged
         return out
 
     def iterate(self, name: str, interval: str, **options: Any) -> Iterator[tuple[float, Any]]:

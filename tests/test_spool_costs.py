@@ -155,7 +155,7 @@ def test_a_spool_file_deleted_while_in_use_is_written_again(porpoise, private_se
     assert sorted(pp.event("visit").day()) == list(range(5))
 
 
-def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise):
+def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise, caplog):
     from porpoise_django.delivery.buffer import ReplayBuffer
 
     porpoise()
@@ -178,15 +178,17 @@ def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise):
     assert [at for at, _ in again] == [1.0, 1.0, 1.0, 2.0, 1.0, 2.0]
     memory.restore(again)
     memory.add([delivery.mark("a", 10)])  # one over: the oldest public goes
+    memory.restore([*memory.take(), (3.0, delivery.mark("b", 11, public=True))])
     assert [w.row[:2] for _, w in memory.take()] == [
         ("a", 0),
         ("a", 1),
         ("a", 2),
         ("a", 9),
         ("a", 10),
-        ("b", 9),
+        ("b", 11),
     ]
-    assert memory.stats.dropped == 1
+    assert memory.stats.dropped == 2
+    assert "dropped the 1 oldest; 2 dropped in all" in caplog.text  # a restore says so too
 
 
 def test_writes_in_memory_survive_a_failed_replay(porpoise, private_server):
@@ -220,12 +222,26 @@ def test_at_exit_what_waits_in_memory_moves_to_the_spool(porpoise, tmp_path, cap
     # Written to memory while the spool failed (a full disk, since freed).
     buffer.memory.add([delivery.mark("a", 1), delivery.mark("a", 2)], at=100.0)
     buffer.memory.add([delivery.mark("a", 3)], at=200.0)
+    path = buffer.spool_stats()["path"]
     assert buffer.spill() == 0
     assert len(buffer.memory) == 0 and buffer.spooled == 3
+    assert buffer.spool_stats()["path"] == path  # into its own file
     rows = buffer._spool.oldest(10)
     assert [(r.write.row[1], r.at) for r in rows] == [(1, 100.0), (2, 100.0), (3, 200.0)]
     assert buffer.spill() == 0  # nothing left
     buffer.close()
+    # Closed (settings changed), then exit: a new file takes them.
+    buffer.memory.add([delivery.mark("a", 5)])
+    assert buffer.spill() == 0 and buffer.spooled == 1
+    assert buffer.spool_stats()["path"] != path
+    buffer.close()
+    # The folder gone: they stay in memory, and the error says why.
+    import shutil
+
+    shutil.rmtree(folder)
+    buffer.memory.add([delivery.mark("a", 6)])
+    assert buffer.spill() == 1 and "No such file or directory" in buffer.stats.spool_error
+    folder.mkdir(mode=0o700)
     # No spool at all (its folder refused): what is in memory stays, and is counted.
     refused = DurableBuffer(
         str(folder), target="t", max_bytes=10**6, memory_size=10, problem="refused"
@@ -234,7 +250,7 @@ def test_at_exit_what_waits_in_memory_moves_to_the_spool(porpoise, tmp_path, cap
     assert refused.spill() == 1 and len(refused.memory) == 1
 
 
-def test_the_writer_sends_a_full_batch_at_once_and_lingers_otherwise(porpoise):
+def test_the_writer_sends_a_full_batch_at_once_and_lingers_otherwise(porpoise, caplog):
     import threading
 
     from porpoise_django.delivery.writer import BackgroundWriter
@@ -270,12 +286,13 @@ def test_the_writer_sends_a_full_batch_at_once_and_lingers_otherwise(porpoise):
     done.start()
     time.sleep(0.2)
     assert writer.overflowed == 1 and writer.pending() == 100
+    assert "writer queue full (100 writes): 1 written by the request itself" in caplog.text
     gate.set()
     done.join(5)
     assert writer.flush(5)
 
 
-def test_the_writer_thread_survives_an_error(porpoise):
+def test_the_writer_thread_survives_an_error(porpoise, caplog):
     from porpoise_django.delivery.writer import BackgroundWriter
 
     porpoise()
@@ -292,3 +309,55 @@ def test_the_writer_thread_survives_an_error(porpoise):
     assert writer.flush(5)
     writer.submit([delivery.mark("a", 2)])
     assert writer.flush(5) and seen == [1, 2]
+    assert "porpoise: background writer error" in caplog.text
+
+
+def test_a_flush_waits_for_the_batch_in_flight_and_no_longer_than_asked(porpoise):
+    import threading
+
+    from porpoise_django.delivery.writer import BackgroundWriter
+
+    porpoise()
+    gate = threading.Event()
+    writer = BackgroundWriter(lambda batch: gate.wait(10), max_batch=10, linger=0)
+    assert writer.flush(0.1)  # nothing queued, nothing in flight
+    writer.submit([delivery.mark("a", 1)])
+    wait_until(lambda: writer.pending() == 0)  # taken: in flight
+    answers: list[bool] = []
+    waiting = threading.Thread(target=lambda: answers.append(writer.flush(0.3)))
+    waiting.start()
+    waiting.join(3)
+    assert not waiting.is_alive() and answers == [False]  # still in flight
+    gate.set()
+    assert writer.flush(5)
+
+
+def test_the_process_writer_is_one_and_sends_by_itself(porpoise):
+    from porpoise_django.delivery import writer as writers
+
+    pp = porpoise()
+    first = writers.get_writer()
+    assert writers.get_writer() is first
+    first.submit([delivery.mark("visit", 4)])
+    wait_until(lambda: list(pp.event("visit").day()) == [4], 2)  # no flush needed
+    assert first.flush(5)
+
+
+def test_the_writer_thread_never_keeps_a_process_alive():
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from porpoise_django.delivery.writer import BackgroundWriter
+        writer = BackgroundWriter(lambda batch: True, linger=0)
+        writer.submit([])
+        print("started", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "started", done.stderr

@@ -1,51 +1,12 @@
-"""Django application configuration: where the glue is wired together.
-
-Also the one permission the app defines (it has no models): ``VIEW_PERMISSION``
-(default ``porpoise_django.view_analytics``, "Can view porpoise analytics"),
-which the dashboards and the read API require. It is created after
-``migrate``, on a content type of its own, for an admin to grant on purpose.
-"""
-
-from typing import Any
+"""Django application configuration: where the glue is wired together (the
+permission it creates after ``migrate`` is in :mod:`porpoise_django.permissions`)."""
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
-#: The permission ``VIEW_PERMISSION`` names by default.
-VIEW_CODENAME = "view_analytics"
-VIEW_NAME = "Can view porpoise analytics"
+from porpoise_django.permissions import create_view_permission, view_permission
 
-
-def view_permission() -> Any:
-    """The ``porpoise_django.view_analytics`` permission row (made if missing)."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    content_type, _ = ContentType.objects.get_or_create(
-        app_label="porpoise_django", model="analytics"
-    )
-    permission, _ = Permission.objects.get_or_create(
-        content_type=content_type, codename=VIEW_CODENAME, defaults={"name": VIEW_NAME}
-    )
-    return permission
-
-
-def create_view_permission(sender: Any = None, app_config: Any = None, **kwargs: Any) -> None:
-    """``post_migrate`` receiver: make the permission once auth's tables exist."""
-    if getattr(app_config, "label", None) != "auth":
-        return
-    if apps.is_installed("django.contrib.contenttypes"):
-        view_permission()
-
-
-def may_view(user: Any) -> bool:
-    """Whether ``user`` has ``VIEW_PERMISSION`` (superusers have every permission)."""
-    from porpoise_django.conf import porpoise_settings
-
-    if user is None or not user.is_authenticated:
-        return False
-    permission = porpoise_settings.VIEW_PERMISSION
-    return not permission or bool(user.has_perm(permission))
+__all__ = ["PorpoiseConfig", "view_permission"]
 
 
 class PorpoiseConfig(AppConfig):
@@ -61,7 +22,7 @@ class PorpoiseConfig(AppConfig):
 
         delivery.use_writer(writer.get_writer)
         receivers.connect()
-        from porpoise_django import forgetting
+        from porpoise_django.tracking import forgetting
 
         forgetting.connect()
         cors.connect()

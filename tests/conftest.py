@@ -303,7 +303,7 @@ def browser_page() -> Iterator[Any]:
 def grant_analytics(user: Any) -> Any:
     """Give ``user`` the permission the dashboards and the read API require
     (``PORPOISE["VIEW_PERMISSION"]``, default porpoise_django.view_analytics)."""
-    from porpoise_django.apps import view_permission
+    from porpoise_django.permissions import view_permission
 
     user.user_permissions.add(view_permission())
     return user

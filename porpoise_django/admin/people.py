@@ -332,7 +332,7 @@ def person_page(site: admin.AdminSite, request: HttpRequest, id: str) -> HttpRes
 
 def forget_in_analytics(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
     """The user changelist's action: forget the selected users in the analytics."""
-    from porpoise_django.forgetting import forget
+    from porpoise_django.tracking.forgetting import forget
 
     pks = [user.pk for user in queryset]
     try:

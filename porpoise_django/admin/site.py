@@ -23,7 +23,7 @@ from django.urls import URLPattern, path, reverse
 
 from porpoise_django.admin import people, reports, views
 from porpoise_django.admin.pages import PAGES
-from porpoise_django.apps import may_view
+from porpoise_django.permissions import may_view
 
 #: Page slug -> view function name in views, where they differ.
 VIEW_NAMES = {"lifecycle": "lifecycle_page", "people": "people_page"}

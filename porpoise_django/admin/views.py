@@ -45,7 +45,6 @@ from porpoise_django.admin.forms import (
 from porpoise_django.admin.links import cohort_links, people_url
 from porpoise_django.admin.pages import PAGES, TITLES
 from porpoise_django.admin.saved import saved
-from porpoise_django.apps import may_view
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
@@ -56,6 +55,7 @@ from porpoise_django.engine import (
     lifecycle,
     stickiness,
 )
+from porpoise_django.permissions import may_view
 from porpoise_django.services import get_analytics
 
 SPARK_DAYS = 14

@@ -140,7 +140,7 @@ class HasViewPermission(BasePermission):
     )
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        from porpoise_django.apps import may_view
+        from porpoise_django.permissions import may_view
 
         return may_view(getattr(request, "user", None))
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from porpoise_django.engine import PorpoiseError
-from porpoise_django.forgetting import forget
 from porpoise_django.management.base import PorpoiseCommand
+from porpoise_django.tracking.forgetting import forget
 
 
 class Command(PorpoiseCommand):

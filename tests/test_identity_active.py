@@ -99,3 +99,21 @@ def test_the_process_set_follows_the_settings_and_the_outage(porpoise):
         outage.resume()
     assert active.ACTIVE.can_check() is True
     assert active.LIMIT == 100_000 and active.CHECK_SECONDS == 1.0
+
+
+def test_the_epoch_is_kept_across_a_new_bucket_and_the_bound(caplog):
+    store = Store()
+    once = ActiveOnce(limit=1, check_seconds=0)
+    assert once.first(store, "active", 1, 100.0) is True
+    assert once.first(store, "active", 1, 101.0) is False  # same epoch, read again
+    assert once.first(store, "active", 2, 102.0) is True  # past the bound: over
+    assert once.first(store, "active", 2, 103.0) is False
+    assert once.first(store, "active", 2, DAY + 1) is True  # a new day
+    assert once.first(store, "active", 2, DAY + 2) is False
+    other = Store()
+    assert once.first(other, "active", 2, DAY + 3) is True
+    assert once.first(other, "active", 2, DAY + 4) is False
+    store.fail = True
+    with caplog.at_level("DEBUG", logger="porpoise_django"):
+        assert once.first(store, "active", 2, DAY + 5) is True
+    assert "porpoise: store epoch not read: down" in [r.getMessage() for r in caplog.records]

@@ -285,3 +285,43 @@ def test_a_user_the_view_loaded_is_used_without_the_session():
     request = _request(_Session(), user=lambda: _User(0))
     request._acached_user = _User(10)  # ... and its async one
     assert identity.user_id(request) == 10
+
+
+def test_hint_edges_leave_no_warning(caplog):
+    from django.http import HttpRequest
+
+    with caplog.at_level("WARNING", logger="porpoise_django"):
+        assert identity.session_user_id(HttpRequest()) is None  # no session at all
+        assert identity.user_id(HttpRequest()) is None
+    assert caplog.records == []
+    request = HttpRequest()
+    request.user = type("Guest", (), {"pk": 3})()  # no is_authenticated at all
+    assert identity.user_id(request) is None
+
+
+def test_a_session_read_in_this_request_is_not_answered_from_the_cache():
+    identity.SESSION_USERS.put("s" * 32, 4, 0.0)
+    session = _Session(key="s" * 32, **{SESSION_KEY: "5"})
+    session.accessed = True  # the view read it (and may have changed it)
+    assert identity.session_user_id(_request(session)) == 5
+
+
+def test_the_cache_edges():
+    cache = identity._SessionUsers(limit_bytes=10 + identity.ENTRY_BYTES)
+    cache.put("k" * 10, 1, 0.0)  # exactly the bound: kept
+    assert cache.get("k" * 10, 0.0) == (True, 1)
+    assert cache.get("k" * 10, identity.SESSION_TTL) == (False, None)  # expired at TTL
+
+
+def test_without_request_user_django_authenticates_from_the_session(client, user):
+    from asgiref.sync import async_to_sync
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpRequest
+
+    client.force_login(user)
+    request = HttpRequest()  # no AuthenticationMiddleware: no request.user, no auser
+    request.session = SessionStore(client.session.session_key)
+    assert identity.user_id(request) == user.pk
+    identity.SESSION_USERS.clear()
+    request.session = SessionStore(client.session.session_key)
+    assert async_to_sync(identity.auser_id)(request) == user.pk

@@ -56,7 +56,8 @@ CLUSTER_MODULES = {
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module in CLUSTER_MODULES and "redis_client" in metafunc.fixturenames:
-        metafunc.parametrize("redis_client", ["single", "cluster"], indirect=True)
+        on_cluster = pytest.param("cluster", marks=pytest.mark.cluster)
+        metafunc.parametrize("redis_client", ["single", on_cluster], indirect=True)
 
 
 class Cluster:

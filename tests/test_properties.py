@@ -366,3 +366,48 @@ def test_cohort_and_funnel_breakdowns_match_brute_force(
         }
         assert flows[plan].counts == [len(entered), len(converted)]
     pp.delete_all()
+
+
+@pytest.mark.parametrize(("zone", "noon"), DAYS_AROUND)
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=activity, plans=st.dictionaries(st.integers(0, 11), st.sampled_from(["a", "b"])))
+def test_lifecycle_and_stickiness_breakdowns_match_brute_force(
+    make_analytics, clock, zone, noon, days, plans
+):
+    clock.now = noon.replace(tzinfo=ZoneInfo(zone))
+    pp = make_analytics(tz=zone, granularities=("day", "week"))
+    rows = [
+        ("visit", user, clock.now + dt.timedelta(days=d))
+        for user, (visits, _) in days.items()
+        for d in visits
+    ]
+    if rows:
+        pp.mark_many(rows)
+    for user, plan in plans.items():
+        pp.set_properties(user, {"plan": plan})
+    if not plans:
+        pp.delete_all()
+        return
+    lives = lifecycle(pp, "visit", pp.range("day", -4), breakdown="plan")
+    week = pp.period("week")
+    sticky = stickiness(pp, "visit", week, breakdown="plan")
+    for plan in pp.property_values("plan"):
+        members = {u for u, p in plans.items() if p == plan}
+        on = {d: {u for u in members if d in days.get(u, (set(), set()))[0]} for d in range(-5, 1)}
+        for k, offset in enumerate(range(-4, 1)):
+            history = set().union(*(on[d] for d in range(-5, offset)))
+            assert lives[plan].new[k] == len(on[offset] - history)
+            assert lives[plan].returning[k] == len(on[offset] & on[offset - 1])
+            assert lives[plan].dormant[k] == -len(on[offset - 1] - on[offset])
+        in_week = {
+            u: sum(
+                1
+                for d in days.get(u, (set(), set()))[0]
+                if week.start <= clock.now + dt.timedelta(days=d) < week.period_end()
+            )
+            for u in members
+        }
+        assert sticky[plan].users == sum(1 for n in in_week.values() if n)
+    pp.delete_all()

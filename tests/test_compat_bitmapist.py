@@ -384,3 +384,15 @@ def test_periods_are_the_stores_own_in_another_zone(make_analytics):
         assert day.period_start() == dt.datetime(2026, 3, 2, tzinfo=store.tz)
     finally:
         bitmapist.SYSTEMS.pop("ny")
+
+
+def test_the_cohort_form_inlines_tom_select_unless_told_not_to():
+    from porpoise_django.compat.bitmapist.cohort import render_html_form
+
+    page = render_html_form(action_url="/report/", selections1=[("Signed up", "signup")])
+    assert "Tom Select v2.3.1" in page and "new TomSelect" in page
+    assert page.count("</script>") == page.count("<script>")  # the library cannot end its tag
+    bare = render_html_form(
+        action_url="/report/", selections1=[("Signed up", "signup")], include_assets=False
+    )
+    assert "Tom Select v2.3.1" not in bare and 'class="cohort-event-select"' in bare

@@ -21,6 +21,7 @@ import datetime as dt
 import html
 import io
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from porpoise_django.compat.bitmapist import (
@@ -216,8 +217,10 @@ def render_html_form(
     """A GET form asking for a cohort table: the fields ``get_dates_data`` takes.
 
     The event selects carry the class ``cohort-event-select`` and a script makes
-    them searchable with Tom Select when the page loads it; no copy of Tom
-    Select ships with porpoise-django, so ``include_assets`` adds nothing.
+    them searchable with Tom Select, as bitmapist's form does. Tom Select 2.3.1
+    ships in the app's static files (with its Apache-2.0 licence) and is inlined
+    with ``include_assets`` (the default); ``include_assets=False`` leaves it out
+    for a page that renders several forms or loads Tom Select itself.
     """
     selections2 = list(selections2 or selections1)
     blank = [("------", "")]
@@ -244,8 +247,23 @@ def render_html_form(
     labelled = "".join(f"<label>{html.escape(t)} {field}</label> " for t, field in fields)
     return (
         f'<form class="cohort-form" method="get" action="{html.escape(action_url)}">'
-        f'{labelled}{numbers}<button type="submit">Show</button></form>{ENHANCE_SCRIPT}'
+        f'{labelled}{numbers}<button type="submit">Show</button></form>'
+        f"{tom_select_assets() if include_assets else ''}{ENHANCE_SCRIPT}"
     )
+
+
+def tom_select_assets() -> str:
+    """Tom Select's CSS and JavaScript, inlined (read once from the static files)."""
+    global _ASSETS
+    if _ASSETS is None:
+        folder = Path(__file__).resolve().parent.parent.parent / "static" / "porpoise_django"
+        css = (folder / "tom-select.default.min.css").read_text()
+        script = (folder / "tom-select.complete.min.js").read_text()
+        _ASSETS = f"<style>{css}</style><script>{script}</script>"
+    return _ASSETS
+
+
+_ASSETS: str | None = None
 
 
 def _label(when: Any, time_group: str) -> str:

@@ -117,3 +117,31 @@ def test_the_epoch_is_kept_across_a_new_bucket_and_the_bound(caplog):
     with caplog.at_level("DEBUG", logger="porpoise_django"):
         assert once.first(store, "active", 2, DAY + 5) is True
     assert "porpoise: store epoch not read: down" in [r.getMessage() for r in caplog.records]
+
+
+def test_an_unchanged_epoch_is_kept_for_the_next_checks():
+    store = Store()
+    once = ActiveOnce(check_seconds=0)
+    assert once.first(store, "active", 1, 100.0) is True
+    for moment in (101.0, 102.0, 103.0):  # each reads the same epoch
+        assert once.first(store, "active", 1, moment) is False
+    assert store.reads == 4
+
+
+def test_a_new_bucket_keeps_the_epoch_until_the_next_check():
+    store = Store()
+    once = ActiveOnce(check_seconds=DAY)
+    assert once.first(store, "active", 1, 100.0) is True
+    assert once.first(store, "active", 1, DAY + 1) is True  # new day, no check yet
+    assert once.first(store, "active", 1, DAY + 200) is False  # checked: same epoch
+    assert store.reads == 2
+
+
+def test_another_store_during_an_outage_keeps_its_set():
+    store, other = Store(), Store()
+    allowed = [True]
+    once = ActiveOnce(check_seconds=0, can_check=lambda: allowed[0])
+    assert once.first(store, "active", 1, 100.0) is True
+    allowed[0] = False
+    assert once.first(other, "active", 1, 101.0) is True
+    assert once.first(other, "active", 1, 102.0) is False

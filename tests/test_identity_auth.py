@@ -300,7 +300,9 @@ def test_hint_edges_leave_no_warning(caplog):
 
 
 def test_a_session_read_in_this_request_is_not_answered_from_the_cache():
-    identity.SESSION_USERS.put("s" * 32, 4, 0.0)
+    import time
+
+    identity.SESSION_USERS.put("s" * 32, 4, time.monotonic())
     session = _Session(key="s" * 32, **{SESSION_KEY: "5"})
     session.accessed = True  # the view read it (and may have changed it)
     assert identity.session_user_id(_request(session)) == 5

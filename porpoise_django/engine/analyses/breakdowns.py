@@ -60,14 +60,11 @@ def cohort_table(
     if breakdown is None:
         return cohorts.cohort_table(pp, select1, select2, **options)
     if pp.property_kind(breakdown) == "person":
-        # The cohort's filter, so that first-time cohorts keep select1's meaning.
-        extra = options.pop("select1b", None)
-        tables = {}
-        for value in pp.property_values(breakdown):
-            where = pp.where(**{breakdown: value})
-            segment = where if extra is None else _template(pp, extra) & where
-            tables[value] = cohorts.cohort_table(pp, select1, select2, select1b=segment, **options)
-        return tables
+        # Narrowing the cohorts (as select1b does), so that first-time cohorts
+        # keep select1's meaning; every table in one pass over the chunks.
+        values = pp.property_values(breakdown)
+        segments = {value: pp.where(**{breakdown: value}) for value in values}
+        return cohorts.cohort_tables(pp, select1, select2, segments, **options)
     parts = pp.split_by(_template(pp, select1), breakdown)
     return {v: cohorts.cohort_table(pp, part, select2, **options) for v, part in parts.items()}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +128,49 @@ def cohort_table(
     ``start`` (a date or datetime) is the first cohort; by default the table
     ends with the current period. ``offsets`` columns follow offset 0.
     """
+    [table] = cohort_tables(
+        pp,
+        select1,
+        select2,
+        {"": None},
+        select1b=select1b,
+        select2b=select2b,
+        granularity=granularity,
+        cohorts=cohorts,
+        offsets=offsets,
+        start=start,
+        mode=mode,
+        cohort_type=cohort_type,
+    ).values()
+    return table
+
+
+def cohort_tables(
+    pp: Store,
+    select1: str | Bitmap,
+    select2: str | Bitmap,
+    segments: Mapping[str, Bitmap | None],
+    *,
+    select1b: str | Bitmap | None = None,
+    select2b: str | Bitmap | None = None,
+    granularity: str = "day",
+    cohorts: int = 10,
+    offsets: int = 10,
+    start: Any = None,
+    mode: str = "on",
+    cohort_type: str = "recurring",
+) -> dict[str, CohortTable]:
+    """One table per segment (its cohorts narrowed by the segment's bitmap, or not
+    for None), sharing the targets: all counted in one pass, one round trip.
+
+    >>> pp.set_properties(1, {"plan": "pro"})
+    >>> pp.mark_many([("signup", 1), ("active", 1), ("signup", 2)])
+    3
+    >>> pro, free = pp.where(plan="pro"), pp.where(plan="free")
+    >>> tables = cohort_tables(pp, "signup", "active", {"pro": pro, "free": free}, cohorts=2)
+    >>> tables["pro"].sizes, tables["free"].sizes
+    ([0, 1], [0, 0])
+    """
     pp.check_tracked(granularity)
     _check_shape(cohorts, offsets, mode, cohort_type)
     s1, s1b = template_of(pp, select1), template_of(pp, select1b)
@@ -138,31 +181,48 @@ def cohort_table(
     else:
         first = pp.period(granularity, start)
     rows = [first.delta(r) for r in range(cohorts)]
-    cohort_sets: list[Bitmap] = []
     begin = history_start(pp, s1, first) if cohort_type == "first_time" else None
-    for period in rows:
-        cohort = _both(s1.bind(period), s1b.bind(period) if s1b is not None else None)
-        if cohort_type == "first_time":
-            before = history_before(pp, s1, begin, period)
-            if before is not None:
-                cohort = cohort - before
-        cohort_sets.append(cohort)
+    row_sets: list[Bitmap] = []
+    for segment in segments.values():
+        narrow = segment if s1b is None else (s1b if segment is None else s1b & segment)
+        row_sets += _cohort_sets(pp, s1, narrow, rows, begin)
 
     def target(period: Period) -> Bitmap:
         return _both(s2.bind(period), s2b.bind(period) if s2b is not None else None)
 
     grid = _Grid(first, cohorts, offsets, mode, pp.clock(), pp.period(granularity))
     grid.lay_out(target)
-    sizes, cell_counts = _count_cells(pp, cohort_sets, grid.targets, grid.cells)
-    return CohortTable(
-        granularity=granularity,
-        mode=mode,
-        cohort_type=cohort_type,
-        periods=rows,
-        sizes=sizes,
-        counts=[[None if i is None else cell_counts[i] for i in row] for row in grid.layout],
-        unfinished=grid.unfinished,
-    )
+    cells = [(r + k * cohorts, t) for k in range(len(segments)) for r, t in grid.cells]
+    sizes, cell_counts = _count_cells(pp, row_sets, grid.targets, cells)
+    tables = {}
+    for k, name in enumerate(segments):
+        counted = cell_counts[k * len(grid.cells) : (k + 1) * len(grid.cells)]
+        tables[name] = CohortTable(
+            granularity=granularity,
+            mode=mode,
+            cohort_type=cohort_type,
+            periods=rows,
+            sizes=sizes[k * cohorts : (k + 1) * cohorts],
+            counts=[[None if i is None else counted[i] for i in row] for row in grid.layout],
+            unfinished=grid.unfinished,
+        )
+    return tables
+
+
+def _cohort_sets(
+    pp: Store, s1: Bitmap, narrow: Bitmap | None, rows: list[Period], begin: Any
+) -> list[Bitmap]:
+    """The cohort of each row: ``select1`` narrowed, less earlier doers for
+    first-time cohorts (``begin`` set)."""
+    sets: list[Bitmap] = []
+    for period in rows:
+        cohort = _both(s1.bind(period), narrow.bind(period) if narrow is not None else None)
+        if begin is not None:
+            before = history_before(pp, s1, begin, period)
+            if before is not None:
+                cohort = cohort - before
+        sets.append(cohort)
+    return sets
 
 
 def _check_shape(cohorts: object, offsets: object, mode: str, cohort_type: str) -> None:

@@ -34,6 +34,8 @@ MAX_CELLS = 2000
 #: A funnel's conversion window, in periods after entering; and its steps.
 FUNNEL_WINDOW = Limit(0, 366, 7)
 FUNNEL_STEPS = Limit(2, 10, 3)
+#: The most periods a lifecycle may span (each costs a pass over the chunks).
+LIFECYCLE_PERIODS = 400
 
 
 def check_cells(cohorts: int, offsets: int) -> None:

@@ -89,3 +89,9 @@ def test_an_event_chart_draws_a_line_per_value(staff_client, pp):
     labels = [d["label"] for d in chart["datasets"]]
     assert labels == ["signup, source = ads", "signup, source = seo"]
     assert [sum(d["data"]) for d in chart["datasets"]] == [4, 4]
+
+
+def test_the_lifecycle_form_is_bounded_like_the_api(staff_client, pp):
+    page = staff_client.get("/admin/porpoise/lifecycle/", {"event": "signup", "period": "5000d"})
+    assert page.status_code == 200
+    assert "a lifecycle spans at most 400 periods" in page.content.decode()

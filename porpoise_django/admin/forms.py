@@ -334,7 +334,13 @@ class LifecycleForm(DashboardForm):
         return name
 
     def clean_period(self) -> Any:
-        return period_range(self.cleaned_data["period"])
+        periods = period_range(self.cleaned_data["period"])
+        if len(periods) > tables.LIFECYCLE_PERIODS:
+            raise ValidationError(
+                f"a lifecycle spans at most {tables.LIFECYCLE_PERIODS} periods "
+                f"({self.cleaned_data['period']} is {len(periods)})"
+            )
+        return periods
 
 
 def parse_dimensions(text: str) -> dict[str, str]:

@@ -17,7 +17,14 @@ from porpoise_django.engine import (
     check_dimension_path,
 )
 from porpoise_django.services import get_analytics
-from porpoise_django.tables import COHORTS, FUNNEL_STEPS, FUNNEL_WINDOW, OFFSETS, check_cells
+from porpoise_django.tables import (
+    COHORTS,
+    FUNNEL_STEPS,
+    FUNNEL_WINDOW,
+    LIFECYCLE_PERIODS,
+    OFFSETS,
+    check_cells,
+)
 
 
 class RangeParams(serializers.Serializer):
@@ -176,8 +183,7 @@ def periods_out(periods: PeriodRange | list[Any]) -> list[dict[str, str]]:
     return [{"period": p.label, "start": p.start.isoformat()} for p in periods]
 
 
-#: The most buckets a lifecycle may span (each costs a pass over the chunks).
-LIFECYCLE_BUCKETS = 400
+LIFECYCLE_BUCKETS = LIFECYCLE_PERIODS
 
 
 class LifecycleParams(EventRangeParams, SplitParams):

@@ -56,3 +56,15 @@ def test_each_page_broken_down_in_the_browser(live_server, demo_session, browser
     page.click("text=Show")
     page.wait_for_selector("#porpoise-lifecycle-split")
     assert page.locator("#porpoise-lifecycle-split tbody tr").count() == 6
+
+    page.goto(f"{live_server.url}/admin/porpoise/charts/")
+    page.select_option("#id_kind", "event")
+    page.fill("#id_name", "signup")
+    page.select_option("#id_breakdown", "plan")
+    page.click("#porpoise-chart-form [type=submit]")
+    page.wait_for_selector("canvas#porpoise-chart")
+    labels = page.evaluate(
+        "JSON.parse(document.getElementById('porpoise-chart-data').textContent)"
+        ".datasets.map(d => d.label)"
+    )
+    assert labels == ["signup, plan = free", "signup, plan = pro", "signup, plan = team"]

@@ -154,3 +154,13 @@ def test_a_folder_of_another_user_is_refused(porpoise, private_server):
     porpoise(**_down(private_server, RETRY_SECONDS=2))
     assert [m for m in run_checks() if m.id == "porpoise_django.E010"] == []
     assert delivery.get_buffer().spool_stats()["problem"] is None
+
+
+def test_a_cluster_given_as_a_list_of_nodes_has_one_folder(settings):
+    from porpoise_django.delivery import folder
+
+    nodes = ["redis://h1:7000/0", "redis://:pw@h2:7001/0"]
+    settings.PORPOISE = {"REDIS_URL": nodes, "REDIS_CLUSTER": True, "SPOOL_DIR": "/x"}
+    as_list = folder.target()
+    settings.PORPOISE = {"REDIS_URL": ",".join(nodes), "REDIS_CLUSTER": True, "SPOOL_DIR": "/x"}
+    assert folder.target() == as_list and "pw" not in as_list and "h2:7001" in as_list

@@ -66,7 +66,9 @@ def redis_target() -> str:
     url = porpoise_settings.REDIS_URL
     if url:
         cluster = " cluster" if porpoise_settings.REDIS_CLUSTER else ""
-        return _clean_url(url) + cluster
+        # A cluster's REDIS_URL may list its nodes (a list, or text with commas).
+        urls = url.split(",") if isinstance(url, str) else [str(u) for u in url]
+        return ",".join(_clean_url(u.strip()) for u in urls if u.strip()) + cluster
     alias = porpoise_settings.CACHE_ALIAS
     caches = getattr(settings, "CACHES", {}) or {}
     location = (caches.get(alias) or {}).get("LOCATION", "")

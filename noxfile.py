@@ -34,10 +34,11 @@ MATRIX = [
 ]
 #: Server families: the embedded Valkey (the suite's default), Debian's Redis.
 SERVERS = {"valkey": None, "redis": "/usr/bin/redis-server"}
-#: What the sessions other than the first run: every test but the browser ones
-#: and those that drive processes (gunicorn under faults, SIGKILL): they test the
-#: operating system and Chromium, not the Python, Django or server version.
-CORE = ["-m", "not browser and not processes"]
+#: What the sessions other than the first run: every test but the browser ones,
+#: those that drive processes (gunicorn under faults, SIGKILL) and the engine
+#: tests' second run on a cluster: they test the operating system, Chromium and
+#: the cluster's routing, not the Python, Django or server version.
+CORE = ["-m", "not browser and not processes and not cluster"]
 
 
 def interpreter(version: str) -> str:

@@ -26,6 +26,14 @@ def demo_session(porpoise):
     return client.cookies["sessionid"].value
 
 
+def chart_labels(page):
+    """The labels of the datasets the page's chart draws."""
+    return page.evaluate(
+        "JSON.parse(document.getElementById('porpoise-chart-data').textContent)"
+        ".datasets.map(d => d.label)"
+    )
+
+
 def test_each_page_broken_down_in_the_browser(live_server, demo_session, browser_page):
     page = browser_page
     page.context.add_cookies([{"name": "sessionid", "value": demo_session, "url": live_server.url}])
@@ -35,10 +43,7 @@ def test_each_page_broken_down_in_the_browser(live_server, demo_session, browser
     page.select_option("#id_breakdown", "plan")
     page.click("text=Show the table")
     page.wait_for_selector("#porpoise-cohort-table")
-    labels = page.evaluate(
-        "JSON.parse(document.getElementById('porpoise-chart-data').textContent)"
-        ".datasets.map(d => d.label)"
-    )
+    labels = chart_labels(page)
     assert {"average, plan = free", "average, plan = pro", "average, plan = team"} <= set(labels)
     assert page.locator("canvas#porpoise-chart").is_visible()
 
@@ -63,8 +68,5 @@ def test_each_page_broken_down_in_the_browser(live_server, demo_session, browser
     page.select_option("#id_breakdown", "plan")
     page.click("#porpoise-chart-form [type=submit]")
     page.wait_for_selector("canvas#porpoise-chart")
-    labels = page.evaluate(
-        "JSON.parse(document.getElementById('porpoise-chart-data').textContent)"
-        ".datasets.map(d => d.label)"
-    )
+    labels = chart_labels(page)
     assert labels == ["signup, plan = free", "signup, plan = pro", "signup, plan = team"]

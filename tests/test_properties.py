@@ -326,18 +326,14 @@ activity = st.dictionaries(
     st.tuples(st.sets(st.integers(-5, 0), max_size=4), st.sets(st.integers(-5, 0), max_size=4)),
     max_size=10,
 )
+plans_of = st.dictionaries(st.integers(0, 11), st.sampled_from(["a", "b"]))
 
 
-@pytest.mark.parametrize(("zone", "noon"), DAYS_AROUND)
-@settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(days=activity, plans=st.dictionaries(st.integers(0, 11), st.sampled_from(["a", "b"])))
-def test_cohort_and_funnel_breakdowns_match_brute_force(
-    make_analytics, clock, zone, noon, days, plans
-):
+def store_with(make_analytics, clock, zone, noon, days, plans, granularities):
+    """A store holding ``days`` (user -> days of visit and of buy, as offsets from
+    a local noon) and the users' ``plans``."""
     clock.now = noon.replace(tzinfo=ZoneInfo(zone))
-    pp = make_analytics(tz=zone, granularities=("day",))
+    pp = make_analytics(tz=zone, granularities=granularities)
     rows = []
     for user, (visits, buys) in days.items():
         rows += [("visit", user, clock.now + dt.timedelta(days=d)) for d in visits]
@@ -346,6 +342,18 @@ def test_cohort_and_funnel_breakdowns_match_brute_force(
         pp.mark_many(rows)
     for user, plan in plans.items():
         pp.set_properties(user, {"plan": plan})
+    return pp
+
+
+@pytest.mark.parametrize(("zone", "noon"), DAYS_AROUND)
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=activity, plans=plans_of)
+def test_cohort_and_funnel_breakdowns_match_brute_force(
+    make_analytics, clock, zone, noon, days, plans
+):
+    pp = store_with(make_analytics, clock, zone, noon, days, plans, ("day",))
     if not plans:
         pp.delete_all()
         return
@@ -372,21 +380,11 @@ def test_cohort_and_funnel_breakdowns_match_brute_force(
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(days=activity, plans=st.dictionaries(st.integers(0, 11), st.sampled_from(["a", "b"])))
+@given(days=activity, plans=plans_of)
 def test_lifecycle_and_stickiness_breakdowns_match_brute_force(
     make_analytics, clock, zone, noon, days, plans
 ):
-    clock.now = noon.replace(tzinfo=ZoneInfo(zone))
-    pp = make_analytics(tz=zone, granularities=("day", "week"))
-    rows = [
-        ("visit", user, clock.now + dt.timedelta(days=d))
-        for user, (visits, _) in days.items()
-        for d in visits
-    ]
-    if rows:
-        pp.mark_many(rows)
-    for user, plan in plans.items():
-        pp.set_properties(user, {"plan": plan})
+    pp = store_with(make_analytics, clock, zone, noon, days, plans, ("day", "week"))
     if not plans:
         pp.delete_all()
         return

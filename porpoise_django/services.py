@@ -118,22 +118,37 @@ def _save_nodes(nodes: list[tuple[str, int]]) -> None:
 
 
 def _build_cluster(urls: list[str], options: dict[str, Any]) -> Any:
-    known = list(dict.fromkeys([*_known_nodes, *_saved_nodes()]))
-    seeds = [redis.cluster.ClusterNode(host, port) for host, port in known]
-    for url in urls[1:]:
-        parsed = redis.connection.parse_url(url)
-        seeds.append(redis.cluster.ClusterNode(parsed.get("host"), parsed.get("port", 6379)))
+    """A client from the setting's nodes, else from the nodes learnt before (here or
+    by a former process): learnt nodes may be another cluster's (the tests')."""
+    setting = [_node(url) for url in urls[1:]]
     try:
-        client = _Cluster(url=urls[0], startup_nodes=seeds, **options)
-    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
-        raise redis.exceptions.ConnectionError(
-            f"porpoise: no Redis Cluster node of {', '.join(urls)} answered: {exc}"
-        ) from exc
+        client = _connect(urls[0], setting, options)
+    except redis.exceptions.ConnectionError:
+        known = list(dict.fromkeys([*_known_nodes, *_saved_nodes()]))
+        if not known:
+            raise
+        seeds = [redis.cluster.ClusterNode(host, port) for host, port in known]
+        client = _connect(urls[0], setting + seeds, options)
+    before = sorted(_known_nodes)
     for node in client.get_nodes():
         _known_nodes[(node.host, int(node.port))] = None
-    if sorted(_known_nodes) != sorted(known):
+    if sorted(_known_nodes) != before:
         _save_nodes(sorted(_known_nodes))
     return client
+
+
+def _node(url: str) -> Any:
+    parsed = redis.connection.parse_url(url)
+    return redis.cluster.ClusterNode(parsed.get("host"), parsed.get("port", 6379))
+
+
+def _connect(url: str, seeds: list[Any], options: dict[str, Any]) -> Any:
+    try:
+        return _Cluster(url=url, startup_nodes=seeds, **options)
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
+        raise redis.exceptions.ConnectionError(
+            f"porpoise: no Redis Cluster node of {url} answered: {exc}"
+        ) from exc
 
 
 def get_client() -> Any:

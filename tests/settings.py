@@ -4,11 +4,24 @@ The Redis-compatible server comes from ``REDIS_URL`` or is started here from
 the pip-installed valkey-server, so ``python runtests.py`` needs nothing else.
 """
 
+import os
+
 from corsheaders.defaults import default_headers
 
 from porpoise_django.dev.embedded import ensure_server
 
+# Under pytest-xdist (runtests.py) each worker starts a server of its own rather
+# than sharing the one the controlling process started: tests that flush scripts
+# or count round trips must not meet another worker's SCRIPT FLUSH. A REDIS_URL
+# the user gave is shared by every worker, as before.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL") == os.environ.get(
+    "PORPOISE_SUITE_SERVER"
+):
+    os.environ.pop("REDIS_URL", None)
+_started_here = not os.environ.get("REDIS_URL")
 REDIS_URL = ensure_server()
+if _started_here and not os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PORPOISE_SUITE_SERVER"] = REDIS_URL
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True

@@ -9,13 +9,13 @@ those values now.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 
 from porpoise_django.api import serializers as out
+from porpoise_django.api.errors import engine
 from porpoise_django.engine import NAME_PATTERN
 
 #: Filters one request may give (each one AND).
@@ -59,30 +59,21 @@ class SplitParams(serializers.Serializer):
         return filters
 
 
-def engine_call(field: str, call: Callable[[], Any]) -> Any:
-    """An engine call whose ``ValueError`` is a 400 naming ``field`` (or the
-    argument the engine names)."""
-    try:
-        return call()
-    except ValueError as exc:
-        raise ValidationError({getattr(exc, "field", None) or field: [str(exc)]}) from None
-
-
 def filtered(pp: Any, template: Any, where: dict[str, str] | None) -> Any:
     """``template`` restricted to ``where`` (unchanged without filters)."""
     if not where:
         return template
-    return template & engine_call("where", lambda: pp.where(**where))
+    return template & engine("where", lambda: pp.where(**where))
 
 
 def where_bitmap(pp: Any, where: dict[str, str] | None) -> Any:
     """The ``where`` filters as one bitmap, or None."""
-    return engine_call("where", lambda: pp.where(**where)) if where else None
+    return engine("where", lambda: pp.where(**where)) if where else None
 
 
 def split(pp: Any, template: Any, name: str) -> dict[str, Any]:
     """``template`` restricted to each value of property ``name``."""
-    return engine_call("breakdown", lambda: pp.split_by(template, name))
+    return engine("breakdown", lambda: pp.split_by(template, name))
 
 
 def breakdown_answer(name: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ decisions). Every answer is shaped by a serializer of :mod:`.serializers`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +24,7 @@ from porpoise_django import tables
 from porpoise_django.api import breakdowns as splits
 from porpoise_django.api import params
 from porpoise_django.api import serializers as out
+from porpoise_django.api.errors import engine
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     NAME_PATTERN,
@@ -49,16 +49,6 @@ NAME_REGEX = r"[A-Za-z0-9_.:@+\-]+"
 NAME_PARAM = OpenApiParameter(
     "name", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=f"^{NAME_REGEX}$"
 )
-
-
-def engine(field: str, call: Callable[[], T]) -> T:
-    """Run an engine call; its ``ValueError`` becomes a 400 naming ``field``, or the
-    argument the engine names (``PorpoiseError.field``) when it knows better."""
-    try:
-        return call()
-    except ValueError as exc:
-        named = getattr(exc, "field", None) or field
-        raise ValidationError({named: [str(exc)]}) from None
 
 
 def query(pp: Any, field: str, text: str) -> Any:
@@ -448,7 +438,7 @@ class CohortView(PorpoiseView):
         data = dict(out.CohortsSerializer(table).data)
         if args.get("breakdown"):
             name = args["breakdown"]
-            split = splits.engine_call(
+            split = engine(
                 "breakdown", lambda: cohort_table(pp, one, two, breakdown=name, **options)
             )
             answers = {v: out.CohortsSerializer(t).data for v, t in split.items()}
@@ -479,9 +469,7 @@ class FunnelView(PorpoiseView):
         data = dict(out.FunnelSerializer({"steps": args["steps"], "result": result}).data)
         if args.get("breakdown"):
             name = args["breakdown"]
-            split = splits.engine_call(
-                "breakdown", lambda: funnel(pp, steps, breakdown=name, **options)
-            )
+            split = engine("breakdown", lambda: funnel(pp, steps, breakdown=name, **options))
             answers = {
                 v: out.FunnelSerializer({"steps": args["steps"], "result": r}).data
                 for v, r in split.items()
@@ -506,7 +494,7 @@ class LifecycleView(PorpoiseView):
         data = dict(out.LifecycleSerializer({"event": event, "result": result}).data)
         if args.get("breakdown"):
             name = args["breakdown"]
-            split = splits.engine_call(
+            split = engine(
                 "breakdown", lambda: lifecycle(pp, template, args["range"], breakdown=name)
             )
             answers = {
@@ -538,9 +526,7 @@ class StickinessView(PorpoiseView):
         data = dict(out.StickinessSerializer(answer).data)
         if args.get("breakdown"):
             name = args["breakdown"]
-            split = splits.engine_call(
-                "breakdown", lambda: stickiness(pp, template, period, breakdown=name)
-            )
+            split = engine("breakdown", lambda: stickiness(pp, template, period, breakdown=name))
             answers = {
                 v: out.StickinessSerializer({**answer, "result": r}).data for v, r in split.items()
             }

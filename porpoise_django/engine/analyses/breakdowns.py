@@ -21,7 +21,6 @@ from porpoise_django.engine.analyses import cohorts, funnels
 from porpoise_django.engine.analyses import lifecycle as lifecycles
 from porpoise_django.engine.analyses import stickiness as stickinesses
 from porpoise_django.engine.events.bitmaps import Bitmap
-from porpoise_django.engine.events.event import Event
 from porpoise_django.engine.names import validate_name
 from porpoise_django.engine.time.periods import Period, PeriodRange
 
@@ -30,7 +29,11 @@ if TYPE_CHECKING:
 
 
 def _template(pp: Store, select: str | Bitmap) -> Bitmap:
-    return select if isinstance(select, Bitmap) else Event(pp, validate_name(select))
+    template = cohorts.template_of(pp, select)
+    if template is None:  # "" or None: the name check says why
+        validate_name(select)
+    assert template is not None
+    return template
 
 
 @overload

@@ -198,13 +198,16 @@ class PorpoiseSettings:
             value = settings.TIME_ZONE or "UTC"
         if attr in IMPORT_STRINGS:
             value = perform_import(value, attr)
-        self._cached.add(attr)
         setattr(self, attr, value)
+        self._cached.add(attr)
         return value
 
     def reload(self) -> None:
-        for attr in self._cached:
-            delattr(self, attr)
+        # Background threads (writer, replayer) read settings while a test or a
+        # settings change reloads them: iterate over a copy, and tolerate a name
+        # whose value another thread has not set yet or has just dropped.
+        for attr in list(self._cached):
+            self.__dict__.pop(attr, None)
         self._cached.clear()
 
 

@@ -129,7 +129,9 @@ def _unseal(text: str) -> str | None:
 
 
 def _auth_hash(user: Any) -> str:
-    return salted_hmac(f"{SALT}.user", user.get_session_auth_hash()).hexdigest()[:32]
+    return salted_hmac(
+        f"{SALT}.user", user.get_session_auth_hash(), algorithm="sha256"
+    ).hexdigest()[:32]
 
 
 def user_track_token(

@@ -60,12 +60,20 @@ class ReplayBuffer:
         self._server: deque[tuple[float, PendingWrite]] = deque()
         self._public: deque[tuple[float, PendingWrite]] = deque()
         self._lock = threading.Lock()
+        #: Rows taken out for a replay and not yet settled: still waiting.
+        self._in_flight = 0
         self.stats = BufferStats()
         #: Rows refused while only in memory: (write, reason), the newest kept.
         self.dead: deque[tuple[PendingWrite, str]] = deque(maxlen=10_000)
 
     def __len__(self) -> int:
         return len(self._server) + len(self._public)
+
+    def waiting(self) -> int:
+        """Rows held, counting those a replay has taken out and not yet settled
+        (a reader during a replay must not see them as gone)."""
+        with self._lock:
+            return len(self) + self._in_flight
 
     def add(
         self,
@@ -87,18 +95,22 @@ class ReplayBuffer:
         self._log_drops(overflow)
 
     def take(self) -> list[tuple[float, PendingWrite]]:
-        """Remove and return everything buffered (put it back with :meth:`restore`)."""
+        """Remove and return everything buffered; they count as waiting until
+        :meth:`restore` settles them (putting back those not sent)."""
         with self._lock:
             items = [*self._server, *self._public]
             self._server.clear()
             self._public.clear()
+            self._in_flight += len(items)
             return items
 
-    def restore(self, items: Sequence[tuple[float, PendingWrite]]) -> None:
-        """Put back writes taken for a replay that failed, ahead of newer ones."""
+    def restore(self, items: Sequence[tuple[float, PendingWrite]], *, taken: int = 0) -> None:
+        """Put back writes taken for a replay that failed, ahead of newer ones;
+        ``taken`` rows of the last :meth:`take` are settled at the same moment."""
         with self._lock:
             self._server.extendleft(reversed([i for i in items if not i[1].public]))
             self._public.extendleft(reversed([i for i in items if i[1].public]))
+            self._in_flight -= taken
             overflow = self._trim()
         self._log_drops(overflow)
 
@@ -214,7 +226,7 @@ class DurableBuffer:
         )
 
     def __len__(self) -> int:
-        return len(self.memory) + self.spooled
+        return self.memory.waiting() + self.spooled
 
     @property
     def spooled(self) -> int:
@@ -225,7 +237,7 @@ class DurableBuffer:
     @property
     def backlog(self) -> bool:
         """Whether anything of this process waits (running totals: no disk access)."""
-        return len(self.memory) > 0 or self.spooled > 0
+        return self.memory.waiting() > 0 or self.spooled > 0
 
     def add(
         self,
@@ -336,8 +348,10 @@ class DurableBuffer:
         try:
             send_rows(rows, submit, confirm, refuse)
         except BaseException:
-            self.memory.restore([(r.at, r.write) for r in rows if r.id not in settled])
+            unsent = [(r.at, r.write) for r in rows if r.id not in settled]
+            self.memory.restore(unsent, taken=len(pending))
             raise
+        self.memory.restore([], taken=len(pending))
 
     def _drain(self, spool: Spool, submit: Submit) -> int:
         """Send the rows of ``spool`` (of its target), oldest first; how many were sent."""
@@ -397,7 +411,7 @@ class DurableBuffer:
                     moved += len(writes)
         except (OSError, SpoolError) as exc:
             self.stats.spool_error = str(exc)
-        self.memory.restore(pending[moved:])
+        self.memory.restore(pending[moved:], taken=len(pending))
         return len(self.memory)
 
     def spool_stats(self) -> dict[str, Any]:
@@ -408,7 +422,7 @@ class DurableBuffer:
         )
         return {
             **stats,
-            "memory": len(self.memory),
+            "memory": self.memory.waiting(),
             "memory_dead_letters": len(self.memory.dead),
             "path": str(self._spool.path) if self._spool is not None else None,
             "folder": self.folder,

@@ -27,6 +27,8 @@ from porpoise_django.engine import (
     lifecycle,
     lifecycle_state,
     parse_query,
+    stickiness,
+    stickiness_days,
 )
 
 CHUNK_BITS = 10
@@ -414,3 +416,64 @@ def test_lifecycle_bars_hold_the_ids_the_lifecycle_counts(
             assert pp.people(bar).total == abs(getattr(result, state)[i]), (state, i)
     with pytest.raises(InvalidValue, match="state"):
         lifecycle_state(pp, "active", first, "gone")
+
+
+@HYPOTHESIS
+@given(
+    marks=st.lists(
+        st.tuples(st.one_of(EDGE_IDS, st.integers(0, 40)), st.integers(0, 30)), max_size=80
+    ),
+    expression=st.booleans(),
+    granularity=st.sampled_from(["week", "month"]),
+)
+def test_stickiness_bars_hold_the_ids_stickiness_counts(
+    make_analytics: Any,
+    clock: Any,
+    marks: list[tuple[int, int]],
+    expression: bool,
+    granularity: str,
+) -> None:
+    pp = fresh(make_analytics)
+    when = [(who, clock.now - dt.timedelta(days=ago)) for who, ago in marks]
+    if when:
+        pp.mark_many([("active", who, at) for who, at in when])
+    pp.mark_unique("staff", 3)
+    event: Any = pp.event("active") - pp.unique("staff") if expression else "active"
+    period = pp.period(granularity, -1)
+    result = stickiness(pp, event, period)
+    model: dict[int, set[Any]] = {}  # brute force: each id's days in the period
+    for who, at in when:
+        if period.period_start() <= at < period.period_end() and not (expression and who == 3):
+            model.setdefault(who, set()).add(pp.period("day", at).key)
+    for days in range(1, result.days + 1):
+        exactly = pp.people(stickiness_days(pp, event, period, days), limit=1000)
+        assert exactly.total == result.exactly[days - 1]
+        assert exactly.ids == sorted(w for w, d in model.items() if len(d) == days)
+        at_least = stickiness_days(pp, event, period, days, at_least=True)
+        assert pp.people(at_least).total == result.at_least[days - 1]
+    with pytest.raises(InvalidValue, match="days"):
+        stickiness_days(pp, "active", period, result.days + 1)
+    with pytest.raises(ValueError, match="week or month"):
+        stickiness_days(pp, "active", pp.period("day"), 1)
+
+
+def test_activity_gives_the_current_person_properties(
+    pp_small: Analytics, round_trips: Any
+) -> None:
+    pp = pp_small
+    who = CHUNK + 1
+    pp.mark("login", who)
+    pp.set_properties(who, {"plan": "free", "country": "FR"})
+    pp.set_properties(who, {"plan": "pro"})  # moves the id out of "free"
+    pp.set_properties(4, {"plan": "team", "size": "large"})
+    pp.mark("purchase", who, properties={"source": "ads"})  # an event property
+    pp.activity(who, -6)  # loads the script on the server, once
+    with round_trips as rt:
+        got = pp.activity(who, -6)
+    assert got.properties == {"country": "FR", "plan": "pro"}
+    assert rt.count <= 2 * rt.nodes  # still the registry, then the id's node
+    assert got.marks["purchase=source=ads"][-1]  # the value an event carried
+    pp.set_properties(who, {"country": None})
+    assert pp.activity(who, -6).properties == {"plan": "pro"}
+    assert pp.activity(4, -6).properties == {"plan": "team", "size": "large"}
+    assert pp.activity(99, -6).properties == {}

@@ -12,7 +12,12 @@
 from porpoise_django.engine.analyses.breakdowns import cohort_table, funnel, lifecycle, stickiness
 from porpoise_django.engine.analyses.cohorts import CohortTable
 from porpoise_django.engine.analyses.decisions import Decision
-from porpoise_django.engine.analyses.drilldown import cohort_cell, funnel_step, lifecycle_state
+from porpoise_django.engine.analyses.drilldown import (
+    cohort_cell,
+    funnel_step,
+    lifecycle_state,
+    stickiness_days,
+)
 from porpoise_django.engine.analyses.funnels import FunnelResult
 from porpoise_django.engine.analyses.lifecycle import Lifecycle
 from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
@@ -33,6 +38,7 @@ from porpoise_django.engine.events.bitmaps import (
     BitOp,
     Difference,
     EventBitmap,
+    Tally,
     UniqueBitmap,
     UniverseBitmap,
 )
@@ -104,6 +110,7 @@ __all__ = [
     "PropertyBitmap",
     "Segment",
     "Stickiness",
+    "Tally",
     "TimeSeries",
     "UniqueBitmap",
     "UniverseBitmap",
@@ -123,5 +130,6 @@ __all__ = [
     "period_range",
     "split_zone",
     "stickiness",
+    "stickiness_days",
     "validate_name",
 ]

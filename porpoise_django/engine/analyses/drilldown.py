@@ -2,8 +2,9 @@
 
 A cohort cell and a funnel step are counted in one round trip for the whole
 table; to list *who* is in one of them, :func:`cohort_cell` and
-:func:`funnel_step` (and :func:`lifecycle_state` for a lifecycle bar) build
-the very expression that number counts, for
+:func:`funnel_step` (and :func:`lifecycle_state` for a lifecycle bar,
+:func:`stickiness_days` for a stickiness bar) build the very expression that
+number counts, for
 :func:`~.people.people` to page through or ``save_as()`` to keep.
 
 Example::
@@ -26,8 +27,9 @@ from porpoise_django.engine.analyses.cohorts import (
     template_of,
 )
 from porpoise_django.engine.analyses.lifecycle import LIFECYCLE_STATES
+from porpoise_django.engine.analyses.stickiness import days_of
 from porpoise_django.engine.errors import InvalidValue
-from porpoise_django.engine.events.bitmaps import Bitmap, union
+from porpoise_django.engine.events.bitmaps import Bitmap, Tally, union
 from porpoise_django.engine.time.periods import Period
 from porpoise_django.engine.values import int_in
 
@@ -149,3 +151,17 @@ def lifecycle_state(
     if history is None:
         return now_set - now_set  # nobody came back from a history that is not there
     return (now_set & history) - before
+
+
+def stickiness_days(
+    pp: Store, event: str | Bitmap, period: Any, days: int, *, at_least: bool = False
+) -> Bitmap:
+    """The ids of one stickiness bar: those who did ``event`` on exactly ``days``
+    days of ``period`` (a week or month Period; ``at_least``: on ``days`` or
+    more), as :func:`~.stickiness.stickiness` counts them (``exactly[days - 1]``)."""
+    each = days_of(pp, period)
+    if not int_in(days, 1, len(each)):
+        raise InvalidValue(f"days must be an int from 1 to {len(each)}", field="days")
+    template = template_of(pp, event)
+    assert template is not None
+    return Tally([template.bind(d) for d in each], days, at_least=at_least)

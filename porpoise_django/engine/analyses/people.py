@@ -10,8 +10,9 @@ page.
 
 :func:`activity` answers "what did this id do?": for each period of a range,
 the events whose bucket holds the id's bit (one ``GETBIT`` per event and
-bucket, only within each event's registered span), and the unique events and
-segments it holds. Every key read carries the id's chunk hash tag: one round
+bucket, only within each event's registered span), the unique events and
+segments it holds, and the current value of each person property (one script
+over its chunk's value sets). Every key read carries the id's chunk hash tag: one round
 trip to one node, after one to the registry.
 
 Example::
@@ -19,6 +20,7 @@ Example::
     page = pp.people(pp.event("active").day(), limit=50)
     page.total, page.ids[:3], page.next_offset          # (10432, [3, 17, 18], 50)
     pp.activity(17, -6).marks["login"]    # [False, True, True, False, False, True, False]
+    pp.activity(17).properties            # {'country': 'FR', 'plan': 'pro'}
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from porpoise_django.engine.errors import InvalidValue
 from porpoise_django.engine.events.bitmaps import Bitmap
+from porpoise_django.engine.events.properties import PERSON_VALUES, kinds_key, queue_person_values
 from porpoise_django.engine.storage.bitarrays import offsets_from_bitmap
 from porpoise_django.engine.time.periods import Period, PeriodRange, When
 from porpoise_django.engine.values import int_in, text
@@ -113,6 +116,8 @@ class Activity:
     marks: dict[str, list[bool]] = field(default_factory=dict)
     #: Unique events and segments the id holds now.
     uniques: list[str] = field(default_factory=list)
+    #: Person properties -> the value the id holds now (those it holds one of).
+    properties: dict[str, str] = field(default_factory=dict)
 
     def events_in(self, period: Period) -> list[str]:
         """The events the id did in ``period``."""
@@ -147,8 +152,10 @@ def activity(
         pipe.zrange(keys.events_first, 0, -1, withscores=True)
         pipe.zrange(keys.events_last, 0, -1, withscores=True)
         pipe.smembers(keys.uniques)
+        pipe.hgetall(kinds_key(keys.prefix))
 
-    firsts, lasts, unique_names = store.run(registry, ())
+    firsts, lasts, unique_names, kinds = store.run(registry, ())
+    person = sorted(text(p) for p, kind in kinds.items() if text(kind) == "person")
     last_of = {text(n): float(s) for n, s in lasts}
     bounds = [(p.period_start().timestamp(), p.period_end().timestamp()) for p in periods]
     cells: list[tuple[str, int]] = []
@@ -168,14 +175,19 @@ def activity(
             pipe.getbit(keys.event(name, periods[i], chunk), offset)
         for name in uniques:
             pipe.getbit(keys.unique(name, chunk), offset)
+        if person:
+            queue_person_values(pipe, keys.tag(chunk), offset, person)
 
-    replies = store.run(bits, ())
+    replies = store.run(bits, (PERSON_VALUES,))
     marks: dict[str, list[bool]] = {}
     for (name, i), bit in zip(cells, replies, strict=False):
         if bit:
             marks.setdefault(name, [False] * len(periods))[i] = True
-    held = [name for name, bit in zip(uniques, replies[len(cells) :], strict=True) if bit]
-    return Activity(checked, periods, dict(sorted(marks.items())), held)
+    flags = replies[len(cells) : len(cells) + len(uniques)]
+    held = [name for name, bit in zip(uniques, flags, strict=True) if bit]
+    values = [text(v) for v in replies[-1]] if person else []
+    properties = {p: v for p, v in zip(person, values, strict=True) if v}
+    return Activity(checked, periods, dict(sorted(marks.items())), held, properties)
 
 
 class Browsing:

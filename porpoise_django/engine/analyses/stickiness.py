@@ -42,11 +42,9 @@ class Stickiness:
         return sum(self.exactly)
 
 
-def stickiness(pp: Store, event: str | Bitmap, period: Period) -> Stickiness:
-    """Of the users who did ``event`` in ``period`` (a week or month), how many did it on
-    exactly / at least n of its days. Day bitmaps are fetched in one round trip and
-    summed per user with numpy."""
-    if period.granularity not in ("week", "month"):
+def days_of(pp: Store, period: Period) -> list[Period]:
+    """The days of ``period`` (a week or month) that stickiness counts."""
+    if not isinstance(period, Period) or period.granularity not in ("week", "month"):
         raise InvalidGranularity("stickiness is per week or month; allowed: week, month")
     if "day" not in pp.granularities:
         raise InvalidGranularity("stickiness counts days: track 'day' (GRANULARITIES)")
@@ -55,6 +53,14 @@ def stickiness(pp: Store, event: str | Bitmap, period: Period) -> Stickiness:
     while day.start < period.period_end():
         days.append(day)
         day = day.next()
+    return days
+
+
+def stickiness(pp: Store, event: str | Bitmap, period: Period) -> Stickiness:
+    """Of the users who did ``event`` in ``period`` (a week or month), how many did it on
+    exactly / at least n of its days. Day bitmaps are fetched in one round trip and
+    summed per user with numpy."""
+    days = days_of(pp, period)
     template = event if isinstance(event, Bitmap) else Event(pp, validate_name(event))
     bitmaps = [template.bind(d) for d in days]
     chunks = pp.chunks()

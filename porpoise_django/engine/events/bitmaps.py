@@ -20,7 +20,9 @@ read per chunk.
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -401,3 +403,79 @@ class Difference(_Derived):
             pipe.expire(both, self.store.temp_ttl)
 
         return self._temp_key(chunk, pipe, memo, build)
+
+class Tally(_Derived):
+    """Ids in exactly ``k`` of the operands (``at_least``: in ``k`` or more), e.g.
+    the users active on exactly 3 days of a week (one bar of stickiness).
+
+    Counted on the server as a binary counter per chunk: each operand is added
+    to bit slices ``c0, c1, ...`` (``c_j XOR carry``, ``carry AND c_j``), two
+    ``BITOP`` per slice and operand, then the slices are compared with ``k``;
+    every intermediate key is a temporary one of the chunk, expiring by itself.
+
+    >>> days = [pp.event("active").day(-i) for i in range(3)]
+    >>> pp.mark("active", 5)
+    >>> len(Tally(days, 1)), len(Tally(days, 2))
+    (1, 0)
+    """
+
+    #: The most operands one tally adds up (a month of days is 31).
+    MAX_OPERANDS = 400
+
+    def __init__(self, operands: Sequence[Bitmap], k: int, *, at_least: bool = False) -> None:
+        operands = list(operands)
+        if not operands or len(operands) > self.MAX_OPERANDS:
+            raise InvalidExpression(f"a tally adds up 1 to {self.MAX_OPERANDS} bitmaps")
+        if any(not isinstance(o, Bitmap) for o in operands):
+            raise InvalidExpression("a tally adds up bitmaps")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(operands):
+            raise InvalidExpression(f"k must be an int from 1 to {len(operands)}, got {k!r}")
+        store = operands[0].store
+        if any(o.store is not store for o in operands):
+            raise InvalidExpression("cannot combine bitmaps of two different Analytics")
+        super().__init__(store)
+        self.k = k
+        self.at_least = at_least
+        self._set_operands(operands)
+
+    @functools.cached_property
+    def signature(self) -> str:
+        kind = "atleast" if self.at_least else "exactly"
+        return f"{kind}{self.k}({','.join(o.signature for o in self.operands)})"
+
+    def bind(self, when: Any) -> Bitmap:
+        return Tally([o.bind(when) for o in self.operands], self.k, at_least=self.at_least)
+
+    def compile(self, chunk: int, pipe: Any, memo: Memo) -> str:
+        sources = [o.compile(chunk, pipe, memo) for o in self.operands]
+        return self._temp_key(chunk, pipe, memo, lambda key: self._build(chunk, pipe, sources, key))
+
+    def _build(self, chunk: int, pipe: Any, sources: list[str], key: str) -> None:
+        # Scratch keys of this evaluation only: the counter's steps are not
+        # idempotent, and two processes may evaluate the same tally at once.
+        run = f"{_digest(self.signature)}:{secrets.token_hex(6)}"
+        temp = self.store.keys.temp
+        slices = [temp(chunk, f"{run}:c{j}") for j in range(len(sources).bit_length())]
+        scratch = [temp(chunk, f"{run}:{name}") for name in ("s0", "s1", "any", "acc", "out")]
+        spares, every, acc, out = scratch[:2], scratch[2], scratch[3], scratch[4]
+        for source in sources:
+            carry = source  # read only: the carries go to the two spare keys in turn
+            for j, c in enumerate(slices):
+                pipe.execute_command("BITOP", "AND", spares[j % 2], c, carry)
+                pipe.execute_command("BITOP", "XOR", c, c, carry)
+                carry = spares[j % 2]
+        pipe.execute_command("BITOP", "OR", every, *sources)
+        wanted = range(self.k, len(sources) + 1) if self.at_least else range(self.k, self.k + 1)
+        if self.at_least and self.k == 1:  # in any of them
+            out, wanted = every, range(0)
+        for n in wanted:
+            # ids whose count is n: in slice j where bit j of n is set, else not
+            for j, c in enumerate(slices):
+                term = c
+                if not (n >> j) & 1:
+                    term = spares[0]
+                    pipe.execute_command("BITOP", "XOR", term, every, c)
+                pipe.execute_command("BITOP", "AND", acc, every if j == 0 else acc, term)
+            pipe.execute_command("BITOP", "OR", out, out, acc)
+        pipe.execute_command("BITOP", "OR", key, out)  # one write: never seen half done
+        pipe.execute_command("DEL", *slices, *scratch)

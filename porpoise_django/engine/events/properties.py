@@ -172,6 +172,40 @@ class PropertyBitmap(Bitmap):
         return f"{self.store.keys.tag(chunk)}:p:{self.prop}:{self.value}"
 
 
+# One id's value of each person property in one chunk: KEYS are the chunk's
+# value sets (``pv:<name>``), ARGV[1] the id's offset, ARGV[i + 1] the prefix of
+# property i's value bitmaps; '' where the id holds no value.
+PERSON_VALUES = LuaScript(
+    """
+local out = {}
+for i = 1, #KEYS do
+  local held = ''
+  for _, v in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    if redis.call('GETBIT', ARGV[i + 1] .. v, ARGV[1]) == 1 then
+      held = v
+      break
+    end
+  end
+  out[#out + 1] = held
+end
+return out
+"""
+)
+
+
+def kinds_key(prefix: str) -> str:
+    """The hash of every property's kind (``person`` or ``event``) under ``prefix``."""
+    return f"{prefix}:{{props}}:kinds"
+
+
+def queue_person_values(pipe: Any, tag: str, offset: int, props: Sequence[str]) -> None:
+    """Queue one :data:`PERSON_VALUES` call: the values of ``props`` held by the id
+    at ``offset`` of the chunk whose hash tag is ``tag`` (a list, '' for none)."""
+    PERSON_VALUES.queue(
+        pipe, [f"{tag}:pv:{p}" for p in props], [offset, *(f"{tag}:p:{p}:" for p in props)]
+    )
+
+
 class PropertyRegistry:
     """The properties of one store: their kind, their values, and the writes."""
 
@@ -193,7 +227,7 @@ class PropertyRegistry:
 
     # -- keys ---------------------------------------------------------------------------
     def kinds_key(self) -> str:
-        return f"{self.store.keys.prefix}:{{props}}:kinds"
+        return kinds_key(self.store.keys.prefix)
 
     def values_key(self, prop: str) -> str:
         return f"{self.store.keys.prefix}:{{props}}:values:{prop}"

@@ -82,6 +82,13 @@ def test_staff_browse_every_page(live_server, demo, browser_page, shots):
     page.click("text=Show the funnel")
     page.wait_for_selector("#porpoise-funnel-table")
     assert page.locator("#porpoise-funnel-table tbody tr").count() == 3
+    # Time to convert (14 days: 15 columns of "within") and conversion over time, drawn.
+    assert page.locator("#porpoise-funnel-times tbody tr").count() == 2
+    assert page.locator("#porpoise-funnel-times thead th").count() == 2 + 15
+    page.wait_for_function("window.porpoiseChart !== undefined")
+    lines = page.evaluate("() => window.porpoiseChart.data.datasets.map(d => d.label)")
+    assert lines == ["% reached login", "% reached purchase"]
+    assert page.locator("#porpoise-funnel-over-time tbody tr").count() == 7
     page.screenshot(path=str(shots / "funnels.png"), full_page=True)
 
     page.goto(

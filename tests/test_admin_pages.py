@@ -175,6 +175,41 @@ def test_funnel_page(client, staff, data):
     assert "before the first" in inverted.content.decode()
 
 
+def test_funnel_page_shows_conversion_over_time_and_time_to_convert(client, staff, data):
+    from porpoise_django.engine import funnel
+
+    query = {"steps": "signup\nactive", "granularity": "day", "window": 3}
+    response = client.get("/admin/porpoise/funnels/", query)
+    expected = funnel(data, ["signup", "active"], window=3, times=True)
+    page = response.content.decode()
+    rows = response.context["over_time"]
+    assert [r["period"] for r in rows] == [p.label for p, _ in expected.entries]
+    assert [r["entered"] for r in rows] == [c[0] for _, c in expected.entries]
+    for row, (_, counts) in zip(rows, expected.entries, strict=True):
+        share = round(100 * counts[1] / counts[0], 1) if counts[0] else None
+        assert row["reached"] == [share]
+    [times] = response.context["times"]
+    assert times["within"] == expected.within[1]
+    assert times["median"] == expected.median_periods()[1]
+    assert 'id="porpoise-funnel-times"' in page and 'id="porpoise-funnel-over-time"' in page
+    assert response.context["chart"]["datasets"][0]["label"] == "% reached active"
+    # Both tables export, as CSV and JSON.
+    csv = client.get("/admin/porpoise/funnels/", {**query, "format": "csv", "table": "times"})
+    assert (
+        csv.content.decode().splitlines()[0]
+        == "step,median_periods,within_0,within_1,within_2,within_3"
+    )
+    over = client.get(
+        "/admin/porpoise/funnels/", {**query, "format": "json", "table": "over_time"}
+    ).json()
+    assert [r["users_entering"] for r in over["rows"]] == [c[0] for _, c in expected.entries]
+    # A window too wide to time still shows the funnel, without the times.
+    wide = client.get("/admin/porpoise/funnels/", {**query, "window": 90})
+    assert wide.status_code == 200 and wide.context["times"] == []
+    assert wide.context["steps"][0]["count"] == expected.counts[0]
+    assert 'id="porpoise-funnel-times"' not in wide.content.decode()
+
+
 def test_charts_page(client, staff, data):
     response = client.get(
         "/admin/porpoise/charts/",

@@ -120,6 +120,19 @@ def test_cohorts_and_funnels(api, data):
         },
     ).json()
     assert [s["count"] for s in funnel["steps"]] == [4, 4, 1]
+    # Conversion over time: the entry days' own funnels; no times unless asked.
+    assert len(funnel["entries"]) == 3 and funnel["times"] is None
+    assert funnel["entries"][0]["period"] == (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    assert all(len(e["counts"]) == 3 for e in funnel["entries"])
+    timed = api.get(
+        f"{API}/funnels/", {"steps": "signup,login", "window": 2, "start": "-2", "times": "true"}
+    )
+    assert timed.status_code == 400  # dates are dates
+    timed = api.get(f"{API}/funnels/", {"steps": "signup,login", "window": 2, "times": "true"})
+    times = timed.json()["times"]
+    assert [t["step"] for t in times] == ["signup", "login"]
+    assert all(len(t["within"]) == 3 for t in times)
+    assert times[1]["within"][-1] == timed.json()["steps"][1]["count"]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +160,8 @@ def test_cohorts_and_funnels(api, data):
         ("/cohorts/?select1=signup&select2=login&cohorts=1000", "cohorts"),
         ("/funnels/?steps=a", "steps"),
         ("/funnels/?steps=a,b&window=-1", "window"),
+        ("/funnels/?steps=signup,login&window=61&times=true", "window"),
+        ("/funnels/?steps=a,b&times=maybe", "times"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_parameter(api, data, url, field):

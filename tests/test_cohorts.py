@@ -244,6 +244,41 @@ def test_funnel_steps_in_a_window(pp, clock):
     assert narrow.counts == [10, 6, 0]
 
 
+def test_funnel_conversion_over_time_and_time_to_convert(pp, clock):
+    # Entered 3 days ago: 0-3 sign up the same day, 4-5 two days later; 0 and 4
+    # buy the day after signing up. Entered yesterday: 10-11, 10 signs up today.
+    pp.mark_many([("visit", i, day(clock, -3)) for i in range(8)])
+    pp.mark_many([("signup", i, day(clock, -3)) for i in range(4)])
+    pp.mark_many([("signup", i, day(clock, -1)) for i in (4, 5)])
+    pp.mark_many([("purchase", 0, day(clock, -2)), ("purchase", 4, day(clock, 0))])
+    pp.mark_many([("visit", i, day(clock, -1)) for i in (10, 11)])
+    pp.mark_many([("signup", 10, day(clock, 0))])
+    result = funnel(pp, ["visit", "signup", "purchase"], window=3, start=-3, times=True)
+    assert result.counts == [10, 7, 2]
+    assert [(p.label, counts) for p, counts in result.entries] == [
+        (pp.period("day", day(clock, -3)).label, [8, 6, 2]),
+        (pp.period("day", day(clock, -2)).label, [0, 0, 0]),
+        (pp.period("day", day(clock, -1)).label, [2, 1, 0]),
+        (pp.period("day", day(clock, 0)).label, [0, 0, 0]),
+    ]
+    # within[k][d]: reached step k within d days of entering.
+    assert result.within == [[10, 10, 10, 10], [4, 5, 7, 7], [0, 1, 1, 2]]
+    # 4 of the 7 who signed up did on their entry day; 1 of the 2 buyers within a day.
+    assert result.median_periods() == [0, 0, 1]
+    # Without times=True there are no times to ask for.
+    with pytest.raises(InvalidValue, match="times=True"):
+        funnel(pp, ["visit", "signup"]).median_periods()
+
+
+def test_time_to_convert_is_bounded(pp):
+    with pytest.raises(InvalidValue, match="at most 60 periods") as info:
+        funnel(pp, ["a", "b"], window=61, times=True)
+    assert info.value.field == "window"
+    with pytest.raises(InvalidValue, match="too large: narrow"):
+        funnel(pp, [f"s{i}" for i in range(10)], window=60, start=-30, times=True)
+    assert funnel(pp, ["a", "b"], window=61).counts == [0, 0]  # counts alone: fine
+
+
 def test_bad_funnels(pp):
     with pytest.raises(InvalidValue, match="2 to 10 steps"):
         funnel(pp, ["a"])

@@ -271,12 +271,22 @@ def test_cohorts_and_funnels_match_the_model(make_analytics, key_prefix, clock, 
         later = set().union(*(did[("b", d)] for d in days[r:]))
         assert after.counts[r][0] == len(did[("a", day)] & later)
     # Funnel a -> b within one day of the entry, users counted once.
-    result = funnel(pp, ["a", "b"], window=1, start=-(len(days) - 1))
+    result = funnel(pp, ["a", "b"], window=1, start=-(len(days) - 1), times=True)
     entered = set().union(*(did[("a", d)] for d in days))
-    converted = {
-        i
-        for n, d in enumerate(days)
-        for i in did[("a", d)]
-        if any(i in did[("b", d2)] for d2 in days[n : n + 2])
-    }
-    assert result.counts == [len(entered), len(converted)]
+
+    def converted(n: int, within: int) -> set[int]:
+        return {
+            i
+            for i in did[("a", days[n])]
+            if any(i in did[("b", d2)] for d2 in days[n : n + 1 + within])
+        }
+
+    anyone = set().union(*(converted(n, 1) for n in range(len(days))))
+    assert result.counts == [len(entered), len(anyone)]
+    # Conversion over time: each entry day's own funnel.
+    assert [counts for _, counts in result.entries] == [
+        [len(did[("a", d)]), len(converted(n, 1))] for n, d in enumerate(days)
+    ]
+    # Time to convert: reached b the same day as some entry, or by the next.
+    same_day = set().union(*(converted(n, 0) for n in range(len(days))))
+    assert result.within == [[len(entered)] * 2, [len(same_day), len(anyone)]]

@@ -110,9 +110,27 @@ def cohorts(fmt: str, form: Any, found: Any, as_percent: bool) -> HttpResponse:
     return table(fmt, "cohorts", columns, rows)
 
 
-def funnel(fmt: str, form: Any, steps: list[dict[str, Any]]) -> HttpResponse:
-    if not steps:
+def funnel(
+    fmt: str,
+    form: Any,
+    steps: list[dict[str, Any]],
+    which: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The funnel's steps; ``?table=over_time`` its entry periods, ``?table=times``
+    its time to convert (``within_N``: reached within N periods of entering)."""
+    if not steps or extra is None:
         return refused(fmt, form)
+    if which == "over_time":
+        labels = [s["label"] for s in steps[1:]]
+        columns = ["entered_in", "users_entering", *[f"percent_reached {x}" for x in labels]]
+        rows = [[r["period"], r["entered"], *r["reached"]] for r in extra["over_time"]]
+        return table(fmt, "funnel-over-time", columns, rows)
+    if which == "times" and extra["times"]:
+        width = len(extra["times"][0]["within"])
+        columns = ["step", "median_periods", *[f"within_{d}" for d in range(width)]]
+        rows = [[t["label"], t["median"], *t["within"]] for t in extra["times"]]
+        return table(fmt, "funnel-times", columns, rows)
     columns = ["step", "users", "conversion_from_previous"]
     return table(fmt, "funnel", columns, [[s["label"], s["count"], s["conversion"]] for s in steps])
 

@@ -49,11 +49,13 @@ from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
     CohortTable,
+    FunnelResult,
     PeriodRange,
     cohort_table,
     funnel,
     lifecycle,
     stickiness,
+    times_measurable,
 )
 from porpoise_django.permissions import may_view
 from porpoise_django.services import get_analytics
@@ -508,17 +510,20 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     steps: list[dict[str, Any]] = []
     overall = None
     split: dict[str, Any] = {}
+    extra: dict[str, Any] | None = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         pp = get_analytics()
         # Dates left out take the engine's defaults, as the API's do.
         span = {k: data[k] for k in ("start", "end") if data[k]}
+        templates = [template for _, template in data["steps"]]
         try:
             result = funnel(
                 pp,
-                [template for _, template in data["steps"]],
+                templates,
                 granularity=data["granularity"],
                 window=data["window"],
+                times=times_fit(pp, templates, data, span),
                 **span,
             )
         except ValueError as exc:
@@ -542,15 +547,59 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                 )
             overall = result.overall()
             split = _funnel_split(pp, data, span)
+            extra = funnel_extras(result, [label for label, _ in data["steps"]])
     if fmt := exports.wanted(request):
-        return exports.funnel(fmt, form, steps)
+        return exports.funnel(fmt, form, steps, request.GET.get("table"), extra)
     return render(
         request,
         "porpoise_django/admin/funnels.html",
         _context(
-            site, request, TITLES["funnels"], form=form, steps=steps, overall=overall, split=split
+            site,
+            request,
+            TITLES["funnels"],
+            form=form,
+            steps=steps,
+            overall=overall,
+            split=split,
+            **(extra or {}),
         ),
     )
+
+
+def times_fit(
+    pp: Analytics, steps: Sequence[Any], data: dict[str, Any], span: dict[str, Any]
+) -> bool:
+    """Whether the page can show the time to convert (bounded: see the engine's
+    ``times_measurable``); a funnel too wide for it still shows its counts."""
+    entries = len(pp.range(data["granularity"], span.get("start", -6), span.get("end", 0)))
+    return times_measurable(entries, len(steps), data["window"])
+
+
+def funnel_extras(result: FunnelResult, labels: list[str]) -> dict[str, Any]:
+    """Conversion over time (a row per entry period, a line per step in a chart)
+    and the time to convert (per step: the median and the cumulative reach)."""
+    rows: list[dict[str, Any]] = []
+    for period, counts in result.entries:
+        entered = counts[0]
+        reached = [round(100 * c / entered, 1) if entered else None for c in counts[1:]]
+        rows.append({"period": period.label, "entered": entered, "reached": reached})
+    chart = {
+        "type": "line",
+        "labels": [r["period"] for r in rows],
+        "datasets": [
+            {"label": f"% reached {label}", "data": [r["reached"][k] for r in rows]}
+            for k, label in enumerate(labels[1:])
+        ],
+        "percent": True,
+    }
+    times = []
+    if result.within is not None:
+        medians = result.median_periods()
+        times = [
+            {"label": label, "median": median, "within": within}
+            for label, median, within in zip(labels, medians, result.within, strict=True)
+        ][1:]
+    return {"over_time": rows, "chart": chart if rows else None, "times": times}
 
 
 def _funnel_split(pp: Analytics, data: dict[str, Any], span: dict[str, Any]) -> dict[str, Any]:

@@ -169,6 +169,11 @@ class FunnelParams(SplitParams):
     )
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
+    times = serializers.BooleanField(
+        default=False,
+        help_text="Also the time to convert: per step, how many reached it within "
+        "0, 1, ... window periods of entering, and the median (window of at most 60).",
+    )
 
     def validate_steps(self, value: str) -> list[str]:
         steps = [s.strip() for s in value.split(",") if s.strip()]

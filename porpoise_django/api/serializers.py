@@ -159,11 +159,54 @@ class FunnelStepSerializer(serializers.Serializer):
     conversion = serializers.FloatField(allow_null=True)
 
 
+class FunnelEntrySerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="The entry period.")
+    start = serializers.DateTimeField()
+    counts = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Per step, of those who entered then."
+    )
+
+
+class FunnelTimeSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    median_periods = serializers.IntegerField(
+        allow_null=True,
+        help_text="Half of those who reached the step did within this many periods.",
+    )
+    within = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="How many reached the step within 0, 1, ... window periods of entering.",
+    )
+
+
 class FunnelSerializer(serializers.Serializer):
     """The steps' names (as asked) beside a :class:`~porpoise_django.engine.FunnelResult`."""
 
     steps = serializers.SerializerMethodField()
     overall = serializers.FloatField(allow_null=True, source="result.overall")
+    entries = serializers.SerializerMethodField()
+    times = serializers.SerializerMethodField()
+
+    @extend_schema_field(FunnelEntrySerializer(many=True))
+    def get_entries(self, answer: dict[str, Any]) -> Any:
+        """Conversion over time: each entry period's own funnel."""
+        rows = [
+            {"period": p.label, "start": p.start, "counts": counts}
+            for p, counts in answer["result"].entries
+        ]
+        return FunnelEntrySerializer(rows, many=True).data
+
+    @extend_schema_field(FunnelTimeSerializer(many=True, allow_null=True))
+    def get_times(self, answer: dict[str, Any]) -> Any:
+        """With ``times=true``: the time to convert per step; null otherwise."""
+        result = answer["result"]
+        if result.within is None:
+            return None
+        rows = [
+            {"step": s, "median_periods": m, "within": w}
+            for s, m, w in zip(answer["steps"], result.median_periods(), result.within, strict=True)
+        ]
+        return FunnelTimeSerializer(rows, many=True).data
 
     @extend_schema_field(FunnelStepSerializer(many=True))
     def get_steps(self, answer: dict[str, Any]) -> Any:

@@ -465,7 +465,7 @@ class FunnelView(PorpoiseView):
             start=args.get("start") or -6,
             end=args.get("end") or 0,
         )
-        result = engine("start", lambda: funnel(pp, steps, **options))
+        result = engine("start", lambda: funnel(pp, steps, times=args["times"], **options))
         data = dict(out.FunnelSerializer({"steps": args["steps"], "result": result}).data)
         if args.get("breakdown"):
             name = args["breakdown"]

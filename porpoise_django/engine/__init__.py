@@ -18,7 +18,7 @@ from porpoise_django.engine.analyses.drilldown import (
     lifecycle_state,
     stickiness_days,
 )
-from porpoise_django.engine.analyses.funnels import FunnelResult
+from porpoise_django.engine.analyses.funnels import FunnelResult, times_measurable
 from porpoise_django.engine.analyses.lifecycle import Lifecycle
 from porpoise_django.engine.analyses.people import MAX_PEOPLE_LIMIT, Activity, People
 from porpoise_django.engine.analyses.stickiness import Stickiness
@@ -131,5 +131,6 @@ __all__ = [
     "split_zone",
     "stickiness",
     "stickiness_days",
+    "times_measurable",
     "validate_name",
 ]

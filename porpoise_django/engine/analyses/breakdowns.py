@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
@@ -98,7 +99,7 @@ def funnel(
     results = {}
     for value, part in pp.split_by(first, breakdown).items():
         result = funnels.funnel(pp, [part, *steps[1:]], **options)
-        results[value] = funnels.FunnelResult(names, result.counts)
+        results[value] = dataclasses.replace(result, steps=names)
     return results
 
 

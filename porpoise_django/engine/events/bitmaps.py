@@ -323,8 +323,10 @@ class BitOp(_Derived):
                 operands.append(side)
         return cls(left.store, op, operands)
 
-    @property
+    @functools.cached_property
     def signature(self) -> str:
+        # Kept: deep expressions (a funnel's time to convert) would otherwise
+        # rebuild every operand's text once per node and chunk.
         return f"{self.op.lower()}({','.join(o.signature for o in self.operands)})"
 
     def bind(self, when: Any) -> Bitmap:
@@ -382,7 +384,7 @@ class Difference(_Derived):
         super().__init__(left.store)
         self._set_operands((left, right))
 
-    @property
+    @functools.cached_property
     def signature(self) -> str:
         left, right = self.operands
         if isinstance(left, UniverseBitmap):
@@ -403,6 +405,7 @@ class Difference(_Derived):
             pipe.expire(both, self.store.temp_ttl)
 
         return self._temp_key(chunk, pipe, memo, build)
+
 
 class Tally(_Derived):
     """Ids in exactly ``k`` of the operands (``at_least``: in ``k`` or more), e.g.

@@ -122,12 +122,17 @@ def test_paging_through_the_people(staff_client: Client, porpoise: Any) -> None:
 
 
 def test_a_persons_activity_grid(staff_client: Client, users: Any) -> None:
-    _, people = users
+    pp, people = users
     user = people[1]
     html = staff_client.get(f"{PEOPLE}{user.pk}/", {"period": "7d"}).content.decode()
     assert user.username in html and 'id="porpoise-activity-grid"' in html
     assert "<td>signup</td>" in html and "<td>active</td>" in html
     assert html.count("&#9632;") == 3  # signup, active, visit: once each
+    assert 'id="porpoise-person-properties"' not in html  # none set yet
+    pp.set_properties(user.pk, {"plan": "pro", "country": "FR"})
+    html = staff_client.get(f"{PEOPLE}{user.pk}/", {"period": "7d"}).content.decode()
+    table = html.split('id="porpoise-person-properties"')[1].split("</table>")[0]
+    assert "<td>country</td><td>FR</td>" in table and "<td>plan</td><td>pro</td>" in table
     assert "errornote" in staff_client.get(f"{PEOPLE}abc/").content.decode()
 
 

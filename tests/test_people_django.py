@@ -82,6 +82,10 @@ def test_activity_of_one_id(api: APIClient, data: Any) -> None:
     marks = {e["name"]: e["marks"] for e in body["events"]}
     assert marks["play"][-1] is True and marks["login"][-3] is True
     assert sum(marks["login"]) == 1
+    assert body["properties"] == {}
+    data.set_properties(1000, {"plan": "pro", "country": "FR"})
+    again = api.get(f"{API}/people/1000/activity/", {"period": "7d"}).json()
+    assert again["properties"] == {"country": "FR", "plan": "pro"}
     assert api.get(f"{API}/people/abc/activity/").status_code == 400
     response = api.get(f"{API}/people/3/activity/")
     assert "no-store" in response["Cache-Control"]

@@ -90,6 +90,10 @@ class ActivitySerializer(serializers.Serializer):
     unique_events = serializers.ListField(
         child=serializers.CharField(), help_text="Unique events and segments it holds now."
     )
+    properties = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Its person properties now: name -> value (only those it holds a value of).",
+    )
 
 
 def event_periods(pp: Analytics, text: str, field: str = "period") -> PeriodRange:
@@ -174,7 +178,8 @@ class ActivityView(PrivateView):
         description="What one id did per period (personal data: never cached, no tokens).",
     )
     def get(self, request: Request, id: str) -> Response:
-        """The events one id did in each period, and the unique events it holds."""
+        """The events one id did in each period, the unique events and the person
+        property values it holds."""
         data = ActivityParams(data=request.query_params)
         data.is_valid(raise_exception=True)
         pp = get_analytics()
@@ -187,5 +192,6 @@ class ActivityView(PrivateView):
             "periods": [p.label for p in done.periods],
             "events": [{"name": n, "marks": m} for n, m in done.marks.items()],
             "unique_events": done.uniques,
+            "properties": done.properties,
         }
         return Response(ActivitySerializer(answer).data)

@@ -18,6 +18,10 @@
                           ``TRACK_NEW_CHUNKS_PER_DAY``) is not an int from 0
 ``porpoise_django.E040``  ``PERSON_PROPERTIES`` is not a dict of property name ->
                           attribute path or dotted path of a callable
+``porpoise_django.E041``  ``FORGET_ON_USER_DELETE`` is not True or False
+``porpoise_django.W041``  ``FORGET_ON_USER_DELETE`` is on, but deleting a user (or
+                          a user through a proxy model) would not forget them:
+                          the receiver is not connected
 ``porpoise_django.W001``  an unknown ``PORPOISE`` key
 ``porpoise_django.W002``  the middleware runs before authentication
 ``porpoise_django.W003``  the API without Swagger UI's files (``docs/`` blank)
@@ -435,5 +439,43 @@ def check_active_check_seconds(app_configs: Any = None, **kwargs: Any) -> list[C
             hint="How often the 'active once per bucket' set reads the store's epoch; "
             "1.0 is the default, 0 reads it on every request that would skip.",
             id="porpoise_django.E021",
+        )
+    ]
+
+
+@register()
+def check_forget_on_user_delete(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E041: ``FORGET_ON_USER_DELETE`` is a bool (the string "False" would be on);
+    W041: it is on, but the user model's ``post_delete`` (or a proxy model's) does
+    not reach the receiver, so deleting a user would not forget them."""
+    from porpoise_django.tracking import forgetting
+
+    value = porpoise_settings.FORGET_ON_USER_DELETE
+    if not isinstance(value, bool):
+        return [
+            _error(
+                41,
+                f"PORPOISE['FORGET_ON_USER_DELETE'] is {value!r}, not True or False.",
+                "True (the default) forgets a user in the analytics when the user is "
+                "deleted; False leaves it to 'manage.py porpoise_forget' and the admin "
+                "action. Any other value (even the string 'False') would count as on.",
+            )
+        ]
+    if not value:
+        return []
+    # Without django.contrib.auth there is no user model: nothing to connect to.
+    missing = [m._meta.label for m in forgetting.user_models() if not forgetting.connected(m)]
+    if not missing:
+        return []
+    return [
+        Warning(
+            "PORPOISE['FORGET_ON_USER_DELETE'] is on, but deleting a user through "
+            f"{', '.join(missing)} would not forget them: the post_delete receiver is not "
+            "connected to it.",
+            hint="Keep 'porpoise_django' (its AppConfig, whose ready() connects the "
+            "receiver) in INSTALLED_APPS, do not disconnect the receiver, and define proxy "
+            "models of the user model in installed apps (they are connected at start-up); "
+            "or set FORGET_ON_USER_DELETE to False and forget users yourself.",
+            id="porpoise_django.W041",
         )
     ]

@@ -199,3 +199,35 @@ def test_settings_are_reloaded_when_they_change(settings):
 def test_w003_swagger_ui_files_need_the_sidecar_app(settings):
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "drf_spectacular_sidecar"]
     assert _run() == ["porpoise_django.W003"]
+
+
+@pytest.mark.parametrize("bad", ["False", "no", 0, 1, None, []])
+def test_e041_forget_on_user_delete_is_a_bool(settings, bad):
+    settings.PORPOISE = {"FORGET_ON_USER_DELETE": bad}
+    messages = [m for m in run_checks() if m.id == "porpoise_django.E041"]
+    assert _ids(messages) == ["porpoise_django.E041"]
+    assert repr(bad) in messages[0].msg and "True or False" in messages[0].msg
+    assert "porpoise_forget" in messages[0].hint
+    settings.PORPOISE = {"FORGET_ON_USER_DELETE": False}
+    assert _run() == []
+
+
+def test_w041_forgetting_on_delete_needs_its_receiver(settings):
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_delete
+
+    from porpoise_django.tracking import forgetting
+    from tests.testapp.models import StaffUser
+
+    assert forgetting.user_models() == [get_user_model(), StaffUser]  # proxies too
+    post_delete.disconnect(sender=StaffUser, dispatch_uid=forgetting.DISPATCH_UID)
+    try:
+        messages = [m for m in run_checks() if m.id == "porpoise_django.W041"]
+        assert len(messages) == 1 and "testapp.StaffUser" in messages[0].msg
+        assert "auth.User" not in messages[0].msg and messages[0].hint
+        settings.PORPOISE = {"FORGET_ON_USER_DELETE": False}  # off: nothing to connect
+        assert _run() == []
+    finally:
+        forgetting.connect()
+    settings.PORPOISE = {}
+    assert _run() == []

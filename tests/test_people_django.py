@@ -142,6 +142,19 @@ def test_deleting_a_user_forgets_them(
     assert pk not in pp.unique("premium") and pk not in pp.universe()
 
 
+def test_deleting_a_user_through_a_proxy_model_forgets_them(
+    porpoise: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.testapp.models import StaffUser
+
+    pp = porpoise()
+    ann = get_user_model().objects.create_user("ann", password="pw")
+    pp.mark("login", ann.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        StaffUser.objects.filter(pk=ann.pk).delete()  # post_delete's sender: StaffUser
+    assert list(pp.event("login").day()) == []
+
+
 def test_forgetting_on_delete_can_be_switched_off(
     porpoise: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -4,8 +4,8 @@
   bitmap, unique event, segment, person property and per-id counter; the id
   map entry in map mode) and this process's cached id pairs.
 - With ``PORPOISE["FORGET_ON_USER_DELETE"]`` (default True), deleting a user
-  (the user model's ``post_delete``) forgets ``user.pk``, after the
-  transaction commits.
+  (the ``post_delete`` of the user model and of its proxy models) forgets
+  ``user.pk``, after the transaction commits (checks E041, W041).
 - ``manage.py porpoise_forget ID...`` and the user admin's action "Forget in
   analytics" call :func:`forget` too.
 
@@ -60,13 +60,28 @@ def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     transaction.on_commit(run)
 
 
-def connect() -> None:
-    """Connect :func:`user_deleted` to the user model (when auth is installed); the
-    setting is read at each deletion, so ``override_settings`` works."""
+def user_models() -> list[Any]:
+    """The user model and its proxies: a deletion through a proxy model sends
+    ``post_delete`` with the proxy as sender, not the user model (none without auth)."""
     from django.apps import apps
 
     if not apps.is_installed("django.contrib.auth"):
-        return
+        return []
     from django.contrib.auth import get_user_model
 
-    post_delete.connect(user_deleted, sender=get_user_model(), dispatch_uid=DISPATCH_UID)
+    model = get_user_model()
+    proxies = [m for m in apps.get_models() if m._meta.proxy and m._meta.concrete_model is model]
+    return [model, *proxies]
+
+
+def connect() -> None:
+    """Connect :func:`user_deleted` to the user model and its proxies (when auth is
+    installed); the setting is read at each deletion, so ``override_settings`` works."""
+    for model in user_models():
+        post_delete.connect(user_deleted, sender=model, dispatch_uid=DISPATCH_UID)
+
+
+def connected(model: Any) -> bool:
+    """Whether :func:`user_deleted` receives ``model``'s ``post_delete``."""
+    # Each receiver is kept under (dispatch_uid, id(sender)), first in its entry.
+    return any(entry[0] == (DISPATCH_UID, id(model)) for entry in post_delete.receivers)

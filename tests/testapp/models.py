@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 
 
@@ -13,3 +14,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk} of {self.customer_id}"
+
+
+class StaffUser(User):
+    """A proxy of the user model: deleting through it must forget the user too."""
+
+    class Meta:
+        proxy = True
+        app_label = "testapp"

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 
 import redis
+import redis.backoff
+import redis.retry
 
 _lock = threading.Lock()
 _server: EmbeddedServer | None = None
@@ -140,8 +142,11 @@ class EmbeddedServer:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
+        # No retries: the server closing the connection is the answer, and
+        # redis-py's default retry (with backoff) made each stop take ~4 s.
+        no_retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
         try:
-            with redis.Redis(port=self.port, socket_connect_timeout=1) as client:
+            with redis.Redis(port=self.port, socket_connect_timeout=1, retry=no_retry) as client:
                 client.shutdown(save=self.persist, nosave=not self.persist)
         except redis.exceptions.RedisError:
             pass  # the server closes the connection as it goes

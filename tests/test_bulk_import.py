@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from porpoise_django.engine import InvalidId, InvalidTime
-from porpoise_django.engine.events.bulk import split_groups
+from porpoise_django.engine.storage import bitarrays
 from porpoise_django.engine.time.periods import dense_unique
 
 UTC = dt.UTC
@@ -99,12 +99,25 @@ def test_the_sort_free_unique_of_an_import_is_numpys(values):
     assert inverse.tolist() == expected_inverse.tolist()
 
 
-@pytest.mark.parametrize("groups", [7, 2**16 + 5])
-def test_groups_of_an_import_keep_their_offsets_in_order(groups):
+@pytest.mark.parametrize(
+    ("groups", "scatter_bits"),
+    [
+        (7, bitarrays.SCATTER_BITS),  # one block: every group scattered at once
+        (40, 8 * 64),  # several blocks (8 groups of 64 bits each)
+        (400, 8 * 64),  # past MAX_SCATTER_BLOCKS: sorted into groups
+        (2**16 + 5, bitarrays.SCATTER_BITS),  # too many groups for a 16-bit sort key
+    ],
+)
+def test_an_imports_groups_become_the_bitmaps_of_their_offsets(groups, scatter_bits, monkeypatch):
+    monkeypatch.setattr(bitarrays, "SCATTER_BITS", scatter_bits)
     rng = np.random.default_rng(3)
+    width = 64
     group = rng.integers(0, groups, 20_000)
-    offsets = np.arange(20_000)
-    seen = list(split_groups(group, offsets))
+    offsets = rng.integers(0, width, 20_000)
+    offsets[:50] = 0  # a group whose only bit is the first: one byte long
+    seen = list(bitarrays.group_bitmaps(group, offsets, width))
     assert [g for g, _ in seen] == sorted(set(group.tolist()))
-    for g, part in seen:
-        assert part.tolist() == np.flatnonzero(group == g).tolist()
+    for g, raw in seen:
+        # Exactly those offsets, and no longer than its highest bit needs.
+        assert raw == bitarrays.bitmap_from_offsets(offsets[group == g])
+    assert list(bitarrays.group_bitmaps(group[:0], offsets[:0], width)) == []

@@ -22,7 +22,7 @@ import numpy as np
 
 from porpoise_django.engine.errors import InvalidTime
 from porpoise_django.engine.events.marks import Row
-from porpoise_django.engine.storage.bitarrays import bitmap_from_offsets
+from porpoise_django.engine.storage.bitarrays import group_bitmaps
 from porpoise_django.engine.storage.buckets import BucketRegistry, Entry
 from porpoise_django.engine.storage.ids import DirectIds, ExternalId
 from porpoise_django.engine.storage.scripts import run_pipeline
@@ -32,7 +32,7 @@ from porpoise_django.engine.time.periods import bucket_keys, dense_unique
 #: Stored keys OR-ed per pipeline.
 _KEYS_PER_PIPELINE = 64
 #: (stored key, offsets to set in it, expire at or None)
-Write = tuple[str, np.ndarray, float | None]
+Write = tuple[str, bytes, float | None]
 
 
 class BulkImporter(StoreWriter):
@@ -70,14 +70,14 @@ class BulkImporter(StoreWriter):
                 (self.registry.buckets.key("e", name), p.member, e) for p, e in expiry.items()
             ]
             group = period_index * len(chunk_ids) + chunk_index
-            for number, group_offsets in split_groups(group, offsets):
+            for number, bitmap in group_bitmaps(group, offsets, self.keys.chunk_size):
                 period = periods[number // len(chunk_ids)]
                 if period in expiry:
                     chunk = int(chunk_ids[number % len(chunk_ids)])
                     key = self.keys.event(name, period, chunk)
-                    writes.append((key, group_offsets, expiry[period]))
-        for number, group_offsets in split_groups(chunk_index, offsets):
-            writes.append((self.keys.universe(int(chunk_ids[number])), group_offsets, None))
+                    writes.append((key, bitmap, expiry[period]))
+        for number, bitmap in group_bitmaps(chunk_index, offsets, self.keys.chunk_size):
+            writes.append((self.keys.universe(int(chunk_ids[number])), bitmap, None))
         self._write(writes)
         spans = {name: (float(stamps.min()), float(stamps.max()))}
 
@@ -121,11 +121,11 @@ class BulkImporter(StoreWriter):
             batch = writes[start : start + _KEYS_PER_PIPELINE]
 
             def build(pipe: Any, batch: Sequence[Write] = batch, start: int = start) -> None:
-                for number, (key, group_offsets, expire_at) in enumerate(batch):
+                for number, (key, bitmap, expire_at) in enumerate(batch):
                     # The temporary key shares the chunk's hash tag (single slot).
                     tag = key.split("}", 1)[0] + "}"
                     temp = f"{tag}:tmp:import:{token}:{start + number}"
-                    pipe.set(temp, bitmap_from_offsets(group_offsets), ex=ttl)
+                    pipe.set(temp, bitmap, ex=ttl)
                     pipe.execute_command("BITOP", "OR", key, key, temp)
                     pipe.unlink(temp)
                     if expire_at is not None:
@@ -171,23 +171,6 @@ class BulkImporter(StoreWriter):
                 total += flush()
                 pending = 0
         return total + flush()
-
-
-def split_groups(group: np.ndarray, offsets: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
-    """Yield (group number, offsets of that group), groups in increasing order."""
-    if len(group) == 0:
-        return
-    # Few groups (buckets x chunks): a 16-bit key sorts by radix, in linear time,
-    # and the groups' sizes come from counting them, not from the sorted keys.
-    key = group.astype(np.uint16) if int(group.max()) < 2**16 else group
-    order = np.argsort(key, kind="stable")
-    sorted_offsets = offsets[order]
-    sizes = np.bincount(group)
-    present = np.flatnonzero(sizes)
-    ends = np.cumsum(sizes)[present]
-    starts = ends - sizes[present]
-    for number, s, e in zip(present.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        yield number, sorted_offsets[s:e]
 
 
 class Importing:

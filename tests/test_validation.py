@@ -75,11 +75,25 @@ def test_unknown_or_untracked_granularities(pp, make_analytics):
         pp.range("decade", -1)
 
 
-def test_naive_datetimes_are_refused(pp, redis_client):
+def test_naive_datetimes_are_refused(pp, redis_client, clock):
     with pytest.raises(InvalidTime, match="naive datetime"):
         pp.mark("active", 1, dt.datetime(2026, 1, 1, 12))
     with pytest.raises(InvalidTime, match="naive"):
         pp.event("active").day(dt.datetime(2026, 1, 1))
+
+    class NoOffset(dt.tzinfo):  # a tzinfo that says nothing: naive too
+        def utcoffset(self, when):
+            return None
+
+    when = clock.now
+    rows = [("active", 1, when), ("active", 2, when.replace(tzinfo=NoOffset()))]
+    with pytest.raises(InvalidTime, match="row 1: naive datetime"):
+        pp.mark_many(rows)
+    future = when + dt.timedelta(days=3)  # beyond max_future_seconds
+    with pytest.raises(InvalidTime, match="row 1: .*max_future_seconds"):
+        pp.mark_many([("active", 1, when), ("active", 2, future)])
+    with pytest.raises(InvalidTime, match="row 0: .*out of range|row 0: "):
+        pp.mark_many([("active", 1, dt.datetime(1960, 1, 1, tzinfo=dt.UTC))])
     assert _keys(redis_client, pp) == []
 
 

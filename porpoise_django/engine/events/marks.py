@@ -15,6 +15,7 @@ registration is sent again at once.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -76,17 +77,24 @@ class MarkWriter(StoreWriter):
         groups: Groups = defaultdict(list)
         spans: dict[str, tuple[float, float]] = {}
         size = self.keys.chunk_size
+        # (name, slot) -> its set of periods: looked up once per name and slot of
+        # the batch; the slot's span is registered then, not once per mark.
+        numbers: dict[tuple[str, int], int] = {}
         for name, index, stamp in zip(names, indexes, stamps, strict=True):
             if index < 0:  # unmark of an id the map never saw: nothing to clear
                 continue
             chunk, offset = divmod(index, size)
-            groups[(name, chunk, self.slots.number(int(stamp // 900), grans))].append(offset)
-            if value:
-                # Registered by 15-minute slot: a busy event costs one registry
-                # write per slot and process, not one per mark.
-                first, last = stamp - stamp % 900, stamp - stamp % 900 + 899
-                low, high = spans.get(name, (first, last))
-                spans[name] = (min(low, first), max(high, last))
+            slot = int(stamp // 900)
+            number = numbers.get((name, slot))
+            if number is None:
+                number = numbers[(name, slot)] = self.slots.number(slot, grans)
+                if value:
+                    # Registered by 15-minute slot: a busy event costs one registry
+                    # write per slot and process, not one per mark.
+                    first, last = slot * 900.0, slot * 900.0 + 899
+                    low, high = spans.get(name, (first, last))
+                    spans[name] = (min(low, first), max(high, last))
+            groups[(name, chunk, number)].append(offset)
         batch = _MarkBatch(self, groups, spans, now_ts, value, track_unique)
         return Prepared(batch.build, batch.done, len(names))
 
@@ -96,6 +104,9 @@ class MarkWriter(StoreWriter):
         names: list[str] = []
         externals: list[ExternalId] = []
         stamps: list[float] = []
+        # Bound once: this loop is most of the cost of a batch of marks.
+        name_of, check_id, stamp = self.policy.name, self.id_codec.check, self.policy.stamp
+        latest = now_ts + self.policy.max_future_seconds
         for number, row in enumerate(rows):
             try:
                 if len(row) == 2:
@@ -108,9 +119,17 @@ class MarkWriter(StoreWriter):
                     f"row {number}: expected (event, id) or (event, id, when)"
                 ) from None
             try:
-                names.append(self.policy.name(event))
-                externals.append(self.id_codec.check(external))
-                stamps.append(now_ts if when is None else self.policy.stamp(when, now=now_ts))
+                names.append(name_of(event))
+                externals.append(check_id(external))
+                if when is None:
+                    stamps.append(now_ts)
+                elif type(when) is dt.datetime and when.utcoffset() is not None:
+                    # The usual row (an aware datetime in the write window),
+                    # without the general path's checks; any other goes there.
+                    ts = when.timestamp()
+                    stamps.append(ts if 0 <= ts <= latest else stamp(when, now=now_ts))
+                else:
+                    stamps.append(stamp(when, now=now_ts))
             except ValueError as exc:
                 raise type(exc)(f"row {number}: {exc}") from None
         return names, externals, stamps

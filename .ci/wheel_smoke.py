@@ -1,7 +1,7 @@
 """Run by ``nox -s wheel`` in a copy of example_project, with porpoise-django
 installed from the built wheel: the package's templates, static files (Chart.js
-and its licence) and ``py.typed`` are there, the embedded server comes with its
-dependencies, and a staff page renders.
+and its licence), compiled translations and ``py.typed`` are there, the embedded
+server comes with its dependencies, and a staff page renders.
 
 Kept out of tests/: pytest would import it while collecting.
 """
@@ -36,9 +36,14 @@ def main() -> None:
     from django.core.management import call_command
     from django.template.loader import get_template
     from django.test import Client
+    from django.utils import translation
 
     for static in ("porpoise_django/chart.umd.min.js", "porpoise_django/chart.js-LICENSE.md"):
         assert finders.find(static), f"{static} is missing from the wheel"
+    for language in ("fr", "de"):
+        for domain in ("django", "djangojs"):
+            compiled = package / "locale" / language / "LC_MESSAGES" / f"{domain}.mo"
+            assert compiled.exists(), f"{compiled.name} ({language}) is missing from the wheel"
     get_template("porpoise_django/admin/overview.html")
 
     call_command("migrate", verbosity=0)
@@ -48,6 +53,9 @@ def main() -> None:
     page = client.get("/admin/porpoise/")
     assert page.status_code == 200, page.status_code
     assert b"chart.umd.min.js" in page.content or b"Overview" in page.content
+    with translation.override("fr"):
+        said = translation.gettext("Porpoise analytics")
+    assert said == "Analyses Porpoise", f"the wheel's French catalogue is not used: {said!r}"
     print(f"wheel smoke test passed: porpoise-django {porpoise_django.__version__} from {package}")
 
 

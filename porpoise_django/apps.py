@@ -3,6 +3,7 @@ permission it creates after ``migrate`` is in :mod:`porpoise_django.permissions`
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 from porpoise_django.permissions import create_view_permission, view_permission
 
@@ -11,7 +12,7 @@ __all__ = ["PorpoiseConfig", "view_permission"]
 
 class PorpoiseConfig(AppConfig):
     name = "porpoise_django"
-    verbose_name = "Porpoise analytics"
+    verbose_name = _("Porpoise analytics")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

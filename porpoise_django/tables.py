@@ -14,7 +14,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 from porpoise_django.engine import Analytics, Bitmap, InvalidExpression, parse_query
+from porpoise_django.i18n import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,11 @@ def check_cells(cohorts: int, offsets: int) -> None:
     """Raise ``ValueError`` for a table over :data:`MAX_CELLS` cells."""
     if cohorts * (offsets + 1) > MAX_CELLS:
         raise ValueError(
-            f"{cohorts} cohorts x {offsets + 1} columns (periods 0 to {offsets}) is too large "
-            f"a table: at most {MAX_CELLS} cells"
+            gettext(
+                "%(cohorts)s cohorts x %(columns)s columns (periods 0 to %(offsets)s) is too "
+                "large a table: at most %(cells)s cells"
+            )
+            % {"cohorts": cohorts, "columns": offsets + 1, "offsets": offsets, "cells": MAX_CELLS}
         )
 
 
@@ -61,8 +67,8 @@ def known_query(pp: Analytics, text: str, known: Iterable[str] | None = None) ->
         # An event restricted to a property value (signup=source=ads) is its event's.
         if name not in names and name.split("=")[0] not in names:
             close = difflib.get_close_matches(name, sorted(names), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise InvalidExpression(f"unknown event {name!r}{hint}")
+            message = gettext("unknown event %(name)r") % {"name": name}
+            raise InvalidExpression(message + did_you_mean(close))
     return template
 
 

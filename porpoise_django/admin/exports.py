@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.utils.translation import gettext
 
 from porpoise_django.tables import csv_cell, csv_safe
 
@@ -68,7 +69,7 @@ def refused(fmt: str, form: Any) -> HttpResponse:
     """A form the page refuses: 400 with its errors."""
     errors = {k: [str(e) for e in v] for k, v in form.errors.items()} if form.is_bound else {}
     if not form.is_bound:
-        errors = {"__all__": ["nothing to export: give the page's query"]}
+        errors = {"__all__": [gettext("nothing to export: give the page's query")]}
     if fmt == "json":
         return JsonResponse({"errors": errors}, status=400)
     lines = [f"{k}: {m}" for k, v in errors.items() for m in v]
@@ -77,11 +78,13 @@ def refused(fmt: str, form: Any) -> HttpResponse:
 
 def chart(fmt: str, name: str, spec: dict[str, Any]) -> HttpResponse:
     """A chart's periods as rows, each series a column."""
-    columns = ["period", *[d["label"] for d in spec["datasets"]], "partial"]
+    # The periods' own labels ("(so far)" is the page's), and each series' key
+    # where its label is in the page's language (the lifecycle's states).
+    columns = ["period", *[d.get("key", d["label"]) for d in spec["datasets"]], "partial"]
     partial = set(spec.get("partial", ()))
     rows = [
-        [label.removesuffix(" (so far)"), *[d["data"][i] for d in spec["datasets"]], i in partial]
-        for i, label in enumerate(spec["labels"])
+        [label, *[d["data"][i] for d in spec["datasets"]], i in partial]
+        for i, label in enumerate(spec.get("periods", spec["labels"]))
     ]
     return table(fmt, name, columns, rows)
 

@@ -10,15 +10,23 @@ with the admin's CSRF token, by whom the dashboards admit.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 
+from porpoise_django.admin.pages import TITLES
 from porpoise_django.admin.saved import key, save, saved, url_of
 from porpoise_django.admin.views import page_context, site_page
 from porpoise_django.services import get_analytics
+
+
+def titled(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each report with the title of its page, in the page's language."""
+    return [{**r, "page_title": TITLES.get(r.get("page", ""), r.get("page", ""))} for r in reports]
 
 
 @site_page
@@ -50,7 +58,9 @@ def reports_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     listed = [{**r, "url": url_of(site.name, r)} for r in saved(pp)]
     if request.GET.get("format") == "json":
         return JsonResponse({"reports": listed}, status=400 if error else 200)
-    context = page_context(site, request, "Saved reports", reports=listed, error=error)
+    context = page_context(
+        site, request, gettext("Saved reports"), reports=titled(listed), error=error
+    )
     return render(
         request, "porpoise_django/admin/reports.html", context, status=400 if error else 200
     )
@@ -65,9 +75,9 @@ def report_page(site: admin.AdminSite, request: HttpRequest, name: str) -> HttpR
         context = page_context(
             site,
             request,
-            "Saved reports",
-            reports=[{**r, "url": url_of(site.name, r)} for r in saved(pp)],
-            error=f"no saved report {name!r}",
+            gettext("Saved reports"),
+            reports=titled([{**r, "url": url_of(site.name, r)} for r in saved(pp)]),
+            error=gettext("no saved report %(name)r") % {"name": name},
         )
         return render(request, "porpoise_django/admin/reports.html", context, status=404)
     return HttpResponseRedirect(url_of(site.name, json.loads(raw)))

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from porpoise_django.engine import Analytics
 
@@ -41,16 +42,23 @@ def save(pp: Analytics, name: str, page: str, query: str, *, pinned: bool = Fals
     """Keep ``query`` of ``page`` under ``name`` (replacing a report of that name)."""
     name = name.strip()
     if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
-        raise ValueError(f"a report's name is 1 to {MAX_NAME} printable characters")
+        raise ValueError(
+            gettext("a report's name is 1 to %(most)s printable characters") % {"most": MAX_NAME}
+        )
     if page not in PAGES:
-        raise ValueError(f"unknown page {page!r}; reports open: {', '.join(PAGES)}")
+        raise ValueError(
+            gettext("unknown page %(page)r; reports open: %(pages)s")
+            % {"page": page, "pages": ", ".join(PAGES)}
+        )
     fields = QueryDict(query)
     kept = QueryDict(mutable=True)
     for field, value in fields.items():
         if field != "format":
             kept[field] = str(value)
     if pp.client.hlen(key(pp)) >= MAX_REPORTS and not pp.client.hexists(key(pp), name):
-        raise ValueError(f"at most {MAX_REPORTS} reports: delete one first")
+        raise ValueError(
+            gettext("at most %(most)s reports: delete one first") % {"most": MAX_REPORTS}
+        )
     report = {"page": page, "query": kept.urlencode(), "pinned": pinned, "saved_at": time.time()}
     pp.client.hset(key(pp), name, json.dumps(report))
 

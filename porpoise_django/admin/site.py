@@ -5,7 +5,9 @@ the default site only, this wraps two of its methods (``porpoise_django.admin``,
 which the admin's autodiscovery imports, calls :func:`install`):
 
 - ``get_urls`` adds the dashboard URLs under ``admin/porpoise/`` (names
-  ``admin:porpoise_overview`` and so on), so no ``include`` is needed;
+  ``admin:porpoise_overview`` and so on), so no ``include`` is needed, and
+  the app's JavaScript catalogue (``admin:porpoise_jsi18n``: the admin's own
+  ``jsi18n`` serves only django.contrib.admin's strings);
 - ``get_app_list`` adds an app entry with one row per page, which the admin
   index and the navigation sidebar both show, to staff only.
 
@@ -20,6 +22,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 
 from porpoise_django.admin import people, reports, views
 from porpoise_django.admin.pages import PAGES
@@ -56,6 +60,13 @@ def dashboard_urls(site: admin.AdminSite) -> list[URLPattern]:
             name="porpoise_report",
         ),
         path("porpoise/", partial(views.overview, site), name="porpoise_index"),
+        # The strings of the app's scripts, in the active language (public, as
+        # the scripts themselves are).
+        path(
+            "porpoise/jsi18n/",
+            JavaScriptCatalog.as_view(packages=["porpoise_django"]),
+            name="porpoise_jsi18n",
+        ),
     ]
 
 
@@ -74,7 +85,7 @@ def app_entry(site: admin.AdminSite, request: HttpRequest) -> dict[str, Any]:
             }
         )
     return {
-        "name": "Porpoise analytics",
+        "name": _("Porpoise analytics"),
         "app_label": "porpoise_django",
         "app_url": reverse(f"{site.name}:porpoise_overview"),
         "has_module_perms": True,

@@ -13,6 +13,7 @@ from functools import cache, wraps
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -42,7 +43,14 @@ from porpoise_django.admin.forms import (
     FunnelForm,
     LifecycleForm,
 )
-from porpoise_django.admin.links import cohort_links, people_url
+    OverviewForm,
+)
+from porpoise_django.admin.links import (
+    cohort_links,
+    lifecycle_rows,
+    overview_split,
+    people_url,
+    period_links,
 from porpoise_django.admin.pages import PAGES, TITLES
 from porpoise_django.admin.saved import saved
 from porpoise_django.conf import porpoise_settings
@@ -50,6 +58,7 @@ from porpoise_django.engine import (
     Analytics,
     CohortTable,
     FunnelResult,
+    Bitmap,
     PeriodRange,
     cohort_table,
     funnel,
@@ -183,7 +192,9 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     counters = [n for n in pp.counter_names() if query.lower() in n.lower()]
     sort = request.GET.get("sort", "name")
     sort = sort if sort in SORTS else "name"
-    event_page, event_rows = _event_page(pp, events, sort, request.GET.get("page"))
+    split_form, where = _overview_filters(request)
+    event_page, event_rows = _event_page(pp, events, sort, request.GET.get("page"), where)
+    _overview_links(site, pp, split_form, event_rows)
     counter_page = Paginator(counters, PAGE_SIZE).get_page(request.GET.get("cpage"))
     counter_rows = _counter_rows(pp, list(counter_page))
     described = descriptions()
@@ -211,6 +222,8 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
             decision_names=decision_names(pp),
             saved_reports=_pinned_charts(pp, saved(pp)[:20]),
+            split_form=split_form,
+            split_query=_kept_query(split_form),
             spark_days=SPARK_DAYS,
         ),
     )
@@ -248,33 +261,84 @@ def descriptions() -> dict[str, str]:
     return {str(k): str(v) for k, v in given.items()}
 
 
-def _event_page(pp: Analytics, names: list[str], sort: str, number: Any) -> tuple[Any, list[Any]]:
+def _overview_filters(request: HttpRequest) -> tuple[OverviewForm, Bitmap | None]:
+    """The overview's "Breakdown by" and "Where" form, and the "Where" bitmap
+    (None without filters, or when they are refused: the form says why)."""
+    given = {k: v for k, v in request.GET.items() if k in OverviewForm.base_fields}
+    form = OverviewForm(given or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["where"]
+    return form, None
+
+
+def _kept_query(form: OverviewForm) -> str:
+    """``&breakdown=...&where=...``: the split kept by the sort and page links."""
+    kept = QueryDict(mutable=True)
+    kept.update({k: v for k, v in (form.data or {}).items() if v not in (None, "")})
+    return f"&{kept.urlencode()}" if kept else ""
+
+
+def _overview_links(
+    site: admin.AdminSite, pp: Analytics, form: OverviewForm, rows: list[dict[str, Any]]
+) -> None:
+    """Link each event's today and this week to its users (with the "Where"), and
+    split them by the "Breakdown by" (:func:`.links.overview_split`)."""
+    fields = {k: v for k, v in (form.data or {}).items() if v not in (None, "")}
+    for granularity, column in (("day", "today"), ("week", "week")):
+        if granularity in pp.granularities:
+            period = pp.period(granularity)
+            for row in rows:
+                link = period_links(
+                    site.name, "overview", fields, name=row["name"], granularity=granularity
+                )
+                row[f"{column}_url"] = link(period)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    if data.get("breakdown"):
+        top = data["top"] or OVERVIEW_TOP
+        overview_split(pp, site.name, rows, data["breakdown"], top, data["where"], fields)
+
+
+#: Values of a "Breakdown by" shown per event on the overview, unless asked.
+OVERVIEW_TOP = 5
+
+
+def _event_page(
+    pp: Analytics, names: list[str], sort: str, number: Any, where: Bitmap | None = None
+) -> tuple[Any, list[Any]]:
     """The page of events asked for, and its rows: by name, the page's rows are
     read; by a figure, every event's rows are read and sorted, the largest first
-    (an event without the figure last)."""
+    (an event without the figure last). ``where``: only the ids it holds."""
     if sort == "name":
         by_name = Paginator(names, PAGE_SIZE).get_page(number)
-        return by_name, _event_rows(pp, list(by_name))
-    rows = _event_rows(pp, names[:SORT_LIMIT])
+        return by_name, _event_rows(pp, list(by_name), where)
+    rows = _event_rows(pp, names[:SORT_LIMIT], where)
     rows.sort(key=lambda r: (r[sort] is None, -(r[sort] or 0), r["name"]))
     page = Paginator(rows, PAGE_SIZE).get_page(number)
     return page, list(page)
 
 
-def _event_rows(pp: Analytics, names: list[str]) -> list[dict[str, Any]]:
+def _event_rows(
+    pp: Analytics, names: list[str], where: Bitmap | None = None
+) -> list[dict[str, Any]]:
     """Today, this week, a sparkline of the last days and the change of the last
-    7 days' users over the 7 days before, per event; one round trip."""
+    7 days' users over the 7 days before, per event (``where``: only the ids it
+    holds); one round trip."""
     tracked = pp.granularities
     days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
     week = pp.period("week") if "week" in tracked else None
     bitmaps = []
     for name in names:
         event = pp.event(name)
-        bitmaps += [event.bind(p) for p in days]
+        bitmaps += [only(event.bind(p)) for p in days]
         if week is not None:
-            bitmaps.append(event.bind(week))
+
+    def only(bitmap: Bitmap) -> Bitmap:
+        return bitmap if where is None else bitmap & where
+
+            bitmaps.append(only(event.bind(week)))
         if days:
-            bitmaps += [event.union(pp.range("day", -6, 0)), event.union(pp.range("day", -13, -7))]
+            recent, earlier = pp.range("day", -6, 0), pp.range("day", -13, -7)
+            bitmaps += [only(event.union(recent)), only(event.union(earlier))]
     counts = pp.count_bitmaps(bitmaps) if bitmaps else []
     width = len(days) + (1 if week is not None else 0) + (2 if days else 0)
     rows = []
@@ -672,10 +736,38 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["charts"],
             form=form,
             chart=chart,
+    points: list[dict[str, Any]] = []
             top_rows=top_rows,
             all_names=names,
         ),
     )
+
+
+def _chart_points(
+    pp: Analytics, site_name: str, fields: Any, data: dict[str, Any], chart: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """For the charts of ids (an event, a unique event among the active users):
+    each point's People link, as ``chart["people"]`` (one list per dataset, for
+    a click on the chart) and as rows of the table under it (a plain link per
+    number). Counters and metrics are sums: none."""
+    if data["kind"] not in ("event", "unique"):
+        return []
+    split = data.get("breakdown") if data["kind"] == "event" else None
+    picks = [{"value": v} for v in pp.split_by(pp.event(data["name"]), split)] if split else [{}]
+    spans = [data["range"], _previous(data["range"])] if data["compare"] else [data["range"]]
+    links = [period_links(site_name, "chart", fields, **pick) for _ in spans for pick in picks]
+    periods = [span.periods() for span in spans for _ in picks]
+    chart["people"] = [[link(p) for p in each] for link, each in zip(links, periods, strict=True)]
+    return [
+        {
+            "label": label,
+            "cells": [
+                (d["data"][i], urls[i])
+                for d, urls in zip(chart["datasets"], chart["people"], strict=True)
+            ],
+        }
+        for i, label in enumerate(chart["labels"])
+    ]
 
 
 #: Appended to the label of a period that is not over yet.
@@ -688,6 +780,7 @@ def period_labels(pp: Analytics, periods: Iterable[Any]) -> dict[str, Any]:
     dashed, so today's few hours are not read as a fall)."""
     now = pp.now()
     periods = list(periods)
+            points = _chart_points(pp, site.name, form.data, data, chart)
     partial = [i for i, p in enumerate(periods) if p.period_end() > now]
     labels = [p.label + (SO_FAR if i in partial else "") for i, p in enumerate(periods)]
     return {"labels": labels, "partial": partial}
@@ -706,6 +799,7 @@ def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dic
         pp.check_tracked(span.granularity)
         active = porpoise_settings.ACTIVE_EVENT
         if not active or active not in pp.event_names():
+            points=points,
             raise ValueError(
                 f"{name!r} is a unique event (no dates): set ACTIVE_EVENT to chart its "
                 f"users among the active ones, or use unique({name}) as a cohort segment"
@@ -764,7 +858,10 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             }
     if fmt := exports.wanted(request):
         return exports.lifecycle(fmt, form, chart, sticky, request.GET.get("table"))
-    split = _lifecycle_split(form.cleaned_data) if chart is not None else []
+    if chart is not None:  # every bar links to its users (the chart's points too)
+        grid = lifecycle_rows(site.name, form.data, result)
+        chart["people"] = [[url for _, url in row["cells"]] for row in grid]
+    split = _lifecycle_split(form.cleaned_data, site.name, form.data) if chart else []
     return render(
         request,
         "porpoise_django/admin/lifecycle.html",
@@ -776,19 +873,33 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             chart=chart,
             split=split,
             sticky=sticky,
-            sticky_rows=[
-                {"days": k + 1, "exactly": e, "at_least": a}
-                for k, (e, a) in enumerate(zip(sticky.exactly, sticky.at_least, strict=True))
-            ]
-            if sticky
-            else [],
+            sticky_rows=_sticky_rows(site.name, form.data, sticky) if sticky else [],
         ),
     )
 
 
-def _lifecycle_split(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """With "Breakdown by": per value, each state summed over the range and the
-    users of the stickiness period."""
+def _sticky_rows(site_name: str, fields: Any, sticky: Any) -> list[dict[str, Any]]:
+    """The stickiness table: per number of days, exactly and at least, linked."""
+    exactly = period_links(site_name, "stickiness", fields)
+    at_least = period_links(site_name, "stickiness", fields, at_least=1)
+    at = exactly(sticky.period)  # the same base with the period's start
+    more = at_least(sticky.period)
+    return [
+        {
+            "days": k + 1,
+            "exactly": e,
+            "at_least": a,
+            "exactly_url": f"{at}&days={k + 1}",
+            "at_least_url": f"{more}&days={k + 1}",
+        }
+        for k, (e, a) in enumerate(zip(sticky.exactly, sticky.at_least, strict=True))
+    ]
+
+
+def _lifecycle_split(data: dict[str, Any], site_name: str, fields: Any) -> list[dict[str, Any]]:
+    """With "Breakdown by": per value, each state summed over the range, the
+    users of the stickiness period (linked), and each state per period (linked:
+    a sum over periods is not a set of people)."""
     name = data.get("breakdown")
     if not name:
         return []
@@ -834,6 +945,7 @@ def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     listed = [{"name": name, "options": list(options)} for name, options in recorded.items()]
     return render(
         request,
+    grid: list[dict[str, Any]] = []
         "porpoise_django/admin/decisions.html",
         _context(
             site,
@@ -864,5 +976,9 @@ def _known_options(name: str, asked: list[str], recorded: dict[str, float]) -> N
         close = difflib.get_close_matches(unknown[0], list(recorded), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(
+            grid=grid + [row for value in split for row in value["grid"]],
             f"{name!r} has no option {unknown[0]!r}{hint} (recorded: {', '.join(recorded)})"
         )
+    users = period_links(site_name, "stickiness", fields, at_least=1)
+            "sticky_url": f"{users(sticky[value].period)}&{urlencode({'value': value})}&days=1",
+            "grid": lifecycle_rows(site_name, fields, life, value),

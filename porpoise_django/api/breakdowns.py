@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from porpoise_django.api import serializers as out
@@ -24,9 +25,12 @@ MAX_WHERE = 10
 
 def _name(value: str, what: str) -> str:
     if not NAME_PATTERN.fullmatch(value) or len(value) > 128:
-        raise serializers.ValidationError(
-            f"invalid {what} {value[:60]!r}: letters, digits and _ . : / @ + -"
+        said = (
+            gettext("invalid property %(name)r: letters, digits and _ . : / @ + -")
+            if what == "property"
+            else gettext("invalid value %(name)r: letters, digits and _ . : / @ + -")
         )
+        raise serializers.ValidationError(said % {"name": value[:60]})
     return value
 
 
@@ -54,7 +58,9 @@ class SplitParams(serializers.Serializer):
         for item in value:
             prop, sep, wanted = item.partition(":")
             if not sep:
-                raise serializers.ValidationError(f"{item[:60]!r} is not name:value")
+                raise serializers.ValidationError(
+                    gettext("%(item)r is not name:value") % {"item": item[:60]}
+                )
             filters[_name(prop, "property")] = _name(wanted, "value")
         return filters
 

@@ -1,4 +1,5 @@
-"""The API's one way of turning an engine refusal into a 400."""
+"""The API's one way of turning an engine refusal into a 400 (its message in the
+active language where :mod:`porpoise_django.i18n` knows it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from rest_framework.exceptions import ValidationError
+
+from porpoise_django.i18n import engine_message
 
 T = TypeVar("T")
 
@@ -17,4 +20,4 @@ def engine(field: str, call: Callable[[], T]) -> T:
         return call()
     except ValueError as exc:
         named = getattr(exc, "field", None) or field
-        raise ValidationError({named: [str(exc)]}) from None
+        raise ValidationError({named: [engine_message(exc)]}) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from porpoise_django.api.breakdowns import SplitParams
@@ -16,6 +17,7 @@ from porpoise_django.engine import (
     PeriodRange,
     check_dimension_path,
 )
+from porpoise_django.i18n import engine_message
 from porpoise_django.services import get_analytics
 from porpoise_django.tables import (
     COHORTS,
@@ -48,7 +50,7 @@ class RangeParams(serializers.Serializer):
                 attrs["range"] = pp.range(attrs["granularity"], start, end)
         except ValueError as exc:
             field = "period" if attrs.get("period") else "start"
-            raise serializers.ValidationError({field: [str(exc)]}) from None
+            raise serializers.ValidationError({field: [engine_message(exc)]}) from None
         return attrs
 
 
@@ -68,10 +70,12 @@ class ManyEventsParams(EventRangeParams):
     def validate_names(self, value: str) -> list[str]:
         names = [n.strip() for n in value.split(",") if n.strip()]
         if not 1 <= len(names) <= 50:
-            raise serializers.ValidationError("give 1 to 50 comma-separated event names")
+            raise serializers.ValidationError(gettext("give 1 to 50 comma-separated event names"))
         for name in names:
             if not NAME_PATTERN.fullmatch(name) or len(name) > 128:
-                raise serializers.ValidationError(f"invalid event name {name[:60]!r}")
+                raise serializers.ValidationError(
+                    gettext("invalid event name %(name)r") % {"name": name[:60]}
+                )
         return names
 
 
@@ -122,12 +126,12 @@ class MetricParams(RangeParams):
         try:
             return check_dimension_path(value)
         except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+            raise serializers.ValidationError(engine_message(exc)) from None
 
     def validate_metrics(self, value: str) -> list[str]:
         names = [m.strip() for m in value.split(",") if m.strip()]
         if not names or len(names) > 20:
-            raise serializers.ValidationError("give 1 to 20 comma-separated metrics")
+            raise serializers.ValidationError(gettext("give 1 to 20 comma-separated metrics"))
         return names
 
 
@@ -157,7 +161,7 @@ class CohortParams(SplitParams):
         try:
             check_cells(attrs["cohorts"], attrs["offsets"])
         except ValueError as exc:
-            raise serializers.ValidationError({"cohorts": [str(exc)]}) from None
+            raise serializers.ValidationError({"cohorts": [engine_message(exc)]}) from None
         return attrs
 
 
@@ -179,7 +183,8 @@ class FunnelParams(SplitParams):
         steps = [s.strip() for s in value.split(",") if s.strip()]
         if not FUNNEL_STEPS.low <= len(steps) <= FUNNEL_STEPS.high:
             raise serializers.ValidationError(
-                f"give {FUNNEL_STEPS.low} to {FUNNEL_STEPS.high} comma-separated steps"
+                gettext("give %(low)s to %(high)s comma-separated steps")
+                % {"low": FUNNEL_STEPS.low, "high": FUNNEL_STEPS.high}
             )
         return steps
 
@@ -198,9 +203,10 @@ class LifecycleParams(EventRangeParams, SplitParams):
         attrs = super().validate(attrs)
         if len(attrs["range"]) > LIFECYCLE_BUCKETS:
             field = "period" if attrs.get("period") else "start"
-            raise serializers.ValidationError(
-                {field: [f"a lifecycle spans at most {LIFECYCLE_BUCKETS} periods"]}
-            )
+            said = gettext("a lifecycle spans at most %(most)s periods") % {
+                "most": LIFECYCLE_BUCKETS
+            }
+            raise serializers.ValidationError({field: [said]})
         return attrs
 
 
@@ -234,21 +240,25 @@ class DecisionParams(serializers.Serializer):
     def validate_options(self, value: str) -> list[str]:
         options = [o.strip() for o in value.split(",") if o.strip()]
         if len(options) < 2 or len(set(options)) != len(options):
-            raise serializers.ValidationError("give two or more distinct options")
+            raise serializers.ValidationError(gettext("give two or more distinct options"))
         for option in options:
             if "/" in option:
-                raise serializers.ValidationError(f"an option has no '/': {option[:60]!r}")
+                raise serializers.ValidationError(
+                    gettext("an option has no '/': %(option)r") % {"option": option[:60]}
+                )
             try:
                 check_dimension_path(option)
             except ValueError as exc:
-                raise serializers.ValidationError(str(exc)) from None
+                raise serializers.ValidationError(engine_message(exc)) from None
         return options
 
     def validate_dimensions(self, value: str) -> dict[str, str]:
         out: dict[str, str] = {}
         for part in filter(None, (p.strip() for p in value.split(","))):
             if "=" not in part:
-                raise serializers.ValidationError("write dimensions as name=value, comma-separated")
+                raise serializers.ValidationError(
+                    gettext("write dimensions as name=value, comma-separated")
+                )
             key, dim = (x.strip() for x in part.split("=", 1))
             out[key] = dim
         return out
@@ -266,12 +276,17 @@ class DecisionRecord(serializers.Serializer):
 
     def validate_dimensions(self, value: dict[str, str]) -> dict[str, str]:
         if len(value) > DECISION_DIMENSIONS:
-            raise serializers.ValidationError(f"at most {DECISION_DIMENSIONS} dimensions")
+            raise serializers.ValidationError(
+                gettext("at most %(most)s dimensions") % {"most": DECISION_DIMENSIONS}
+            )
         for key, dim in value.items():
             if len(key) > 128 or dim.count("/") + 1 > DECISION_DEPTH:
                 raise serializers.ValidationError(
-                    f"dimension {key[:60]!r}: names of at most 128 characters, values "
-                    f"at most {DECISION_DEPTH} levels deep"
+                    gettext(
+                        "dimension %(name)r: names of at most 128 characters, values "
+                        "at most %(depth)s levels deep"
+                    )
+                    % {"name": key[:60], "depth": DECISION_DEPTH}
                 )
         return value
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -100,7 +101,10 @@ def event_periods(pp: Analytics, text: str, field: str = "period") -> PeriodRang
     """A period string over a tracked event granularity: else a 400 on ``field``."""
     periods = engine(field, lambda: pp.period_string(text))
     if periods.granularity not in EVENT_GRANULARITIES:
-        raise ValidationError({field: [f"events are kept per {', '.join(EVENT_GRANULARITIES)}"]})
+        said = gettext("events are kept per %(granularities)s") % {
+            "granularities": ", ".join(EVENT_GRANULARITIES)
+        }
+        raise ValidationError({field: [said]})
     engine(field, lambda: pp.check_tracked(periods.granularity))
     return periods
 
@@ -119,7 +123,7 @@ def external_id(pp: Analytics, raw: str) -> Any:
     if pp.id_codec.mode != "int":
         return raw
     if not (raw.isascii() and raw.isdigit()):
-        raise ValidationError({"id": ["ids are integers in [0, 2**63)"]})
+        raise ValidationError({"id": [gettext("ids are integers in [0, 2**63)")]})
     return int(raw)
 
 
@@ -151,7 +155,8 @@ class PeopleView(PrivateView):
         template = query(pp, "q", args["q"])
         periods = event_periods(pp, args["period"])
         if len(periods) > MAX_PEOPLE_BUCKETS:
-            raise ValidationError({"period": [f"at most {MAX_PEOPLE_BUCKETS} buckets"]})
+            said = gettext("at most %(most)s buckets") % {"most": MAX_PEOPLE_BUCKETS}
+            raise ValidationError({"period": [said]})
         page = engine(
             "q", lambda: pp.people(over(template, periods), args["offset"], args["limit"])
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
@@ -40,6 +42,7 @@ from porpoise_django.engine import (
     parse_query,
     stickiness,
 )
+from porpoise_django.i18n import engine_message
 from porpoise_django.services import get_analytics
 
 T = TypeVar("T")
@@ -75,7 +78,7 @@ def validated(serializer: type[serializers.Serializer], request: Request) -> dic
 
 def check_name(name: str, what: str = "name") -> str:
     if not NAME_PATTERN.fullmatch(name) or len(name) > 128:
-        raise ValidationError({what: [f"invalid name {name[:60]!r}"]})
+        raise ValidationError({what: [gettext("invalid name %(name)r") % {"name": name[:60]}]})
     return name
 
 
@@ -124,7 +127,7 @@ class HasViewPermission(BasePermission):
     """The user has ``PORPOISE["VIEW_PERMISSION"]`` (superusers do): what the read
     API, decision recording and the dashboards require besides staff."""
 
-    message = (
+    message = _(
         "this needs the permission PORPOISE['VIEW_PERMISSION'] names "
         "(default porpoise_django.view_analytics); ask an administrator"
     )
@@ -148,7 +151,7 @@ class PorpoiseAPIMixin:
             field = next(
                 (f for kind, f in _ERROR_FIELDS if isinstance(exc, kind)), "non_field_errors"
             )
-            exc = ValidationError({field: [str(exc)]})
+            exc = ValidationError({field: [engine_message(exc)]})
         return super().handle_exception(exc)  # type: ignore[misc]
 
     def get_permissions(self) -> list[BasePermission]:
@@ -250,9 +253,8 @@ class EventViewSet(PorpoiseViewSet):
         if pp.id_codec.mode == "int":
             # ASCII digits only: isdigit() alone takes "²" and "١٢٣" for digits.
             if not INTEGER.fullmatch(raw):
-                raise ValidationError(
-                    {"id": [f"ids are integers from 0 to {porpoise_settings.MAX_ID} (MAX_ID)"]}
-                )
+                said = gettext("ids are integers from 0 to %(most)s (MAX_ID)")
+                raise ValidationError({"id": [said % {"most": porpoise_settings.MAX_ID}]})
             external = engine("id", lambda: pp.id_codec.check(int(raw)))
         member = engine("id", lambda: external in bitmap)
         period = bitmap.period.label if bitmap.period else ""

@@ -21,7 +21,13 @@ from porpoise_django.engine.events.bitmaps import Bitmap, BitOp, Difference, cou
 from porpoise_django.engine.storage.ids import DirectIds, IdMap
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.registry import Registry
-from porpoise_django.engine.storage.scripts import COUNT_ONCE, COUNT_SETS, SET_BITS, run_pipeline
+from porpoise_django.engine.storage.scripts import (
+    COUNT_ONCE,
+    COUNT_SETS,
+    SET_BITS,
+    SUM_BITCOUNTS,
+    run_pipeline,
+)
 from porpoise_django.engine.storage.store import Readable
 from porpoise_django.engine.time.periods import Period
 
@@ -81,8 +87,12 @@ class BitmapReader:
             return [int(sum(row)) for row in rows]
         for bitmap in bitmaps:
             bitmap.check_bound()
-        if len(chunks) == 1 and len(known) == 1 and known[0][0] == "KEY":
-            return [int(self.client.bitcount(bitmaps[0].compile(chunks[0], None, {})))]
+        if len(known) == 1 and known[0][0] == "KEY":
+            if len(chunks) == 1:
+                return [int(self.client.bitcount(bitmaps[0].compile(chunks[0], None, {})))]
+            if not hasattr(self.client, "get_node_from_key"):  # one server: one call
+                keys = [bitmaps[0].compile(c, None, {}) for c in chunks]
+                return [int(SUM_BITCOUNTS(self.client, keys, ()))]
         return self._count_sets(known, chunks)
 
     def _count_sets(

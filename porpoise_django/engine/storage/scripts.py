@@ -365,6 +365,16 @@ return out
 #: On one server one call covers every chunk; on a cluster a call's keys must
 #: share a slot, so there is one call per chunk (one round trip per node).
 #: The reply is one count per set.
+#: The count of one stored bitmap over its chunks (KEYS): a sum of BITCOUNTs,
+#: with nothing to parse (the commonest read: "how many did X today").
+SUM_BITCOUNTS = LuaScript(
+    """
+local total = 0
+for i = 1, #KEYS do total = total + redis.call('BITCOUNT', KEYS[i]) end
+return total
+"""
+)
+
 COUNT_SETS = LuaScript(
     """
 local n = tonumber(ARGV[1])

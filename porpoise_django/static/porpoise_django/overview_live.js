@@ -7,6 +7,12 @@
   var seconds = document.getElementById("porpoise-live-seconds");
   var status = document.getElementById("porpoise-live-status");
   if (!toggle || !seconds) { return; }
+  // The app's catalogue (admin:porpoise_jsi18n, loaded by base.html) defines these.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, args) {
+    return text.replace(/%\((\w+)\)s/g, function (_, key) { return args[key]; });
+  };
+  var lang = document.documentElement.lang || undefined;  // the page's language
   var timer = null;
 
   function number(value) {
@@ -21,8 +27,11 @@
       var tr = Array.prototype.find.call(table.querySelectorAll("tbody tr[data-name]"),
         function (candidate) { return candidate.dataset.name === row.name; });
       if (!tr) { return; }
-      tr.querySelector(".porpoise-today").textContent = number(row.today);
-      tr.querySelector(".porpoise-week").textContent = number(row.week);
+      // a figure that links to its users keeps its link
+      ["today", "week"].forEach(function (column) {
+        var cell = tr.querySelector(".porpoise-" + column);
+        (cell.querySelector("a") || cell).textContent = number(row[column]);
+      });
       var line = tr.querySelector("polyline");
       if (line) { line.setAttribute("points", row.spark); }
     });
@@ -39,9 +48,13 @@
       .then(function (data) {
         update("porpoise-events-table", data.events);
         update("porpoise-counters-table", data.counters);
-        status.textContent = "updated " + new Date().toLocaleTimeString();
+        status.textContent = interpolate(gettext("updated %(time)s"),
+          { time: new Date().toLocaleTimeString(lang) }, true);
       })
-      .catch(function (error) { status.textContent = "not updated: " + error.message; });
+      .catch(function (error) {
+        status.textContent = interpolate(gettext("not updated: %(error)s"),
+          { error: error.message }, true);
+      });
   }
 
   function schedule() {

@@ -7,12 +7,13 @@ import datetime as dt
 import re
 from html import unescape
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from porpoise_django.engine import cohort_table
+from porpoise_django.engine import cohort_table, lifecycle, stickiness
 from tests.browser import browser_test
 from tests.conftest import grant_analytics
 
@@ -194,3 +195,202 @@ def test_click_from_a_cohort_cell_to_the_users_and_back(
     page.go_back()
     page.go_back()
     assert page.locator("#porpoise-cohort-table").is_visible()
+
+
+# -- every number links to its users: lifecycle, stickiness, charts, overview ---------------
+def linked(html: str, table: str) -> list[tuple[str, int]]:
+    """``(url, number)`` of every People link in the table whose id is ``table``."""
+    return numbers_in(html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0])
+
+
+def numbers_in(html: str) -> list[tuple[str, int]]:
+    found = re.findall(r'<a href="([^"]+)" class="porpoise-people[^"]*">(\d+)</a>', html)
+    return [(unescape(url), int(n)) for url, n in found]
+
+
+def total_of(client: Client, url: str) -> int:
+    answer = client.get(url)
+    assert answer.status_code == 200 and "no-store" in answer["Cache-Control"]
+    html = answer.content.decode()
+    assert "errornote" not in html, (url, html.split("errornote", 1)[1][:300])
+    heading = re.search(r'id="porpoise-people-what">[^<]*: (\d+) (?:person|people)</h2>', html)
+    assert heading, url
+    return int(heading.group(1))
+
+
+def ids_of(client: Client, url: str) -> list[int]:
+    csv = client.get(url + "&format=csv")
+    return [int(i) for i in b"".join(csv.streaming_content).decode().split()[1:]]
+
+
+def chart_spec(html: str) -> dict[str, Any]:
+    import json
+
+    return json.loads(
+        html.split('id="porpoise-chart-data"')[1].split(">", 1)[1].split("</script>")[0]
+    )
+
+
+@pytest.fixture
+def planned(users: Any) -> tuple[Any, list[Any]]:
+    """The users with a person property (plan) and visits carrying an event
+    property (source), a week of them."""
+    pp, people = users
+    now = pp.now()
+    for n, user in enumerate(people):
+        pp.set_properties(user.pk, {"plan": ("pro", "team", "free")[n % 3]})
+        for ago in range(n % 4):
+            source = ("ads", "seo", "mail")[(n + ago) % 3]
+            pp.mark("visit", user.pk, now - dt.timedelta(days=ago), properties={"source": source})
+    return pp, people
+
+
+def test_lifecycle_bars_link_to_their_users(staff_client: Client, planned: Any) -> None:
+    pp, _ = planned
+    asked = {"event": "visit", "period": "5d", "sticky": "week", "breakdown": "plan"}
+    html = staff_client.get("/admin/porpoise/lifecycle/", asked).content.decode()
+    cells = linked(html, "porpoise-lifecycle-table")
+    periods = pp.period_string("5d")
+    whole = lifecycle(pp, "visit", periods)
+    by_plan = lifecycle(pp, "visit", periods, breakdown="plan")
+    # a row per state, then per value and state; a cell per period
+    assert len(cells) == 4 * len(periods) * (1 + len(by_plan))
+    expected = []
+    for result in [whole, *by_plan.values()]:
+        for state in ("new", "returning", "resurrecting", "dormant"):
+            expected += [abs(n) for n in getattr(result, state)]
+    assert [n for _, n in cells] == expected  # the engine's own numbers
+    assert sum(expected) > 0
+    for url, number in cells:
+        assert total_of(staff_client, url) == number, url
+    spec = chart_spec(html)  # a click on a bar goes where its number links
+    assert [u for row in spec["people"] for u in row] == [u for u, _ in cells[: 4 * len(periods)]]
+    split = linked(html, "porpoise-lifecycle-split")  # the users of the week, per plan
+    sticky = stickiness(pp, "visit", pp.period("week"), breakdown="plan")
+    assert [n for _, n in split] == [s.users for s in sticky.values()]
+    for url, number in split:
+        assert total_of(staff_client, url) == number
+
+
+def test_stickiness_bars_link_to_their_users(staff_client: Client, planned: Any) -> None:
+    pp, people = planned
+    asked = {"event": "visit", "period": "7d", "sticky": "week"}
+    html = staff_client.get("/admin/porpoise/lifecycle/", asked).content.decode()
+    cells = linked(html, "porpoise-stickiness-table")
+    week = stickiness(pp, "visit", pp.period("week"))
+    assert [n for _, n in cells[::2]] == week.exactly
+    assert [n for _, n in cells[1::2]] == week.at_least
+    days: dict[int, set[Any]] = {}  # brute force: each user's days of visits this week
+    for day in pp.range("day", pp.period("week").start, pp.now()):
+        for who in pp.event("visit").bind(day):
+            days.setdefault(who, set()).add(day)
+    for k, (url, number) in enumerate(cells[::2], start=1):
+        assert total_of(staff_client, url) == number
+        assert ids_of(staff_client, url) == sorted(w for w, d in days.items() if len(d) == k)
+    for url, number in cells[1::2]:
+        assert total_of(staff_client, url) == number
+    assert week.exactly[0] and len(people) == week.users
+
+
+def test_chart_points_link_to_their_users(staff_client: Client, planned: Any) -> None:
+    pp, _ = planned
+    for asked in (
+        {"kind": "event", "name": "visit", "period": "7d"},
+        {"kind": "event", "name": "visit", "period": "7d", "breakdown": "source", "compare": "on"},
+        {"kind": "event", "name": "active", "period": "7d", "breakdown": "plan", "chart": "bar"},
+    ):
+        html = staff_client.get("/admin/porpoise/charts/", asked).content.decode()
+        spec = chart_spec(html)
+        cells = linked(html, "porpoise-chart-points")
+        width = len(spec["datasets"])
+        assert len(cells) == width * len(spec["labels"])
+        for d, dataset in enumerate(spec["datasets"]):  # the table holds the chart's points
+            column = cells[d::width]
+            assert [n for _, n in column] == dataset["data"]
+            assert [u for u, _ in column] == spec["people"][d]
+        assert sum(n for _, n in cells) > 0
+        for url, number in cells:
+            assert total_of(staff_client, url) == number, (asked, url)
+    counter = {"kind": "counter", "name": "visits", "period": "7d"}
+    pp.count("visits", 1)
+    html = staff_client.get("/admin/porpoise/charts/", counter).content.decode()
+    assert 'id="porpoise-chart-points"' not in html and '"people"' not in html  # sums: no one
+
+
+def test_overview_counts_link_to_their_users(staff_client: Client, planned: Any) -> None:
+    pp, _ = planned
+    html = staff_client.get("/admin/porpoise/overview/").content.decode()
+    cells = linked(html, "porpoise-events-table")
+    today = {e: len(pp.event(e).day()) for e in pp.event_names()}
+    week = {e: len(pp.event(e).bind(pp.period("week"))) for e in pp.event_names()}
+    assert [n for _, n in cells] == [x for e in sorted(today) for x in (today[e], week[e])]
+    for url, number in cells:
+        assert total_of(staff_client, url) == number
+    # with a "Where" and a "Breakdown by": the users of each value, the rest as $other
+    asked = {"where": "plan=pro", "breakdown": "source", "top": 1}
+    html = staff_client.get("/admin/porpoise/overview/", asked).content.decode()
+    pros = pp.where(plan="pro")
+    rows = [r for r in html.split("<tr") if re.search(r'data-(name|event)="visit"', r)]
+    numbers = [numbers_in(r) for r in rows]
+    assert [n for _, n in numbers[0]] == [
+        len(pp.event("visit").day() & pros),
+        len(pp.event("visit").bind(pp.period("week")) & pros),
+    ]
+    this_week = pp.event("visit").bind(pp.period("week")) & pros
+    engine = this_week.breakdown("source", top=1)  # the engine's own numbers
+    values = [re.search(r'data-value="([^"]+)"', r).group(1) for r in rows[1:]]  # type: ignore[union-attr]
+    assert values[-1] == "$other" and set(values) == set(engine)
+    for value, row in zip(values, numbers[1:], strict=True):
+        assert row[-1][1] == engine[value]  # this week's column
+    for row in numbers:
+        for url, number in row:
+            assert total_of(staff_client, url) == number, url
+    assert 'id="porpoise-overview-split-error"' not in html
+
+
+# {day}: today's start; {week}: this week's (so that only the part under test is wrong)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "source=lifecycle&event=visit&period=7d&state=gone&at={day}&first={day}",
+        "source=lifecycle&event=visit&period=7d&state=new&at=not-a-date&first={day}",
+        "source=lifecycle&event=visit&period=7d&state=new&at={day}&first=x",
+        "source=lifecycle&event=visit&period=7d&state=new&at=9999-12-31T23:00:00&first={day}",
+        "source=lifecycle&event=visit&period=7d&state=new&at=0001-01-01&first=0001-01-01",
+        "source=lifecycle&event=visit&period=7d&state=new&at=2026-01-01&first=2026-02-01",
+        "source=lifecycle&event=nope&period=7d&state=new&at={day}&first={day}",
+        "source=lifecycle&event=visit&period=7d&state=new&at={day}&first={day}&value=pro",
+        "source=lifecycle&event=visit&period=7d&breakdown=plan&state=new&at={day}"
+        "&first={day}&value=%3Cscript%3E",
+        "source=lifecycle&event=visit&period=7d&breakdown=nope&state=new&at={day}&first={day}",
+        "source=stickiness&event=visit&period=7d&sticky=week&at={week}&days=0",
+        "source=stickiness&event=visit&period=7d&sticky=week&at={week}&days=8",
+        "source=stickiness&event=visit&period=7d&sticky=week&at={week}&days=-1",
+        "source=stickiness&event=visit&period=7d&sticky=week&at={week}&days=1%C2%B2",
+        "source=stickiness&event=visit&period=7d&sticky=fortnight&at={week}&days=1",
+        "source=chart&kind=counter&name=visits&period=7d&at={day}",
+        "source=chart&kind=event&name=nope&period=7d&at={day}",
+        "source=chart&kind=event&name=visit&period=forever&at={day}",
+        "source=chart&kind=unique&name=premium&period=7d&at={day}",
+        "source=chart&kind=event&name=visit&period=7d&at={day}&breakdown=source&value=tv",
+        "source=overview&name=visit&granularity=hour&at={day}",
+        "source=overview&name=visit&granularity=day&at={day}&where=plan",
+        "source=overview&name=visit&granularity=day&at={day}&where=source=ads",
+        "source=overview&name=visit&granularity=day&at={day}&where=nope=1",
+        "source=overview&name=%00&granularity=day&at={day}",
+        "source=overview&name=visit&granularity=day&at={day}&value=$other&kept=pro",
+        "source=overview&name=visit&granularity=day",
+        "source=" + "x" * 300,
+    ],
+)
+def test_bad_or_hostile_links_are_a_message(staff_client: Client, planned: Any, query: str) -> None:
+    pp, _ = planned
+    pp.count("visits", 1)
+    pp.mark_unique("premium", 1)
+    starts = {"day": pp.period("day").start, "week": pp.period("week").start}
+    query = query.format(**{k: quote(v.isoformat()) for k, v in starts.items()})
+    answer = staff_client.get(f"{PEOPLE}?{query}")
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    assert 'id="porpoise-people-error"' in html and "<script>" not in html.split("errornote")[1]
+    assert answer.get("Content-Type", "").startswith("text/html")

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from porpoise_django import tables
 from porpoise_django.engine import PERIOD_STRING_HELP, Bitmap
@@ -377,3 +378,55 @@ class DecisionForm(DashboardForm):
 
     def clean_dimensions(self) -> dict[str, str]:
         return parse_dimensions(self.cleaned_data.get("dimensions") or "")
+
+
+#: Filters one "Where" may give (each one AND), as the API's ``where``.
+MAX_WHERE = 10
+
+
+def parse_where(text: str) -> dict[str, str]:
+    """``plan=pro, country=US`` (or the API's ``plan:pro``) as ``{name: value}``."""
+    filters: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        name, sep, value = item.partition("=") if "=" in item else item.partition(":")
+        if not sep or not name.strip() or not value.strip():
+            raise ValidationError(_("%(item)r is not property=value") % {"item": item[:60]})
+        filters[name.strip()] = value.strip().strip("\"'")
+    if len(filters) > MAX_WHERE:
+        raise ValidationError(_("at most %(most)s filters") % {"most": MAX_WHERE})
+    return filters
+
+
+class OverviewForm(DashboardForm):
+    """The overview's "Breakdown by" and "Where" (each event's users today and
+    this week, split by a property's values, or only the ids holding some)."""
+
+    breakdown = breakdown_field()
+    top = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=20,
+        initial=5,
+        label=_("Top values"),
+        help_text=_("Values shown per event, the most frequent first; the rest as $other."),
+    )
+    where = forms.CharField(
+        required=False,
+        max_length=500,
+        label=_("Where"),
+        widget=forms.TextInput(attrs={"size": 24, "placeholder": "plan=pro, country=US"}),
+        help_text=_("Person properties: only the ids holding these values now."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_properties(self)
+
+    def clean_where(self) -> Bitmap | None:
+        filters = parse_where(self.cleaned_data.get("where") or "")
+        if not filters:
+            return None
+        try:
+            return get_analytics().where(**filters)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None

@@ -1,7 +1,8 @@
 """The People page: who is behind a number, and one person's activity.
 
 ``porpoise/people/`` lists the ids of a query over a period, of a cohort
-cell or size, or of a funnel step (see :mod:`.links`), a page at a time,
+cell or size, a funnel step, a lifecycle or stickiness bar, a chart's point
+or an overview count (see :mod:`.links` and :mod:`.sources`), a page at a time,
 mapped to the user model (``USERNAME_FIELD``, email, date joined, a link to
 the user's change page when the user admin is registered); ``format=csv``
 exports every id; a POST saves them as a segment. ``porpoise/people/<id>/``
@@ -24,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
+from porpoise_django.admin import sources
 from porpoise_django.admin.forms import CohortForm, FunnelForm
 from porpoise_django.admin.pages import PAGES, TITLES
 from porpoise_django.admin.views import bound_form, breadcrumbs_element, site_page
@@ -154,7 +156,12 @@ def _from_funnel(pp: Analytics, request: HttpRequest) -> tuple[Bitmap, str, Any]
     return bitmap, label, form
 
 
-SOURCES = {"query": _from_query, "cohort": _from_cohort, "funnel": _from_funnel}
+SOURCES = {
+    "query": _from_query,
+    "cohort": _from_cohort,
+    "funnel": _from_funnel,
+    **sources.SOURCES,  # lifecycle and stickiness bars, chart points, overview counts
+}
 
 
 def users_of(site: admin.AdminSite, ids: list[Any]) -> list[dict[str, Any]]:
@@ -236,7 +243,7 @@ def people_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     label = ""
     form: Any = PeopleForm(request.GET or None, initial={"period": "1d"})
     if source not in SOURCES:
-        error = f"unknown source {source!r}; allowed: {', '.join(SOURCES)}"
+        error = f"unknown source {source[:60]!r}; allowed: {', '.join(SOURCES)}"
     elif source != "query" or request.GET.get("q"):
         try:
             bitmap, label, used = SOURCES[source](pp, request)
@@ -251,7 +258,7 @@ def people_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             number = _int(request, "page", 1) if request.GET.get("page") else 1
             page = pp.people(bitmap, (number - 1) * PAGE_SIZE, PAGE_SIZE)
             rows = users_of(site, page.ids)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # a bad link: a message, never a 500
             error = str(exc)
     return render(
         request,

@@ -42,7 +42,6 @@ from porpoise_django.admin.forms import (
     DecisionForm,
     FunnelForm,
     LifecycleForm,
-)
     OverviewForm,
 )
 from porpoise_django.admin.links import (
@@ -51,14 +50,15 @@ from porpoise_django.admin.links import (
     overview_split,
     people_url,
     period_links,
+)
 from porpoise_django.admin.pages import PAGES, TITLES
 from porpoise_django.admin.saved import saved
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
+    Bitmap,
     CohortTable,
     FunnelResult,
-    Bitmap,
     PeriodRange,
     cohort_table,
     funnel,
@@ -218,12 +218,12 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             counter_page=counter_page,
             event_rows=event_rows,
             counter_rows=counter_rows,
+            split_form=split_form,
+            split_query=_kept_query(split_form),
             unique_names=pp.unique_names(),
             metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
             decision_names=decision_names(pp),
             saved_reports=_pinned_charts(pp, saved(pp)[:20]),
-            split_form=split_form,
-            split_query=_kept_query(split_form),
             spark_days=SPARK_DAYS,
         ),
     )
@@ -327,14 +327,14 @@ def _event_rows(
     days = pp.range("day", -(SPARK_DAYS - 1)).periods() if "day" in tracked else []
     week = pp.period("week") if "week" in tracked else None
     bitmaps = []
-    for name in names:
-        event = pp.event(name)
-        bitmaps += [only(event.bind(p)) for p in days]
-        if week is not None:
 
     def only(bitmap: Bitmap) -> Bitmap:
         return bitmap if where is None else bitmap & where
 
+    for name in names:
+        event = pp.event(name)
+        bitmaps += [only(event.bind(p)) for p in days]
+        if week is not None:
             bitmaps.append(only(event.bind(week)))
         if days:
             recent, earlier = pp.range("day", -6, 0), pp.range("day", -13, -7)
@@ -699,6 +699,7 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     form = bound_form(ChartForm, request, "name", first_sight(request, chart_defaults))
     chart: dict[str, Any] | None = None
     top_rows: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
     pp = get_analytics()
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -718,6 +719,7 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             chart = {"type": data["chart"], "datasets": datasets, **period_labels(pp, periods)}
+            points = _chart_points(pp, site.name, form.data, data, chart)
     if fmt := exports.wanted(request):
         return exports.chart_or_refused(fmt, form, chart, "chart")
     names = sorted(
@@ -736,7 +738,7 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["charts"],
             form=form,
             chart=chart,
-    points: list[dict[str, Any]] = []
+            points=points,
             top_rows=top_rows,
             all_names=names,
         ),
@@ -780,7 +782,6 @@ def period_labels(pp: Analytics, periods: Iterable[Any]) -> dict[str, Any]:
     dashed, so today's few hours are not read as a fall)."""
     now = pp.now()
     periods = list(periods)
-            points = _chart_points(pp, site.name, form.data, data, chart)
     partial = [i for i, p in enumerate(periods) if p.period_end() > now]
     labels = [p.label + (SO_FAR if i in partial else "") for i, p in enumerate(periods)]
     return {"labels": labels, "partial": partial}
@@ -799,7 +800,6 @@ def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dic
         pp.check_tracked(span.granularity)
         active = porpoise_settings.ACTIVE_EVENT
         if not active or active not in pp.event_names():
-            points=points,
             raise ValueError(
                 f"{name!r} is a unique event (no dates): set ACTIVE_EVENT to chart its "
                 f"users among the active ones, or use unique({name}) as a cohort segment"
@@ -838,6 +838,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     form = bound_form(LifecycleForm, request, "event", first_sight(request, lifecycle_defaults))
     chart = None
     sticky = None
+    grid: list[dict[str, Any]] = []
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         pp = get_analytics()
@@ -871,6 +872,7 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["lifecycle"],
             form=form,
             chart=chart,
+            grid=grid + [row for value in split for row in value["grid"]],
             split=split,
             sticky=sticky,
             sticky_rows=_sticky_rows(site.name, form.data, sticky) if sticky else [],
@@ -907,11 +909,14 @@ def _lifecycle_split(data: dict[str, Any], site_name: str, fields: Any) -> list[
     lives = lifecycle(pp, data["event"], data["period"], breakdown=name)
     sticky = stickiness(pp, data["event"], pp.period(data["sticky"]), breakdown=name)
     states = ("new", "returning", "resurrecting", "dormant")
+    users = period_links(site_name, "stickiness", fields, at_least=1)
     return [
         {
             "value": value,
             "states": [sum(getattr(life, state)) for state in states],
             "sticky": sticky[value].users,
+            "sticky_url": f"{users(sticky[value].period)}&{urlencode({'value': value})}&days=1",
+            "grid": lifecycle_rows(site_name, fields, life, value),
         }
         for value, life in lives.items()
     ]
@@ -945,7 +950,6 @@ def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     listed = [{"name": name, "options": list(options)} for name, options in recorded.items()]
     return render(
         request,
-    grid: list[dict[str, Any]] = []
         "porpoise_django/admin/decisions.html",
         _context(
             site,
@@ -976,9 +980,5 @@ def _known_options(name: str, asked: list[str], recorded: dict[str, float]) -> N
         close = difflib.get_close_matches(unknown[0], list(recorded), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(
-            grid=grid + [row for value in split for row in value["grid"]],
             f"{name!r} has no option {unknown[0]!r}{hint} (recorded: {', '.join(recorded)})"
         )
-    users = period_links(site_name, "stickiness", fields, at_least=1)
-            "sticky_url": f"{users(sticky[value].period)}&{urlencode({'value': value})}&days=1",
-            "grid": lifecycle_rows(site_name, fields, life, value),

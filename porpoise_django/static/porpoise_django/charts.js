@@ -43,11 +43,26 @@
     // The chart as drawn, as a PNG file (the link's download name is the page's).
     png.addEventListener("click", function () { png.href = canvas.toDataURL("image/png"); });
   }
+  // spec.people[dataset][point]: the People page of that point's users (charts
+  // of ids only); a click on a point or bar goes there, the pointer says so.
+  var people = spec.people || null;
+  function target(elements) {
+    if (!people || !elements.length) { return null; }
+    var hit = elements[0];
+    return (people[hit.datasetIndex] || [])[hit.index] || null;
+  }
   window.porpoiseChart = new Chart(canvas, {
     type: spec.type,
     data: { labels: spec.labels, datasets: spec.datasets },
     options: { responsive: true, maintainAspectRatio: false, animation: false,
                plugins: { legend: legend },
-               scales: { x: { stacked: !!spec.stacked }, y: y } }
+               scales: { x: { stacked: !!spec.stacked }, y: y },
+               onHover: function (event, elements) {
+                 canvas.style.cursor = target(elements) ? "pointer" : "default";
+               },
+               onClick: function (event, elements) {
+                 var url = target(elements);
+                 if (url) { window.location.assign(url); }
+               } }
   });
 })();

@@ -8,24 +8,26 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from porpoise_django import tables
-from porpoise_django.engine import PERIOD_STRING_HELP, Bitmap
+from porpoise_django.engine import Bitmap
+from porpoise_django.i18n import PERIOD_STRING_HELP, did_you_mean, engine_message
 from porpoise_django.services import get_analytics
 
 #: Segments compared on one cohort page (each is a table of its own).
 MAX_SEGMENTS = 4
 
 
-def query_field(label: str, initial: str | None = None, required: bool = True) -> forms.CharField:
+def query_field(label: Any, initial: str | None = None, required: bool = True) -> forms.CharField:
     return forms.CharField(
         label=label,
         initial=initial,
         required=required,
         max_length=500,
         widget=forms.TextInput(attrs={"list": "porpoise-events", "size": 28}),
-        help_text="An event, or a query such as 'login & song:played'.",
+        help_text=_("An event, or a query such as 'login & song:played'."),
     )
 
 
@@ -33,10 +35,14 @@ def breakdown_field() -> forms.ChoiceField:
     """ "Breakdown by": a property of the store (choices filled per form)."""
     return forms.ChoiceField(
         required=False,
-        label="Breakdown by",
-        choices=[("", "nothing")],
-        help_text="A person or event property: one result per value.",
+        label=_("Breakdown by"),
+        choices=[("", _("nothing"))],
+        help_text=_("A person or event property: one result per value."),
     )
+
+
+#: The kinds of property, as "Breakdown by" offers them: ``plan (person)``.
+PROPERTY_KINDS = {"person": _("person"), "event": _("event")}
 
 
 def offer_properties(form: forms.Form) -> None:
@@ -44,7 +50,9 @@ def offer_properties(form: forms.Form) -> None:
     split = form.fields.get("breakdown")
     if isinstance(split, forms.ChoiceField):
         names = get_analytics().property_names()
-        split.choices = [("", "nothing")] + [(n, f"{n} ({k})") for n, k in names.items()]
+        split.choices = [("", gettext("nothing"))] + [
+            (n, f"{n} ({PROPERTY_KINDS.get(k, k)})") for n, k in names.items()
+        ]
 
 
 def date_field(**options: Any) -> forms.DateField:
@@ -60,6 +68,7 @@ def period_field() -> forms.CharField:
     """A period string, with presets offered (today, the last 7/30/90 days, this
     week/month/year so far) and any range typed (``2026-01-01:2026-01-31``)."""
     return forms.CharField(
+        label=_("Period"),
         initial="30d",
         max_length=64,
         help_text=PERIOD_STRING_HELP,
@@ -82,14 +91,22 @@ def period_range(text: str) -> Any:
     except ValueError as exc:
         limits = re.search(r"times run from (\d+) to (\d+)", str(exc))
         if not limits:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(engine_message(exc)) from None
         first, last = limits.groups()
         year = re.match(r"\s*(\d+)-", str(exc))
         early = year is not None and int(year.group(1)) < int(first)
-        edge = f"before {first}" if early else f"beyond {last}"
-        raise ValidationError(
-            f"{text!r} reaches {edge}: times run from {first} to {last}; ask for a shorter period"
-        ) from None
+        said = (
+            gettext(
+                "%(text)r reaches before %(first)s: times run from %(first)s to %(last)s; "
+                "ask for a shorter period"
+            )
+            if early
+            else gettext(
+                "%(text)r reaches beyond %(last)s: times run from %(first)s to %(last)s; "
+                "ask for a shorter period"
+            )
+        )
+        raise ValidationError(said % {"text": text, "first": first, "last": last}) from None
 
 
 def known_query(text: str, known: set[str]) -> Bitmap:
@@ -97,7 +114,7 @@ def known_query(text: str, known: set[str]) -> Bitmap:
     try:
         return tables.known_query(get_analytics(), text, known)
     except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(engine_message(exc)) from None
 
 
 class DashboardForm(forms.Form):
@@ -122,11 +139,11 @@ class KnownEventsForm(DashboardForm):
     """Reads the registry of event names once per form."""
 
     #: The granularities the form knows, offered where the store tracks them.
-    granularities: tuple[tuple[str, str], ...] = (
-        ("day", "days"),
-        ("week", "weeks"),
-        ("month", "months"),
-        ("year", "years"),
+    granularities: tuple[tuple[str, Any], ...] = (
+        ("day", _("days")),
+        ("week", _("weeks")),
+        ("month", _("months")),
+        ("year", _("years")),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -146,7 +163,10 @@ class KnownEventsForm(DashboardForm):
         value: str = self.cleaned_data["granularity"]
         tracked = get_analytics().granularities
         if value not in tracked:
-            raise ValidationError(f"{value} is not tracked; tracked: {', '.join(tracked)}")
+            raise ValidationError(
+                gettext("%(value)s is not tracked; tracked: %(tracked)s")
+                % {"value": value, "tracked": ", ".join(tracked)}
+            )
         return value
 
     def query(self, field: str) -> Bitmap:
@@ -162,44 +182,52 @@ class KnownEventsForm(DashboardForm):
 class CohortForm(KnownEventsForm):
     # "and" narrows the field before it: the two stay together when rows wrap.
     together = (("select1", "select1b"), ("select2", "select2b"))
-    select1 = query_field("Did", "signup")
-    select1b = query_field("and", required=False)
-    select2 = query_field("Then came back to", "active")
-    select2b = query_field("and", required=False)
-    granularity = forms.ChoiceField(choices=KnownEventsForm.granularities, initial="day")
-    cohorts = limited_field(tables.COHORTS, label="Cohorts")
+    select1 = query_field(_("Did"), "signup")
+    select1b = query_field(_("and"), required=False)
+    select2 = query_field(_("Then came back to"), "active")
+    select2b = query_field(_("and"), required=False)
+    granularity = forms.ChoiceField(
+        label=_("Granularity"), choices=KnownEventsForm.granularities, initial="day"
+    )
+    cohorts = limited_field(tables.COHORTS, label=_("Cohorts"))
     offsets = limited_field(
         tables.OFFSETS,
-        label="Periods after",
-        help_text="Columns 0 (the cohort's own period) to this many periods after it.",
+        label=_("Periods after"),
+        help_text=_("Columns 0 (the cohort's own period) to this many periods after it."),
     )
-    start = date_field(label="First cohort", help_text="Default: so the table ends now.")
+    start = date_field(label=_("First cohort"), help_text=_("Default: so the table ends now."))
     mode = forms.ChoiceField(
-        choices=[("on", "on"), ("on_or_after", "on or after")], initial="on", label="Came back"
+        choices=[("on", _("on")), ("on_or_after", _("on or after"))],
+        initial="on",
+        label=_("Came back"),
     )
     cohort_type = forms.ChoiceField(
-        choices=[("recurring", "recurring"), ("first_time", "first time")],
+        choices=[("recurring", _("recurring")), ("first_time", _("first time"))],
         initial="recurring",
-        label="Cohorts of",
+        label=_("Cohorts of"),
     )
     display = forms.ChoiceField(
-        choices=[("percent", "percent"), ("count", "counts")], initial="percent"
+        label=_("Display"),
+        choices=[("percent", _("percent")), ("count", _("counts"))],
+        initial="percent",
     )
     breakdown = breakdown_field()
     segments = forms.CharField(
         required=False,
         max_length=1000,
-        label="Compare segments",
+        label=_("Compare segments"),
         widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
-        help_text="One query per line, e.g. unique(premium) and ~unique(premium): each "
-        "segment's retention is drawn as a curve.",
+        help_text=_(
+            "One query per line, e.g. unique(premium) and ~unique(premium): each "
+            "segment's retention is drawn as a curve."
+        ),
     )
 
     def clean_segments(self) -> list[tuple[str, Bitmap]]:
         lines = [line.strip() for line in self.cleaned_data["segments"].splitlines()]
         lines = [line for line in lines if line]
         if len(lines) > MAX_SEGMENTS:
-            raise ValidationError(f"compare at most {MAX_SEGMENTS} segments")
+            raise ValidationError(gettext("compare at most %(n)s segments") % {"n": MAX_SEGMENTS})
         return [(line, self.parse(line)) for line in lines]
 
     def clean_select1(self) -> Bitmap:
@@ -221,27 +249,33 @@ class CohortForm(KnownEventsForm):
             try:
                 tables.check_cells(cohorts, offsets)
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(engine_message(exc)) from None
         return data
 
 
 class FunnelForm(KnownEventsForm):
     steps = forms.CharField(
+        label=_("Steps"),
         widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
-        help_text="2 to 10 steps, one event or query per line, in order.",
+        help_text=_("2 to 10 steps, one event or query per line, in order."),
     )
     granularities = KnownEventsForm.granularities[:3]
-    granularity = forms.ChoiceField(choices=granularities, initial="day")
-    window = limited_field(tables.FUNNEL_WINDOW, help_text="Periods after entering.")
-    start = date_field(help_text="First entry period (default: 6 periods ago: 7 end now).")
-    end = date_field(help_text="Last entry period (default: now).")
+    granularity = forms.ChoiceField(label=_("Granularity"), choices=granularities, initial="day")
+    window = limited_field(
+        tables.FUNNEL_WINDOW, label=_("Window"), help_text=_("Periods after entering.")
+    )
+    start = date_field(
+        label=_("Start"), help_text=_("First entry period (default: 6 periods ago: 7 end now).")
+    )
+    end = date_field(label=_("End"), help_text=_("Last entry period (default: now)."))
     breakdown = breakdown_field()
 
     def clean_steps(self) -> list[tuple[str, Bitmap]]:
         lines = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]
         if not tables.FUNNEL_STEPS.low <= len(lines) <= tables.FUNNEL_STEPS.high:
             raise ValidationError(
-                f"give {tables.FUNNEL_STEPS.low} to {tables.FUNNEL_STEPS.high} steps, one per line"
+                gettext("give %(low)s to %(high)s steps, one per line")
+                % {"low": tables.FUNNEL_STEPS.low, "high": tables.FUNNEL_STEPS.high}
             )
         known = tables.known_names(get_analytics())
         return [(line, known_query(line, known)) for line in lines]
@@ -250,36 +284,54 @@ class FunnelForm(KnownEventsForm):
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if start and end and end < start:
-            raise ValidationError("the last entry period is before the first")
+            raise ValidationError(gettext("the last entry period is before the first"))
         return data
+
+
+#: A name the chart form does not know, by kind (the close ones follow).
+UNKNOWN = {
+    "counter": _("unknown counter %(name)r"),
+    "event": _("unknown event %(name)r"),
+    "metric": _("unknown metric %(name)r"),
+    "unique": _("unknown unique event %(name)r"),
+}
 
 
 class ChartForm(DashboardForm):
     kind = forms.ChoiceField(
+        label=_("Kind"),
         choices=[
-            ("counter", "counter"),
-            ("event", "event"),
-            ("unique", "unique event"),
-            ("metric", "metric"),
+            ("counter", _("counter")),
+            ("event", _("event")),
+            ("unique", _("unique event")),
+            ("metric", _("metric")),
         ],
         initial="counter",
     )
     name = forms.CharField(
-        max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-names", "size": 24})
+        label=_("Name"),
+        max_length=128,
+        widget=forms.TextInput(attrs={"list": "porpoise-names", "size": 24}),
     )
     period = period_field()
     metrics = forms.CharField(
+        label=_("Metrics"),
         required=False,
         initial="hits",
         max_length=500,
-        help_text="Metrics: comma-separated, ratios such as revenue/hits.",
+        help_text=_("Metrics: comma-separated, ratios such as revenue/hits."),
     )
     dimension = forms.CharField(
-        required=False, max_length=500, help_text="Metrics: a dimension path, e.g. country/US."
+        label=_("Dimension"),
+        required=False,
+        max_length=500,
+        help_text=_("Metrics: a dimension path, e.g. country/US."),
     )
-    chart = forms.ChoiceField(choices=[("line", "line"), ("bar", "bar")], initial="line")
-    compare = forms.BooleanField(required=False, label="Compare with the previous period")
-    top = forms.IntegerField(required=False, min_value=1, max_value=20, label="Top N breakdown")
+    chart = forms.ChoiceField(
+        label=_("Chart"), choices=[("line", _("line")), ("bar", _("bar"))], initial="line"
+    )
+    compare = forms.BooleanField(required=False, label=_("Compare with the previous period"))
+    top = forms.IntegerField(required=False, min_value=1, max_value=20, label=_("Top N breakdown"))
     breakdown = breakdown_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -299,8 +351,8 @@ class ChartForm(DashboardForm):
             }[kind]()
             if name not in names:
                 close = difflib.get_close_matches(name, names, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                self.add_error("name", f"unknown {kind} {name!r}{hint}")
+                said = str(UNKNOWN[kind]) % {"name": name}
+                self.add_error("name", said + did_you_mean(close))
         if data.get("period"):
             try:
                 data["range"] = period_range(data["period"])
@@ -311,13 +363,13 @@ class ChartForm(DashboardForm):
 
 class LifecycleForm(DashboardForm):
     event = forms.CharField(
-        max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-events"})
+        label=_("Event"), max_length=128, widget=forms.TextInput(attrs={"list": "porpoise-events"})
     )
     period = period_field()
     sticky = forms.ChoiceField(
-        choices=[("week", "this week"), ("month", "this month")],
+        choices=[("week", _("this week")), ("month", _("this month"))],
         initial="week",
-        label="Stickiness of",
+        label=_("Stickiness of"),
     )
     breakdown = breakdown_field()
 
@@ -330,16 +382,20 @@ class LifecycleForm(DashboardForm):
         known = get_analytics().event_names()
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValidationError(f"unknown event {name!r}{hint}")
+            said = gettext("unknown event %(name)r") % {"name": name}
+            raise ValidationError(said + did_you_mean(close))
         return name
 
     def clean_period(self) -> Any:
         periods = period_range(self.cleaned_data["period"])
         if len(periods) > tables.LIFECYCLE_PERIODS:
             raise ValidationError(
-                f"a lifecycle spans at most {tables.LIFECYCLE_PERIODS} periods "
-                f"({self.cleaned_data['period']} is {len(periods)})"
+                gettext("a lifecycle spans at most %(most)s periods (%(period)s is %(size)s)")
+                % {
+                    "most": tables.LIFECYCLE_PERIODS,
+                    "period": self.cleaned_data["period"],
+                    "size": len(periods),
+                }
             )
         return periods
 
@@ -349,7 +405,10 @@ def parse_dimensions(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in part:
-            raise ValidationError(f"{part!r}: write dimensions as name=value, comma-separated")
+            raise ValidationError(
+                gettext("%(part)r: write dimensions as name=value, comma-separated")
+                % {"part": part}
+            )
         key, value = (x.strip() for x in part.split("=", 1))
         out[key] = value
     return out
@@ -358,22 +417,26 @@ def parse_dimensions(text: str) -> dict[str, str]:
 class DecisionForm(DashboardForm):
     name = forms.CharField(
         max_length=128,
-        label="Decision",
+        label=_("Decision"),
         widget=forms.TextInput(attrs={"list": "porpoise-decisions"}),
     )
     options = forms.CharField(
+        label=_("Options"),
         required=False,
         max_length=1000,
-        help_text="Comma-separated, e.g. a,b,c; empty: every option recorded.",
+        help_text=_("Comma-separated, e.g. a,b,c; empty: every option recorded."),
     )
     dimensions = forms.CharField(
-        required=False, max_length=1000, help_text="e.g. country=US, device=mac"
+        label=_("Dimensions"),
+        required=False,
+        max_length=1000,
+        help_text=_("e.g. country=US, device=mac"),
     )
 
     def clean_options(self) -> list[str]:
         options = [o.strip() for o in self.cleaned_data["options"].split(",") if o.strip()]
         if (options and len(options) < 2) or len(set(options)) != len(options):
-            raise ValidationError("give two or more distinct options")
+            raise ValidationError(gettext("give two or more distinct options"))
         return options
 
     def clean_dimensions(self) -> dict[str, str]:

@@ -24,6 +24,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from porpoise_django.admin import exports
 from porpoise_django.admin.defaults import (
@@ -66,6 +68,7 @@ from porpoise_django.engine import (
     stickiness,
     times_measurable,
 )
+from porpoise_django.i18n import did_you_mean, engine_message
 from porpoise_django.permissions import may_view
 from porpoise_django.services import get_analytics
 
@@ -100,13 +103,14 @@ def site_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def refused(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """403 in the admin's look (its header, its links), not a bare error page;
     JSON to a client that asked for JSON."""
-    message = (
+    message = gettext(
         "Porpoise analytics is for the staff this site admits who have its permission "
         "(Can view porpoise analytics); ask an administrator."
     )
     if request.GET.get("format") == "json":
         return JsonResponse({"detail": message}, status=403)
-    context = {**site.each_context(request), "title": "Access refused", "message": message}
+    title = gettext("Access refused")
+    context = {**site.each_context(request), "title": title, "message": message}
     return TemplateResponse(request, "porpoise_django/admin/403.html", context, status=403)
 
 
@@ -437,6 +441,7 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["cohorts"],
             form=form,
             table=table,
+            cohort_heading=cohort_heading(table) if table is not None else "",
             rows=rows,
             average=average,
             offsets=range(rows[0]["width"]) if rows else range(0),
@@ -456,8 +461,40 @@ def _cohort_table_or_error(form: CohortForm) -> CohortTable | None:
         field = getattr(exc, "field", None)
         if field not in form.fields:
             field = "start" if data.get("start") else None
-        form.add_error(field, str(exc))
+        form.add_error(field, engine_message(exc))
         return None
+
+
+#: The words of a granularity, as the dashboards show them.
+UNITS = {
+    "hour": _("hour"),
+    "day": _("day"),
+    "week": _("week"),
+    "month": _("month"),
+    "year": _("year"),
+}
+#: The cohort table's heading: its granularity, then how its users came back.
+COHORTS_OF = {
+    "day": _("Day cohorts"),
+    "week": _("Week cohorts"),
+    "month": _("Month cohorts"),
+    "year": _("Year cohorts"),
+}
+CAME_BACK = {
+    "on": _("came back on each period"),
+    "on_or_after": _("came back on or after each period"),
+}
+
+
+def cohort_heading(table: CohortTable) -> str:
+    """``Week cohorts, came back on each period`` (``, first-time cohorts``)."""
+    parts = [
+        str(COHORTS_OF.get(table.granularity, table.granularity)),
+        str(CAME_BACK.get(table.mode, table.mode)),
+    ]
+    if table.cohort_type == "first_time":
+        parts.append(gettext("first-time cohorts"))
+    return ", ".join(parts)
 
 
 def _cohort_split(data: dict[str, Any]) -> list[tuple[str, CohortTable]]:
@@ -505,12 +542,12 @@ def retention_curve(
     """The Chart.js spec of the retention curve drawn above the table: the average
     (finished periods, weighted by cohort size), each cohort as a faint line, and
     the average of each compared segment."""
-    labels = [
-        f"{table.granularity} {i}" for i in range(len(table.counts[0]) if table.counts else 0)
-    ]
-    datasets: list[dict[str, Any]] = [{"label": "average", "data": table.average()}]
+    unit = UNITS.get(table.granularity, table.granularity)
+    labels = [f"{unit} {i}" for i in range(len(table.counts[0]) if table.counts else 0)]
+    datasets: list[dict[str, Any]] = [{"label": gettext("average"), "data": table.average()}]
     datasets += [
-        {"label": f"average, {text}", "data": segment.average()} for text, segment in segments
+        {"label": gettext("average, %(segment)s") % {"segment": text}, "data": segment.average()}
+        for text, segment in segments
     ]
     datasets += [
         {"label": label, "data": percents, "faint": True}
@@ -545,7 +582,7 @@ def _cohort_rows(
                 continue
             text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
             css = "num unfinished" if unfinished else "num"
-            title = "period not finished" if unfinished else ""
+            title = escape(gettext("period not finished")) if unfinished else ""
             cells.append((css, _heat(pct), title, text, link(r, i) if link else ""))
         html = mark_safe(
             "".join(
@@ -709,14 +746,11 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             datasets = [{"label": label, "data": values} for label, values in current.items()]
             if data["compare"]:
                 before = _chart_values(pp, data, _previous(periods))
-                datasets += [
-                    {"label": f"{label} (previous period)", "data": values, "borderDash": [5, 5]}
-                    for label, values in before.items()
-                ]
+                datasets += [previous_dataset(label, values) for label, values in before.items()]
             if data["top"]:
                 top_rows = _top_rows(pp, data, periods)
         except ValueError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, engine_message(exc))
         else:
             chart = {"type": data["chart"], "datasets": datasets, **period_labels(pp, periods)}
             points = _chart_points(pp, site.name, form.data, data, chart)
@@ -772,19 +806,35 @@ def _chart_points(
     ]
 
 
-#: Appended to the label of a period that is not over yet.
-SO_FAR = " (so far)"
+def previous_dataset(label: str, values: list[Any]) -> dict[str, Any]:
+    """The series of the period before, dashed; its export column keeps the
+    English ``key`` whatever the language of the page."""
+    return {
+        "label": gettext("%(series)s (previous period)") % {"series": label},
+        "key": f"{label} (previous period)",
+        "previous": True,
+        "data": values,
+        "borderDash": [5, 5],
+    }
+
+
+#: The label of a period that is not over yet.
+SO_FAR = _("%(period)s (so far)")
 
 
 def period_labels(pp: Analytics, periods: Iterable[Any]) -> dict[str, Any]:
     """``labels`` of a chart's periods, the unfinished one said so, and
     ``partial``: the indexes of the periods not over yet (drawn paler and
-    dashed, so today's few hours are not read as a fall)."""
+    dashed, so today's few hours are not read as a fall); ``periods``: the
+    periods' own labels (the exports' rows)."""
     now = pp.now()
     periods = list(periods)
     partial = [i for i, p in enumerate(periods) if p.period_end() > now]
-    labels = [p.label + (SO_FAR if i in partial else "") for i, p in enumerate(periods)]
-    return {"labels": labels, "partial": partial}
+    so_far = str(SO_FAR)
+    labels = [
+        so_far % {"period": p.label} if i in partial else p.label for i, p in enumerate(periods)
+    ]
+    return {"labels": labels, "partial": partial, "periods": [p.label for p in periods]}
 
 
 def _metrics(data: dict[str, Any]) -> list[str]:
@@ -801,11 +851,15 @@ def _chart_values(pp: Analytics, data: dict[str, Any], span: PeriodRange) -> dic
         active = porpoise_settings.ACTIVE_EVENT
         if not active or active not in pp.event_names():
             raise ValueError(
-                f"{name!r} is a unique event (no dates): set ACTIVE_EVENT to chart its "
-                f"users among the active ones, or use unique({name}) as a cohort segment"
+                gettext(
+                    "%(quoted)s is a unique event (no dates): set ACTIVE_EVENT to chart its "
+                    "users among the active ones, or use unique(%(name)s) as a cohort segment"
+                )
+                % {"quoted": repr(name), "name": name}
             )
         among = pp.unique(name) & pp.event(active)
-        return {f"{name}, among {active}": pp.count_bitmaps([among.bind(p) for p in span])}
+        label = gettext("%(name)s, among %(active)s") % {"name": name, "active": active}
+        return {label: pp.count_bitmaps([among.bind(p) for p in span])}
     if kind == "event":
         pp.check_tracked(span.granularity)
         split = data.get("breakdown")
@@ -832,6 +886,15 @@ def _top_rows(pp: Analytics, data: dict[str, Any], periods: PeriodRange) -> list
     return []
 
 
+#: The lifecycle's states, as its chart names them (the exports keep the keys).
+STATES = {
+    "new": _("new"),
+    "returning": _("returning"),
+    "resurrecting": _("resurrecting"),
+    "dormant": _("dormant"),
+}
+
+
 @site_page
 def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     """New, returning, resurrecting and dormant users per period; stickiness."""
@@ -846,15 +909,15 @@ def lifecycle_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             result = lifecycle(pp, data["event"], data["period"])
             sticky = stickiness(pp, data["event"], pp.period(data["sticky"]))
         except ValueError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, engine_message(exc))
         else:
             chart = {
                 "type": "bar",
                 "stacked": True,
                 **period_labels(pp, result.periods),
                 "datasets": [
-                    {"label": state, "data": getattr(result, state)}
-                    for state in ("new", "returning", "resurrecting", "dormant")
+                    {"label": str(label), "key": state, "data": getattr(result, state)}
+                    for state, label in STATES.items()
                 ],
             }
     if fmt := exports.wanted(request):
@@ -944,7 +1007,7 @@ def decisions(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             report = decision.report(options, data["dimensions"])
             suggestion = decision.decide(options, data["dimensions"])
         except ValueError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, engine_message(exc))
     if fmt := exports.wanted(request):
         return exports.decision(fmt, form, report)
     listed = [{"name": name, "options": list(options)} for name, options in recorded.items()]
@@ -967,9 +1030,14 @@ def _known_decision(name: str, known: list[str]) -> str:
     """``name`` if it was ever recorded, else a ValueError naming close ones."""
     if name not in known:
         close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        listed = "" if hint else f"; recorded: {', '.join(known[:10]) or 'none yet'}"
-        raise ValueError(f"unknown decision {name!r}{hint}{listed}")
+        said = gettext("unknown decision %(name)r") % {"name": name}
+        if close:
+            raise ValueError(said + did_you_mean(close))
+        if known:
+            listed = gettext("; recorded: %(names)s") % {"names": ", ".join(known[:10])}
+        else:
+            listed = gettext("; none recorded yet")
+        raise ValueError(said + listed)
     return name
 
 
@@ -978,7 +1046,6 @@ def _known_options(name: str, asked: list[str], recorded: dict[str, float]) -> N
     unknown = [o for o in asked if o not in recorded]
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(recorded), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise ValueError(
-            f"{name!r} has no option {unknown[0]!r}{hint} (recorded: {', '.join(recorded)})"
-        )
+        said = gettext("%(name)r has no option %(option)r") % {"name": name, "option": unknown[0]}
+        recorded_ones = gettext(" (recorded: %(options)s)") % {"options": ", ".join(recorded)}
+        raise ValueError(said + did_you_mean(close) + recorded_ones)

@@ -95,3 +95,44 @@ def test_the_lifecycle_form_is_bounded_like_the_api(staff_client, pp):
     page = staff_client.get("/admin/porpoise/lifecycle/", {"event": "signup", "period": "5000d"})
     assert page.status_code == 200
     assert "a lifecycle spans at most 400 periods" in page.content.decode()
+
+
+def test_the_overview_splits_each_event_by_a_property(staff_client, pp):
+    for user in range(10, 70):
+        pp.set_properties(user, {"plan": f"p{user % 7}"})
+        pp.mark("active", user)
+    page = staff_client.get("/admin/porpoise/overview/", {"breakdown": "plan", "top": 2})
+    assert page.status_code == 200
+    html = page.content.decode()
+    [active] = [r for r in page.context["event_rows"] if r["name"] == "active"]
+    today = pp.event("active").day()
+    week = pp.event("active").bind(pp.period("week"))
+    by_day, by_week = today.breakdown("plan"), week.breakdown("plan")  # the engine's numbers
+    shown = {part["value"]: (part["today"][0], part["week"][0]) for part in active["split"]}
+    kept = [v for v in shown if v != "$other"]
+    assert len(kept) == 2 and list(shown)[-1] == "$other"
+    assert sorted((by_week[v] for v in kept), reverse=True) == sorted(by_week.values())[::-1][:2]
+    for value in kept:
+        assert shown[value] == (by_day[value], by_week[value])
+    rest = [v for v in by_week if v not in kept]
+    assert shown["$other"] == (sum(by_day[v] for v in rest), sum(by_week[v] for v in rest))
+    assert sum(n for n, _ in shown.values()) == len(today)  # a person property: a partition
+    assert f'data-event="active" data-value="{kept[0]}"' in html
+    assert "sort=today&amp;breakdown=plan&amp;top=2" in html  # the sort links keep the split
+
+
+def test_the_overview_by_an_event_property_and_where(staff_client, pp):
+    page = staff_client.get("/admin/porpoise/overview/", {"breakdown": "source"})
+    rows = {r["name"]: r for r in page.context["event_rows"]}
+    signups = pp.event("signup").bind(pp.period("week")).breakdown("source")
+    if len(pp.event("signup").bind(pp.period("week"))):  # yesterday may be last week
+        assert {p["value"]: p["week"][0] for p in rows["signup"]["split"]} == signups
+    assert "carries" in rows["active"]["split_error"]  # active never carried a source
+    pros = staff_client.get("/admin/porpoise/overview/", {"where": "plan=pro"}).context
+    [active] = [r for r in pros["event_rows"] if r["name"] == "active"]
+    assert active["today"] == len(pp.event("active").day() & pp.where(plan="pro")) == 2
+    bad = staff_client.get("/admin/porpoise/overview/", {"where": "plan"})
+    assert bad.status_code == 200
+    assert 'id="porpoise-overview-split-error"' in bad.content.decode()
+    worse = staff_client.get("/admin/porpoise/overview/", {"where": "source=ads", "top": 99})
+    assert "event property" in worse.content.decode() and worse.status_code == 200

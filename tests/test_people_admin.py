@@ -394,3 +394,41 @@ def test_bad_or_hostile_links_are_a_message(staff_client: Client, planned: Any, 
     html = answer.content.decode()
     assert 'id="porpoise-people-error"' in html and "<script>" not in html.split("errornote")[1]
     assert answer.get("Content-Type", "").startswith("text/html")
+
+
+def click_point(page: Any, dataset: int, index: int) -> None:
+    """Click where Chart.js drew point ``index`` of ``dataset`` (a bar's middle)."""
+    page.wait_for_function("window.porpoiseChart !== undefined")
+    x, y = page.evaluate(
+        """([d, i]) => {
+        const el = window.porpoiseChart.getDatasetMeta(d).data[i];
+        const box = window.porpoiseChart.canvas.getBoundingClientRect();
+        const y = el.base === undefined ? el.y : (el.y + el.base) / 2;
+        return [box.left + el.x, box.top + y];
+    }""",
+        [dataset, index],
+    )
+    page.mouse.click(x, y)
+
+
+@browser_test
+def test_click_a_chart_point_and_a_lifecycle_bar_to_their_users(
+    live_server: Any, boss: Any, browser_page: Any
+) -> None:
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/porpoise/charts/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw-for-tests")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/porpoise/charts/?kind=event&name=visit&period=3d&chart=bar")
+    click_point(page, 0, 2)  # today's bar: the twelve users visited today
+    page.wait_for_url("**/admin/porpoise/people/**")
+    assert page.locator("#porpoise-people-what").inner_text().endswith(": 12 people")
+    page.go_back()
+    page.goto(f"{live_server.url}/admin/porpoise/lifecycle/?event=signup&period=3d&sticky=week")
+    # signups two days ago, yesterday and today: four new users each day
+    click_point(page, 0, 1)
+    page.wait_for_url("**/admin/porpoise/people/**")
+    assert "signup: new in" in page.locator("#porpoise-people-what").inner_text()
+    assert page.locator("#porpoise-people-what").inner_text().endswith(": 4 people")
+    assert page.locator("#porpoise-people-table tbody tr").count() == 4

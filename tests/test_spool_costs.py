@@ -4,6 +4,7 @@ tracking rows never pushes out the writes of the server's own code."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -361,3 +362,272 @@ def test_the_writer_thread_never_keeps_a_process_alive():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == "started", done.stderr
+
+
+# -- the spool's own bounds, row by row (no server needed) ---------------------------
+#: Each of these rows costs 84 bytes in the spool (52 of payload, 32 of overhead).
+ROW = 84
+#: A bound where a trim frees exactly its excess plus a tenth (1007 bytes) in whole rows.
+TIGHT = 10_079
+
+
+def _writes(ids, public=False):
+    from porpoise_django.delivery.pending import PendingWrite
+
+    return [PendingWrite("mark", ("visit", i, 1764000000.0), public=public) for i in ids]
+
+
+def _one_by_one(spool, ids, public=False):
+    for write in _writes(ids, public):
+        spool.append([write])
+
+
+def _kept(spool):
+    return [(row.write.row[1], row.write.public) for row in spool.oldest(10**6)]
+
+
+def _totals_match_the_file(spool):
+    import sqlite3
+
+    with sqlite3.connect(spool.path) as db:
+        rows, size, public = db.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * {ROW - 52},"
+            " COALESCE(SUM(public), 0) FROM writes"
+        ).fetchone()
+    stats = spool.stats()
+    assert (len(spool), stats["rows"], stats["bytes"], stats["public_rows"]) == (
+        rows,
+        rows,
+        size,
+        public,
+    )
+    assert spool.waiting == rows
+
+
+def test_a_full_spool_drops_exactly_the_oldest_rows_it_must(tmp_path, caplog):
+    from porpoise_django.delivery.spool import Spool
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=TIGHT)
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        _one_by_one(spool, range(1000, 1119))  # 119 rows: 9,996 bytes, under the bound
+        assert spool.dropped == 0 and len(spool) == 119
+        _one_by_one(spool, [1119])  # 1 byte over: 1 + 1007 bytes go, 12 rows exactly
+    assert _kept(spool) == [(i, False) for i in range(1012, 1120)]
+    assert spool.dropped == 12 and spool.stats()["dropped"] == 12
+    assert "dropped its oldest writes (12 in all)" in caplog.text
+    _totals_match_the_file(spool)
+    spool.close()
+
+
+def test_public_rows_make_room_first_and_only_within_their_share(tmp_path):
+    from porpoise_django.delivery.spool import Spool
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=TIGHT)
+    # Their share is 5,039 bytes: the 60th public row is 1 byte over it.
+    _one_by_one(spool, range(1000, 1060), public=True)
+    assert _kept(spool) == [(i, True) for i in range(1012, 1060)]
+    _totals_match_the_file(spool)
+    # 48 public rows (4,032 bytes) and 72 server rows: 1 byte over the bound.
+    _one_by_one(spool, range(2000, 2072))
+    assert _kept(spool) == [
+        *[(i, True) for i in range(1024, 1060)],
+        *[(i, False) for i in range(2000, 2072)],
+    ]
+    assert spool.dropped == 24 and spool.stats()["public_rows"] == 36
+    _totals_match_the_file(spool)
+    # Server rows only go once no public row is left.
+    _one_by_one(spool, range(2072, 2072 + 36))
+    kept = _kept(spool)
+    assert all(not public for _, public in kept) and kept[0] == (2000, False)
+    assert kept[-1] == (2107, False) and spool.stats()["public_rows"] == 0
+    _totals_match_the_file(spool)
+    _one_by_one(spool, range(2108, 2120))  # 120 server rows: 1 byte over
+    assert _kept(spool)[0] == (2012, False) and spool.dropped == 72
+    _totals_match_the_file(spool)
+    spool.close()
+
+
+def test_a_full_disk_refuses_an_append_with_sqlites_own_error_and_keeps_the_totals(tmp_path):
+    from porpoise_django.delivery.spool import Spool, SpoolError
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 30)
+    _one_by_one(spool, range(1000, 1010))
+    pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+    spool._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+    with pytest.raises(SpoolError, match="database or disk is full"):
+        spool.append(_writes(range(2000, 4000)))
+    assert len(spool) == 10 and spool.stats()["rows"] == 10
+    _totals_match_the_file(spool)
+    spool._db.execute("PRAGMA max_page_count = 1073741823")  # room again
+    spool.append(_writes([4000]))  # no transaction left open by the failure
+    assert [i for i, _ in _kept(spool)] == [*range(1000, 1010), 4000]
+    _totals_match_the_file(spool)
+    spool.close()
+
+
+def test_refused_rows_become_dead_letters_bounded_oldest_first(tmp_path, caplog):
+    from porpoise_django.delivery import deadletters
+    from porpoise_django.delivery.spool import Spool
+
+    (tmp_path / "long").mkdir()
+    spool = Spool.open(tmp_path / "long", target="t", max_bytes=1 << 30)
+    _one_by_one(spool, range(1000, 1003))
+    spool.bury([(spool.oldest(1)[0], "X" * 5000)])
+    [letter] = deadletters.letters(tmp_path / "long", "t")
+    assert letter.error == "X" * 2000 and letter.row.write.row[1] == 1000  # the reason, cut
+    assert len(spool) == 2 and spool.stats()["dead_letters"] == 1
+    _totals_match_the_file(spool)
+    spool.close()
+
+    # A dead letter of these rows costs 91 bytes (payload, the reason "refused", overhead).
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 30, dead_max_bytes=910)
+    _one_by_one(spool, range(1000, 1020))
+    rows = spool.oldest(100)
+    spool.bury([(rows[0], "refused")])
+    assert len(spool) == 19 and spool.stats()["dead_letters"] == 1
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        for row in rows[1:10]:
+            spool.bury([(row, "refused")])
+        assert spool.dead_dropped == 0 and "dead letters of" not in caplog.text  # 910 bytes fit
+        spool.bury([(rows[10], "refused"), (rows[11], "refused")])
+    kept = [letter.row.write.row[1] for letter in deadletters.letters(tmp_path, "t")]
+    assert kept == list(range(1002, 1012))  # the newest 10
+    assert spool.dead_dropped == 2 and "dropped the 2 oldest" in caplog.text
+    assert [i for i, _ in _kept(spool)] == list(range(1012, 1020))
+    _totals_match_the_file(spool)
+    spool.bury([])  # nothing to do
+    assert spool.stats()["dead_letters"] == 10
+    spool.close()
+    assert spool.path.exists()  # dead letters keep the file
+
+
+def test_a_spooled_write_comes_back_as_it_was_with_its_time_and_cost(tmp_path):
+    from porpoise_django.delivery.pending import PendingWrite
+    from porpoise_django.delivery.spool import Spool
+
+    writes = [
+        PendingWrite("mark", ("visit", 7, 1764000000.5), ("day", "week"), True),
+        PendingWrite("count", ("orders", None, 2.5, 1764000001.0), None, False, "tok-1"),
+        PendingWrite("unmark", ("visit", 8, 1764000002.0), None, False, None, True),
+    ]
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    spool.append(writes[:2], at=1764000100.0)
+    spool.append(writes[2:])
+    rows = spool.oldest(10)
+    assert [row.write for row in rows] == writes
+    assert [row.at for row in rows[:2]] == [1764000100.0] * 2
+    assert abs(rows[2].at - time.time()) < 60
+    assert [row.size for row in rows] == [
+        len(spool_payload(spool, row.id)) + ROW - 52 for row in rows
+    ]
+    assert spool.stats()["oldest"] == 1764000100.0 and spool.stats()["public_rows"] == 1
+    assert spool.append([]) == 0 and len(spool) == 3
+    _totals_match_the_file(spool)
+    spool.close()
+
+
+def spool_payload(spool, rowid):
+    import sqlite3
+
+    with sqlite3.connect(spool.path) as db:
+        return db.execute("SELECT payload FROM writes WHERE id = ?", (rowid,)).fetchone()[0]
+
+
+def test_rows_whose_delete_failed_are_never_sent_again_and_go_at_the_next_chance(tmp_path):
+    import sqlite3
+
+    from porpoise_django.delivery.spool import Spool, SpoolError
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    _one_by_one(spool, range(1000, 1010))
+    with sqlite3.connect(spool.path) as db:  # the next DELETEs fail (as on a full disk)
+        db.execute(
+            "CREATE TRIGGER fail BEFORE DELETE ON writes BEGIN SELECT RAISE(ABORT, 'I/O'); END"
+        )
+    sent = spool.oldest(3)
+    with pytest.raises(SpoolError, match="3 rows Redis confirmed stay in the file"):
+        spool.delete(sent)
+    # Never handed out again, and the next rows still come by the limit asked.
+    assert [row.write.row[1] for row in spool.oldest(3)] == [1003, 1004, 1005]
+    assert spool.waiting == 7 and len(spool) == 10
+    with pytest.raises(SpoolError, match="I/O"):
+        spool.retry_deletes()
+    with sqlite3.connect(spool.path) as db:
+        db.execute("DROP TRIGGER fail")
+    spool.retry_deletes()
+    assert len(spool) == 7 and spool.waiting == 7
+    _totals_match_the_file(spool)
+    spool.retry_deletes()  # nothing left to retry
+    spool.delete(spool.oldest(100))
+    assert len(spool) == 0 and spool.oldest(100) == []
+    _totals_match_the_file(spool)
+    spool.close()
+    assert not spool.path.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(spool.path.name)]
+
+
+def test_only_spools_of_gone_processes_are_claimed_oldest_first_each_once(tmp_path, caplog):
+    import os
+
+    from porpoise_django.delivery.spool import Spool, orphans, spool_files
+
+    assert spool_files(tmp_path / "missing") == []
+    left = []
+    for n in range(3):  # three processes that are gone, each leaving a row
+        spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+        spool.append(_writes([1000 + n]))
+        spool.close()
+        os.utime(spool.path, (1764000000 + 10 * (3 - n),) * 2)  # the last one is the oldest
+        left.append(spool.path)
+    live = Spool.open(tmp_path, target="t", max_bytes=1 << 20)  # a live process's
+    live.append(_writes([2000]))
+    (tmp_path / "notes.txt").write_text("not a spool")
+    (tmp_path / "spool-link.sqlite3").symlink_to(left[0])
+    (tmp_path / "spool-garbage.sqlite3").write_bytes(b"\x00not sqlite" * 100)
+    os.utime(tmp_path / "spool-garbage.sqlite3", (1764000005,) * 2)  # the oldest of all
+    opened = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    opened.append(_writes([3000]))
+    opened.close()
+    os.chmod(opened.path, 0o666)
+    files = [path for path in spool_files(tmp_path) if not path.is_symlink()]
+    assert files[:4] == [tmp_path / "spool-garbage.sqlite3", *reversed(left)]
+    assert len(files) == 6  # the live one and the one others may write: the newest
+
+    seen = []
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        for spool in orphans(tmp_path, target="t", skip=left[1]):
+            # Claimed: nobody else gets it meanwhile.
+            others = list(orphans(tmp_path, target="t"))
+            assert spool.path not in [other.path for other in others]
+            for other in others:
+                other.close()
+            seen.append((spool.path, [i for i, _ in _kept(spool)]))
+            spool.close()
+    assert seen == [(left[2], [1002]), (left[0], [1000])]
+    assert "spool-garbage.sqlite3 unreadable" in caplog.text
+    assert "spool-link.sqlite3 not replayed: not a regular file" in caplog.text
+    assert f"{opened.path.name} not replayed: writable by others (mode 666)" in caplog.text
+    assert (tmp_path / "spool-garbage.sqlite3").exists() and opened.path.exists()
+    assert live.path.exists() and not live.detached()
+    live.close()
+
+
+def test_a_bury_that_fails_leaves_the_rows_waiting(tmp_path):
+    import sqlite3
+
+    from porpoise_django.delivery.spool import Spool, SpoolError
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    _one_by_one(spool, range(1000, 1005))
+    with sqlite3.connect(spool.path) as db:
+        db.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON dead BEGIN SELECT RAISE(ABORT, 'full'); END"
+        )
+    with pytest.raises(SpoolError, match=f"^spool {spool.path.name}: full$"):
+        spool.bury([(row, "refused") for row in spool.oldest(2)])
+    assert [i for i, _ in _kept(spool)] == list(range(1000, 1005))
+    assert spool.stats()["dead_letters"] == 0
+    _totals_match_the_file(spool)
+    spool.append(_writes([1005]))  # no transaction left open
+    assert len(spool) == 6
+    spool.close()

@@ -200,3 +200,53 @@ def _ignore(call, *args):
         return call(*args)
     except redis.exceptions.RedisError:
         return False
+
+
+def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
+    porpoise, private_server, tmp_path, caplog
+):
+    from porpoise_django.delivery import building
+    from porpoise_django.delivery.buffer import DurableBuffer
+
+    porpoise(**_outage_options(private_server, GRANULARITIES=HOURLY))
+    hourly = delivery.mark("purchase", 7, granularities=("hour",))
+    pp = porpoise(**_outage_options(private_server))  # hours no longer tracked
+    # No spool (its folder refused): writes wait in memory.
+    buffer = DurableBuffer(str(tmp_path), max_bytes=10**6, memory_size=100, problem="refused")
+    writes = [delivery.mark("visit", 1), hourly, delivery.mark("visit", 2, public=True)]
+    buffer.add(writes, at=100.0)
+    assert len(buffer) == 3 and buffer.backlog and buffer.spooled == 0
+    seen = []
+
+    def submit(batch):
+        seen.append((len(batch), len(buffer), buffer.backlog, buffer.spool_stats()["memory"]))
+        return building.submit(batch)
+
+    private_server.stop()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        buffer.replay(submit, orphans=False)
+    # The engine refuses the hourly row before any round trip: halved, the
+    # first half meets the outage, which stops the replay; all of them wait.
+    assert seen == [(3, 3, True, 3), (1, 3, True, 3)]  # taken out, still waiting
+    taken = buffer.memory.take()
+    assert [w for _, w in taken] == writes and {at for at, _ in taken} == {100.0}  # in order
+    buffer.memory.restore(taken, taken=3)
+    assert len(buffer) == 3 and buffer.stats.attempts == 1
+
+    private_server.start()
+    seen.clear()
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        assert buffer.replay(submit, orphans=False) is True
+    # Refused as a whole, then halved: the refused row alone, the others sent.
+    assert [n for n, *_ in seen] == [3, 1, 2, 1, 1]
+    assert all(waiting == 3 and backlog for _, waiting, backlog, _ in seen)
+    assert sorted(pp.event("visit").day()) == [1, 2]
+    assert len(buffer) == 0 and not buffer.backlog
+    assert buffer.stats.replayed == 2 and buffer.stats.dead == 1
+    [(dead, reason)] = buffer.memory.dead
+    assert dead == hourly and reason.startswith("InvalidGranularity")
+    stats = buffer.spool_stats()
+    assert stats["memory"] == 0 and stats["memory_dead_letters"] == 1 and stats["rows"] == 0
+    assert stats["path"] is None and stats["problem"] == "refused"
+    assert "1 write(s) refused, kept as dead letters in memory (InvalidGranularity" in caplog.text
+    assert buffer.stats.attempts == 2

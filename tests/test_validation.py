@@ -90,9 +90,9 @@ def test_naive_datetimes_are_refused(pp, redis_client, clock):
     with pytest.raises(InvalidTime, match="row 1: naive datetime"):
         pp.mark_many(rows)
     future = when + dt.timedelta(days=3)  # beyond max_future_seconds
-    with pytest.raises(InvalidTime, match="row 1: .*max_future_seconds"):
+    with pytest.raises(InvalidTime, match=r"row 1: .*max_future_seconds"):
         pp.mark_many([("active", 1, when), ("active", 2, future)])
-    with pytest.raises(InvalidTime, match="row 0: .*out of range|row 0: "):
+    with pytest.raises(InvalidTime, match=r"row 0: .*(out of range|cannot be written)"):
         pp.mark_many([("active", 1, dt.datetime(1960, 1, 1, tzinfo=dt.UTC))])
     assert _keys(redis_client, pp) == []
 

@@ -492,4 +492,4 @@ class OverviewForm(DashboardForm):
         try:
             return get_analytics().where(**filters)
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(engine_message(exc)) from None

@@ -19,8 +19,10 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from porpoise_django.engine import OTHER
+from porpoise_django.i18n import engine_message
 
 #: Form fields that only change how a dashboard shows its numbers.
 _DISPLAY_ONLY = {"format", "display", "segments"}
@@ -67,8 +69,14 @@ def period_links(
     return link
 
 
-#: A lifecycle's states, in the chart's order.
-STATES = ("new", "returning", "resurrecting", "dormant")
+#: A lifecycle's states, in the chart's order, and their names on the pages
+#: (the exports keep the keys).
+STATES = {
+    "new": _("new"),
+    "returning": _("returning"),
+    "resurrecting": _("resurrecting"),
+    "dormant": _("dormant"),
+}
 
 
 def lifecycle_rows(
@@ -84,6 +92,7 @@ def lifecycle_rows(
         rows.append(
             {
                 "state": state,
+                "label": str(STATES[state]),
                 "value": value,
                 "cells": [
                     (abs(n), link(p))
@@ -115,7 +124,7 @@ def overview_split(
         try:
             parts[row["name"]] = pp.split_by(template, name)
         except ValueError as exc:
-            row["split_error"] = str(exc)
+            row["split_error"] = engine_message(exc)
     bitmaps = [p.bind(t) for each in parts.values() for p in each.values() for t in periods]
     counts = iter(pp.count_bitmaps(bitmaps) if bitmaps else [])
     plans = []

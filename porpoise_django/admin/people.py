@@ -24,15 +24,17 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from porpoise_django.admin import sources
 from porpoise_django.admin.forms import CohortForm, FunnelForm
 from porpoise_django.admin.pages import PAGES, TITLES
-from porpoise_django.admin.views import bound_form, breadcrumbs_element, site_page
+from porpoise_django.admin.views import StrOrPromise, bound_form, breadcrumbs_element, site_page
 from porpoise_django.engine import (
     EVENT_GRANULARITIES,
     MAX_PEOPLE_LIMIT,
-    PERIOD_STRING_HELP,
     Analytics,
     Bitmap,
     cohort_cell,
@@ -40,6 +42,8 @@ from porpoise_django.engine import (
     parse_query,
     validate_name,
 )
+from porpoise_django.i18n import PERIOD_STRING_HELP as PERIOD_HELP
+from porpoise_django.i18n import engine_message
 from porpoise_django.services import get_analytics
 from porpoise_django.tables import csv_cell
 
@@ -47,17 +51,20 @@ PAGE_SIZE = 50
 
 
 class PeopleForm(forms.Form):
-    q = forms.CharField(max_length=500, label="Query", help_text="e.g. login & song:played")
+    q = forms.CharField(max_length=500, label=_("Query"), help_text=_("e.g. login & song:played"))
     period = forms.CharField(
-        max_length=64, initial="1d", help_text=f"Days or longer: {PERIOD_STRING_HELP}"
+        label=_("Period"),
+        max_length=64,
+        initial="1d",
+        help_text=format_lazy(_("Days or longer: {}"), PERIOD_HELP),
     )
 
 
 class ActivityForm(forms.Form):
-    period = forms.CharField(max_length=64, initial="30d", help_text=PERIOD_STRING_HELP)
+    period = forms.CharField(label=_("Period"), max_length=64, initial="30d", help_text=PERIOD_HELP)
 
 
-def _context(site: admin.AdminSite, request: HttpRequest, title: str, **extra: Any) -> Any:
+def _context(site: admin.AdminSite, request: HttpRequest, title: StrOrPromise, **extra: Any) -> Any:
     pp = get_analytics()
     return {
         **site.each_context(request),
@@ -73,7 +80,10 @@ def _context(site: admin.AdminSite, request: HttpRequest, title: str, **extra: A
 def _event_periods(pp: Analytics, text: str) -> Any:
     periods = pp.period_string(text)
     if periods.granularity not in EVENT_GRANULARITIES:
-        raise ValueError(f"events are kept per {', '.join(EVENT_GRANULARITIES)}: ask for days")
+        raise ValueError(
+            gettext("events are kept per %(granularities)s: ask for days")
+            % {"granularities": ", ".join(EVENT_GRANULARITIES)}
+        )
     pp.check_tracked(periods.granularity)
     return periods
 
@@ -82,9 +92,9 @@ def _int(request: HttpRequest, name: str, low: int = 0) -> int:
     try:
         value = int(request.GET.get(name, ""))
     except ValueError:
-        raise ValueError(f"{name} must be an integer") from None
+        raise ValueError(gettext("%(name)s must be an integer") % {"name": name}) from None
     if value < low:
-        raise ValueError(f"{name} must be at least {low}")
+        raise ValueError(gettext("%(name)s must be at least %(low)s") % {"name": name, "low": low})
     return value
 
 
@@ -102,14 +112,21 @@ def _from_query(pp: Analytics, request: HttpRequest) -> tuple[Bitmap, str, Any]:
     bitmap = bound[0]
     for other in bound[1:]:
         bitmap = bitmap | other
-    label = f"{form.cleaned_data['q']} in {periods.first.label}..{periods.last.label}"
+    label = gettext("%(query)s in %(first)s..%(last)s") % {
+        "query": form.cleaned_data["q"],
+        "first": periods.first.label,
+        "last": periods.last.label,
+    }
     return bitmap, label, form
 
 
 def _from_cohort(pp: Analytics, request: HttpRequest) -> tuple[Bitmap, str, Any]:
     form = bound_form(CohortForm, request, "select1")
     if not form.is_valid():
-        raise ValueError(f"the cohort table's fields are not valid: {_errors(form)}")
+        raise ValueError(
+            gettext("the cohort table's fields are not valid: %(errors)s")
+            % {"errors": _errors(form)}
+        )
     data = form.cleaned_data
     row = _int(request, "row")
     at = request.GET.get("offset", "size")
@@ -128,31 +145,45 @@ def _from_cohort(pp: Analytics, request: HttpRequest) -> tuple[Bitmap, str, Any]
         cohort_type=data["cohort_type"],
     )
     period = pp.period(data["granularity"], _date(request.GET["first"])).delta(row)
-    what = "cohort" if offset is None else f"came back {offset} {data['granularity']}(s) later"
-    return bitmap, f"{request.GET.get('select1')} in {period.label}, {what}", form
+    if offset is None:
+        what = gettext("cohort")
+    else:
+        what = gettext("came back %(offset)s %(granularity)s(s) later") % {
+            "offset": offset,
+            "granularity": data["granularity"],
+        }
+    label = gettext("%(query)s in %(period)s, %(what)s") % {
+        "query": request.GET.get("select1"),
+        "period": period.label,
+        "what": what,
+    }
+    return bitmap, label, form
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        raise ValueError(gettext("%(text)r is not a date (YYYY-MM-DD)") % {"text": text}) from None
 
 
 def _from_funnel(pp: Analytics, request: HttpRequest) -> tuple[Bitmap, str, Any]:
     form = bound_form(FunnelForm, request, "steps")
     if not form.is_valid():
-        raise ValueError(f"the funnel's fields are not valid: {_errors(form)}")
+        raise ValueError(
+            gettext("the funnel's fields are not valid: %(errors)s") % {"errors": _errors(form)}
+        )
     data = form.cleaned_data
     step = _int(request, "step")
     templates = [template for _, template in data["steps"]]
     span = {k: data[k] for k in ("start", "end") if data[k]}
     options = {"granularity": data["granularity"], "window": data["window"], **span}
     bitmap = funnel_step(pp, templates, step, **options)
-    label = f"reached step {step + 1}. {data['steps'][step][0]}"
+    named = {"step": step + 1, "previous": step, "name": data["steps"][step][0]}
+    label = gettext("reached step %(step)s. %(name)s") % named
     if request.GET.get("drop") and step > 0:
         bitmap = funnel_step(pp, templates, step - 1, **options) - bitmap
-        label = f"reached step {step}, not step {step + 1}. {data['steps'][step][0]}"
+        label = gettext("reached step %(previous)s, not step %(step)s. %(name)s") % named
     return bitmap, label, form
 
 
@@ -225,10 +256,13 @@ def _save(request: HttpRequest, pp: Analytics, bitmap: Bitmap) -> str | None:
         name = validate_name(request.POST.get("segment", "").strip(), what="segment name")
         segment = bitmap.save_as(name)
     except ValueError as exc:
-        return str(exc)
-    messages.success(
-        request, f"Saved {len(segment)} ids as segment {name!r}: use unique({name}) in queries."
+        return engine_message(exc)
+    said = ngettext(
+        "Saved %(count)s id as segment %(quoted)s: use unique(%(name)s) in queries.",
+        "Saved %(count)s ids as segment %(quoted)s: use unique(%(name)s) in queries.",
+        len(segment),
     )
+    messages.success(request, said % {"count": len(segment), "quoted": repr(name), "name": name})
     return None
 
 
@@ -243,7 +277,10 @@ def people_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     label = ""
     form: Any = PeopleForm(request.GET or None, initial={"period": "1d"})
     if source not in SOURCES:
-        error = f"unknown source {source[:60]!r}; allowed: {', '.join(SOURCES)}"
+        error = gettext("unknown source %(source)r; allowed: %(allowed)s") % {
+            "source": source[:60],
+            "allowed": ", ".join(SOURCES),
+        }
     elif source != "query" or request.GET.get("q"):
         try:
             bitmap, label, used = SOURCES[source](pp, request)
@@ -259,7 +296,7 @@ def people_page(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             page = pp.people(bitmap, (number - 1) * PAGE_SIZE, PAGE_SIZE)
             rows = users_of(site, page.ids)
         except (ValueError, OverflowError) as exc:  # a bad link: a message, never a 500
-            error = str(exc)
+            error = engine_message(exc)
     return render(
         request,
         "porpoise_django/admin/people.html",
@@ -309,11 +346,11 @@ def person_page(site: admin.AdminSite, request: HttpRequest, id: str) -> HttpRes
     try:
         if pp.id_codec.mode == "int":
             if not (id.isascii() and id.isdigit()):
-                raise ValueError("ids are integers in this store")
+                raise ValueError(gettext("ids are integers in this store"))
             external = int(id)
         done = pp.activity(external, _event_periods(pp, text))
     except ValueError as exc:
-        error = str(exc)
+        error = engine_message(exc)
     [row] = users_of(site, [external])
     grid = []
     if done is not None:
@@ -327,7 +364,7 @@ def person_page(site: admin.AdminSite, request: HttpRequest, id: str) -> HttpRes
         _context(
             site,
             request,
-            f"Activity of {row.get('name') or external}",
+            gettext("Activity of %(person)s") % {"person": row.get("name") or external},
             form=form,
             person=row,
             activity=done,
@@ -345,15 +382,15 @@ def forget_in_analytics(modeladmin: Any, request: HttpRequest, queryset: Any) ->
     try:
         done = forget(pks)
     except Exception as exc:  # Redis down: say so, nothing was half done silently
-        modeladmin.message_user(request, f"Could not forget them: {exc}", messages.ERROR)
+        said = gettext("Could not forget them: %(error)s") % {"error": exc}
+        modeladmin.message_user(request, said, messages.ERROR)
         return
     bits = sum(item.bits for item in done)
-    modeladmin.message_user(
-        request, f"Forgot {len(done)} user(s) in the analytics ({bits} bits cleared)."
-    )
+    said = gettext("Forgot %(users)s user(s) in the analytics (%(bits)s bits cleared).")
+    modeladmin.message_user(request, said % {"users": len(done), "bits": bits})
 
 
-forget_in_analytics.short_description = "Forget in analytics"  # type: ignore[attr-defined]
+forget_in_analytics.short_description = _("Forget in analytics")  # type: ignore[attr-defined]
 
 
 def add_forget_action(site: admin.AdminSite) -> None:

@@ -10,7 +10,6 @@ with the admin's CSRF token, by whom the dashboards admit.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,15 +17,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext
 
-from porpoise_django.admin.pages import TITLES
-from porpoise_django.admin.saved import key, save, saved, url_of
+from porpoise_django.admin.saved import key, save, saved, titled, url_of
 from porpoise_django.admin.views import page_context, site_page
 from porpoise_django.services import get_analytics
-
-
-def titled(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each report with the title of its page, in the page's language."""
-    return [{**r, "page_title": TITLES.get(r.get("page", ""), r.get("page", ""))} for r in reports]
 
 
 @site_page

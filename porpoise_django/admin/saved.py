@@ -11,6 +11,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from porpoise_django.admin.pages import TITLES
 from porpoise_django.engine import Analytics
 
 #: Reports kept at most (a report is a few hundred bytes).
@@ -61,6 +62,11 @@ def save(pp: Analytics, name: str, page: str, query: str, *, pinned: bool = Fals
         )
     report = {"page": page, "query": kept.urlencode(), "pinned": pinned, "saved_at": time.time()}
     pp.client.hset(key(pp), name, json.dumps(report))
+
+
+def titled(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each report with the title of its page (``page_title``, in the page's language)."""
+    return [{**r, "page_title": TITLES.get(r.get("page", ""), r.get("page", ""))} for r in reports]
 
 
 def url_of(site_name: str, report: dict[str, Any]) -> str:

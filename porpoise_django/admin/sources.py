@@ -17,8 +17,10 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from porpoise_django.admin.forms import ChartForm, LifecycleForm, OverviewForm
+from porpoise_django.admin.links import STATES
 from porpoise_django.admin.views import bound_form
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
@@ -41,7 +43,10 @@ def int_param(request: HttpRequest, name: str, low: int = 0, high: int = 10**6) 
     """An integer of the query from ``low`` to ``high``, else a ValueError."""
     text = request.GET.get(name, "")
     if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}")
+        raise ValueError(
+            gettext("%(name)s must be an integer from %(low)s to %(high)s")
+            % {"name": name, "low": low, "high": high}
+        )
     return int(text)
 
 
@@ -55,12 +60,18 @@ def period_param(pp: Analytics, request: HttpRequest, granularity: str, name: st
         when = dt.datetime.fromisoformat(text)
         return pp.period(granularity, when if when.tzinfo else when.replace(tzinfo=pp.tz))
     except (ValueError, OverflowError, TypeError):
-        raise ValueError(f"{name} must be the start of a period (ISO 8601), got {text!r}") from None
+        raise ValueError(
+            gettext("%(name)s must be the start of a period (ISO 8601), got %(text)r")
+            % {"name": name, "text": text}
+        ) from None
 
 
 def valid(form: Any, what: str) -> dict[str, Any]:
     if not form.is_valid():
-        raise ValueError(f"the {what}'s fields are not valid: {form_errors(form)}")
+        raise ValueError(
+            gettext("the fields of the %(page)s are not valid: %(errors)s")
+            % {"page": PAGES_OF.get(what, what), "errors": form_errors(form)}
+        )
     return dict(form.cleaned_data)
 
 
@@ -71,7 +82,7 @@ def part(pp: Analytics, template: Bitmap, request: HttpRequest, name: str | None
     if value is None:
         return template
     if not name:
-        raise ValueError("value without a breakdown: give breakdown=<property>")
+        raise ValueError(gettext("value without a breakdown: give breakdown=<property>"))
     parts = pp.split_by(template, name)
     if "kept" in request.GET and value == OTHER:
         kept = set(request.GET["kept"].split(","))
@@ -83,9 +94,26 @@ def part(pp: Analytics, template: Bitmap, request: HttpRequest, name: str | None
             found = found | other
         return found
     if value not in parts:
-        known = ", ".join(list(parts)[:20]) or "none"
-        raise ValueError(f"{value[:60]!r} is not a value of {name} (values: {known})")
+        known = ", ".join(list(parts)[:20]) or "-"
+        raise ValueError(
+            gettext("%(value)r is not a value of %(name)s (values: %(known)s)")
+            % {"value": value[:60], "name": name, "known": known}
+        )
     return parts[value]
+
+
+#: The pages whose fields a link carries, as a refusal names them.
+PAGES_OF = {
+    "lifecycle": gettext_lazy("lifecycle"),
+    "stickiness": gettext_lazy("stickiness"),
+    "chart": gettext_lazy("chart"),
+    "overview": gettext_lazy("overview"),
+}
+
+
+def in_period(what: str, period: Period) -> str:
+    """``signup: new in 2026-W47``, in the active language."""
+    return gettext("%(what)s in %(period)s") % {"what": what, "period": period.label}
 
 
 def _which(request: HttpRequest, name: str) -> str:
@@ -102,11 +130,12 @@ def from_lifecycle(pp: Analytics, request: HttpRequest) -> Found:
     period = period_param(pp, request, granularity)
     first = period_param(pp, request, granularity, "first")
     if period < first:
-        raise ValueError("at is before first: the lifecycle starts at first")
+        raise ValueError(gettext("at is before first: the lifecycle starts at first"))
     template = part(pp, pp.event(data["event"]), request, data.get("breakdown"))
     bitmap = lifecycle_state(pp, template, period, state, first=first)
     which = _which(request, data.get("breakdown") or "")
-    return bitmap, f"{data['event']}{which}: {state} in {period.label}", data
+    what = f"{data['event']}{which}: {STATES.get(state, state)}"
+    return bitmap, in_period(what, period), data
 
 
 def from_stickiness(pp: Analytics, request: HttpRequest) -> Found:
@@ -118,9 +147,14 @@ def from_stickiness(pp: Analytics, request: HttpRequest) -> Found:
     at_least = request.GET.get("at_least") == "1"
     template = part(pp, pp.event(data["event"]), request, data.get("breakdown"))
     bitmap = stickiness_days(pp, template, period, days, at_least=at_least)
-    how = "at least" if at_least else "exactly"
+    said = (
+        gettext("%(event)s: on at least %(days)s day(s) of %(period)s")
+        if at_least
+        else gettext("%(event)s: on exactly %(days)s day(s) of %(period)s")
+    )
     which = _which(request, data.get("breakdown") or "")
-    return bitmap, f"{data['event']}{which}: on {how} {days} day(s) of {period.label}", data
+    named = {"event": f"{data['event']}{which}", "days": days, "period": period.label}
+    return bitmap, said % named, data
 
 
 def from_chart(pp: Analytics, request: HttpRequest) -> Found:
@@ -129,18 +163,24 @@ def from_chart(pp: Analytics, request: HttpRequest) -> Found:
     data = valid(bound_form(ChartForm, request, "name"), "chart")
     kind, name = data["kind"], data["name"]
     if kind not in ("event", "unique"):
-        raise ValueError(f"a {kind}'s points are sums, not people: only event charts link here")
+        raise ValueError(
+            gettext("a %(kind)s's points are sums, not people: only event charts link here")
+            % {"kind": kind}
+        )
     period = period_param(pp, request, data["range"].granularity)
     if kind == "unique":
         active = porpoise_settings.ACTIVE_EVENT
         if not active or active not in pp.event_names():
-            raise ValueError(f"{name!r} is charted among ACTIVE_EVENT's users: set ACTIVE_EVENT")
+            raise ValueError(
+                gettext("%(name)r is charted among ACTIVE_EVENT's users: set ACTIVE_EVENT")
+                % {"name": name}
+            )
         template: Bitmap = pp.unique(name) & pp.event(active)
-        label = f"{name}, among {active}"
+        label = gettext("%(name)s, among %(active)s") % {"name": name, "active": active}
     else:
         template = part(pp, pp.event(name), request, data.get("breakdown"))
         label = f"{name}{_which(request, data.get('breakdown') or '')}"
-    return template.bind(period), f"{label} in {period.label}", data
+    return template.bind(period), in_period(label, period), data
 
 
 def from_overview(pp: Analytics, request: HttpRequest) -> Found:
@@ -150,10 +190,12 @@ def from_overview(pp: Analytics, request: HttpRequest) -> Found:
     data = valid(form, "overview")
     name = request.GET.get("name", "")
     if name not in pp.event_names():
-        raise ValueError(f"unknown event {name[:60]!r}")
+        raise ValueError(gettext("unknown event %(name)r") % {"name": name[:60]})
     granularity = request.GET.get("granularity", "")
     if granularity not in ("day", "week"):
-        raise ValueError("granularity must be day or week (the overview's today and this week)")
+        raise ValueError(
+            gettext("granularity must be day or week (the overview's today and this week)")
+        )
     pp.check_tracked(granularity)
     period = period_param(pp, request, granularity)
     template: Bitmap = pp.event(name)
@@ -161,8 +203,10 @@ def from_overview(pp: Analytics, request: HttpRequest) -> Found:
         template = template & data["where"]
     template = part(pp, template, request, data.get("breakdown"))
     which = _which(request, data.get("breakdown") or "")
-    where = f" where {request.GET['where']}" if data["where"] is not None else ""
-    return template.bind(period), f"{name}{which}{where} in {period.label}", data
+    where = ""
+    if data["where"] is not None:
+        where = gettext(" where %(filters)s") % {"filters": request.GET["where"]}
+    return template.bind(period), in_period(f"{name}{which}{where}", period), data
 
 
 SOURCES = {

@@ -23,6 +23,8 @@ from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import get_format
+from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +49,7 @@ from porpoise_django.admin.forms import (
     OverviewForm,
 )
 from porpoise_django.admin.links import (
+    STATES,
     cohort_links,
     lifecycle_rows,
     overview_split,
@@ -54,7 +57,7 @@ from porpoise_django.admin.links import (
     period_links,
 )
 from porpoise_django.admin.pages import PAGES, TITLES
-from porpoise_django.admin.saved import saved
+from porpoise_django.admin.saved import saved, titled
 from porpoise_django.conf import porpoise_settings
 from porpoise_django.engine import (
     Analytics,
@@ -72,6 +75,8 @@ from porpoise_django.i18n import did_you_mean, engine_message
 from porpoise_django.permissions import may_view
 from porpoise_django.services import get_analytics
 
+#: A page title: text, or a lazy translation (the pages' titles are).
+StrOrPromise = str | Promise
 SPARK_DAYS = 14
 PAGE_SIZE = 50
 
@@ -129,7 +134,7 @@ def breadcrumbs_element() -> str:
 
 
 def _context(
-    site: admin.AdminSite, request: HttpRequest, title: str, **extra: Any
+    site: admin.AdminSite, request: HttpRequest, title: StrOrPromise, **extra: Any
 ) -> dict[str, Any]:
     pp = get_analytics()
     return {
@@ -146,7 +151,7 @@ def _context(
 
 #: The context every dashboard page starts from (for pages in other modules).
 def page_context(
-    site: admin.AdminSite, request: HttpRequest, title: str, **extra: Any
+    site: admin.AdminSite, request: HttpRequest, title: StrOrPromise, **extra: Any
 ) -> dict[str, Any]:
     return _context(site, request, title, **extra)
 
@@ -227,7 +232,7 @@ def overview(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             unique_names=pp.unique_names(),
             metric_names=[n for n in pp.metric_names() if not n.startswith(DECISION)],
             decision_names=decision_names(pp),
-            saved_reports=_pinned_charts(pp, saved(pp)[:20]),
+            saved_reports=_pinned_charts(pp, titled(saved(pp)[:20])),
             spark_days=SPARK_DAYS,
         ),
     )
@@ -421,8 +426,10 @@ def cohorts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             return exports.cohorts(fmt, form, table, as_percent)
         first_cohort = table.periods[0].start.date().isoformat()
         rows = _cohort_rows(table, as_percent, cohort_links(site.name, form.data, first_cohort))
+        sep = get_format("DECIMAL_SEPARATOR")
         average = [
-            {"text": "" if v is None else f"{v:.1f}%", "style": _heat(v)} for v in table.average()
+            {"text": "" if v is None else f"{v:.1f}%".replace(".", sep), "style": _heat(v)}
+            for v in table.average()
         ]
         segments = [(text, _cohort_table(data, bitmap)) for text, bitmap in data["segments"]]
         segments += _cohort_split(data)
@@ -570,6 +577,8 @@ def _cohort_rows(
     """One row per cohort, its cells as HTML: built here rather than in a template
     loop (a 30 x 30 table is 930 cells); every value is escaped, as the template would."""
     rows = []
+    sep = get_format("DECIMAL_SEPARATOR")  # 12,5% in French and German
+    not_finished = escape(gettext("period not finished"))
     for r, (label, size, counts, pcts, running) in enumerate(
         zip(
             table.labels, table.sizes, table.counts, table.percents(), table.unfinished, strict=True
@@ -580,9 +589,9 @@ def _cohort_rows(
             if count is None or (as_percent and pct is None):  # future, or nobody to retain
                 cells.append(("num", "", "", "", ""))
                 continue
-            text = f"{pct:.1f}%" if as_percent and pct is not None else str(count)
+            text = f"{pct:.1f}%".replace(".", sep) if as_percent and pct is not None else str(count)
             css = "num unfinished" if unfinished else "num"
-            title = escape(gettext("period not finished")) if unfinished else ""
+            title = not_finished if unfinished else ""
             cells.append((css, _heat(pct), title, text, link(r, i) if link else ""))
         html = mark_safe(
             "".join(
@@ -628,7 +637,7 @@ def funnels(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
                 **span,
             )
         except ValueError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, engine_message(exc))
         else:
             first = result.counts[0] or 1
             for k, ((label, _), count, conversion) in enumerate(
@@ -688,7 +697,10 @@ def funnel_extras(result: FunnelResult, labels: list[str]) -> dict[str, Any]:
         "type": "line",
         "labels": [r["period"] for r in rows],
         "datasets": [
-            {"label": f"% reached {label}", "data": [r["reached"][k] for r in rows]}
+            {
+                "label": gettext("%% reached %(step)s") % {"step": label},
+                "data": [r["reached"][k] for r in rows],
+            }
             for k, label in enumerate(labels[1:])
         ],
         "percent": True,
@@ -772,11 +784,27 @@ def charts(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
             TITLES["charts"],
             form=form,
             chart=chart,
+            chart_heading=chart_heading(form.cleaned_data) if chart is not None else "",
             points=points,
             top_rows=top_rows,
             all_names=names,
         ),
     )
+
+
+#: A chart's heading, by the kind of name charted.
+CHART_HEADINGS = {
+    "counter": _("Counter %(name)s, %(period)s"),
+    "event": _("Event %(name)s, %(period)s"),
+    "unique": _("Unique %(name)s, %(period)s"),
+    "metric": _("Metric %(name)s, %(period)s"),
+}
+
+
+def chart_heading(data: dict[str, Any]) -> str:
+    """``Counter plays, 30d``, in the active language."""
+    said = str(CHART_HEADINGS.get(data["kind"], "%(name)s, %(period)s"))
+    return said % {"name": data["name"], "period": data["period"]}
 
 
 def _chart_points(
@@ -884,15 +912,6 @@ def _top_rows(pp: Analytics, data: dict[str, Any], periods: PeriodRange) -> list
         )
         return [{"name": r["dimension"], "value": r[metrics[0]]} for r in rows]
     return []
-
-
-#: The lifecycle's states, as its chart names them (the exports keep the keys).
-STATES = {
-    "new": _("new"),
-    "returning": _("returning"),
-    "resurrecting": _("resurrecting"),
-    "dormant": _("dormant"),
-}
 
 
 @site_page

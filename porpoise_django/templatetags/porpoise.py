@@ -20,6 +20,7 @@ from typing import Any
 from django import template
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -28,10 +29,12 @@ register = template.Library()
 
 @register.filter
 def percent(value: float | None, digits: int = 1) -> str:
-    """A share (0 to 1) as a percentage, the way every page shows rates."""
+    """A share (0 to 1) as a percentage, the way every page shows rates (with
+    the active language's decimal separator: ``12,3%`` in French)."""
     if value is None:
         return "-"
-    return f"{100 * float(value):.{int(digits)}f}%"
+    text = f"{100 * float(value):.{int(digits)}f}%"
+    return text.replace(".", get_format("DECIMAL_SEPARATOR"))
 
 
 @register.simple_tag(takes_context=True)

@@ -5,6 +5,12 @@
   var canvas = document.getElementById("porpoise-chart");
   if (!source || !canvas || typeof Chart === "undefined") { return; }
   var spec = JSON.parse(source.textContent);
+  // The app's catalogue (admin:porpoise_jsi18n, loaded by base.html) defines these.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (text, args) {
+    return text.replace(/%\((\w+)\)s/g, function (_, key) { return args[key]; });
+  };
   var colours = ["#417690", "#e07a1f", "#4caf50", "#9c27b0", "#e91e63", "#607d8b"];
   var strong = 0;
   var partial = spec.partial || [];
@@ -23,7 +29,7 @@
     }
     dataset.tension = 0.2;
     dataset.spanGaps = true;
-    if (partial.length && !dataset.faint && !/\(previous period\)$/.test(dataset.label || "")) {
+    if (partial.length && !dataset.faint && !dataset.previous) {
       // A period not over yet (labelled "(so far)"): a pale bar, a dashed line into it.
       var solid = dataset.backgroundColor;
       dataset.backgroundColor = spec.labels.map(function (_, i) {
@@ -36,6 +42,25 @@
     }
   });
   var legend = { labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].faint; } } };
+  // What the chart shows, for screen readers: its series (the faint ones aside).
+  var shown = spec.datasets.filter(function (d) { return !d.faint; }).map(function (d) { return d.label; });
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", interpolate(
+    ngettext("Chart of %(count)s series: %(names)s", "Chart of %(count)s series: %(names)s", shown.length),
+    { count: shown.length, names: shown.join(", ") }, true));
+  // Under a point's figures: a period not over yet says so; a point with its
+  // users listed says a click opens them.
+  var tooltip = { callbacks: { footer: function (items) {
+    var lines = [];
+    if (items.some(function (item) { return partial.indexOf(item.dataIndex) >= 0; })) {
+      lines.push(gettext("Period not over yet: not comparable with whole periods"));
+    }
+    var first = items[0] || {};
+    if (target([{ datasetIndex: first.datasetIndex, index: first.dataIndex }])) {
+      lines.push(gettext("Click: the users behind this point"));
+    }
+    return lines.join("\n");
+  } } };
   var y = { beginAtZero: true, stacked: !!spec.stacked };
   if (spec.percent) { y.ticks = { callback: function (value) { return value + "%"; } }; }
   var png = document.getElementById("porpoise-png");
@@ -55,7 +80,7 @@
     type: spec.type,
     data: { labels: spec.labels, datasets: spec.datasets },
     options: { responsive: true, maintainAspectRatio: false, animation: false,
-               plugins: { legend: legend },
+               plugins: { legend: legend, tooltip: tooltip },
                scales: { x: { stacked: !!spec.stacked }, y: y },
                onHover: function (event, elements) {
                  canvas.style.cursor = target(elements) ? "pointer" : "default";

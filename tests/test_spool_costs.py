@@ -414,7 +414,28 @@ def test_a_full_spool_drops_exactly_the_oldest_rows_it_must(tmp_path, caplog):
         _one_by_one(spool, [1119])  # 1 byte over: 1 + 1007 bytes go, 12 rows exactly
     assert _kept(spool) == [(i, False) for i in range(1012, 1120)]
     assert spool.dropped == 12 and spool.stats()["dropped"] == 12
-    assert "dropped its oldest writes (12 in all)" in caplog.text
+    _totals_match_the_file(spool)
+    # Another spool full at the same moment says so too, in its own line.
+    other = Spool.open(tmp_path, target="t", max_bytes=TIGHT)
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        other.append(_writes(range(1000, 1120)))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"porpoise: spool {full.path.name} over 10079 bytes: dropped its oldest writes (12 in all)"
+        for full in (spool, other)
+    ]
+    spool.close()
+    other.close()
+
+
+def test_a_spool_exactly_at_its_bounds_drops_nothing(tmp_path):
+    from porpoise_django.delivery.spool import Spool
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=120 * ROW)
+    _one_by_one(spool, range(1000, 1060), public=True)  # exactly their share
+    _one_by_one(spool, range(2000, 2060))  # exactly the bound
+    assert spool.dropped == 0 and len(spool) == 120
+    _one_by_one(spool, [2060])
+    assert spool.dropped > 0 and _kept(spool)[0] == (1000 + spool.dropped, True)
     _totals_match_the_file(spool)
     spool.close()
 
@@ -490,15 +511,52 @@ def test_refused_rows_become_dead_letters_bounded_oldest_first(tmp_path, caplog)
             spool.bury([(row, "refused")])
         assert spool.dead_dropped == 0 and "dead letters of" not in caplog.text  # 910 bytes fit
         spool.bury([(rows[10], "refused"), (rows[11], "refused")])
-    kept = [letter.row.write.row[1] for letter in deadletters.letters(tmp_path, "t")]
-    assert kept == list(range(1002, 1012))  # the newest 10
-    assert spool.dead_dropped == 2 and "dropped the 2 oldest" in caplog.text
-    assert [i for i, _ in _kept(spool)] == list(range(1012, 1020))
+        kept = [letter.row.write.row[1] for letter in deadletters.letters(tmp_path, "t")]
+        assert kept == list(range(1002, 1012))  # the newest 10
+        assert spool.dead_dropped == 2
+        spool.bury([(rows[12], "refused")])
+    assert spool.dead_dropped == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"porpoise: dead letters of {spool.path.name} over 910 bytes: dropped the {n} oldest"
+        for n in (2, 1)
+    ]
+    assert [i for i, _ in _kept(spool)] == list(range(1013, 1020))
     _totals_match_the_file(spool)
     spool.bury([])  # nothing to do
     assert spool.stats()["dead_letters"] == 10
     spool.close()
     assert spool.path.exists()  # dead letters keep the file
+
+
+def test_the_figures_of_a_damaged_spool_are_unknown_not_an_error(tmp_path):
+    import sqlite3
+
+    from porpoise_django.delivery.spool import Spool
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    _one_by_one(spool, range(1000, 1003))
+    with sqlite3.connect(spool.path) as db:
+        db.execute("DROP TABLE dead")
+    stats = spool.stats()
+    assert (stats["oldest"], stats["dead_letters"], stats["rows"]) == (None, None, 3)
+    spool.close()
+    assert spool.path.exists()  # unreadable: kept
+
+
+def test_a_link_is_never_claimed(tmp_path):
+    import os
+
+    from porpoise_django.delivery import spool as spools
+
+    gone = spools.Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    gone.append(_writes([1000]))
+    gone.close()
+    link = tmp_path / "spool-link.sqlite3"
+    link.symlink_to(gone.path)
+    assert spools._claim(link) is None
+    fd = spools._claim(gone.path)
+    assert fd is not None
+    os.close(fd)
 
 
 def test_a_spooled_write_comes_back_as_it_was_with_its_time_and_cost(tmp_path):
@@ -509,11 +567,13 @@ def test_a_spooled_write_comes_back_as_it_was_with_its_time_and_cost(tmp_path):
         PendingWrite("mark", ("visit", 7, 1764000000.5), ("day", "week"), True),
         PendingWrite("count", ("orders", None, 2.5, 1764000001.0), None, False, "tok-1"),
         PendingWrite("unmark", ("visit", 8, 1764000002.0), None, False, None, True),
+        PendingWrite("mark", ("visit", 9, 1764000003.0, {"source": "ads", "plan": None})),
     ]
     spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
     spool.append(writes[:2], at=1764000100.0)
     spool.append(writes[2:])
     rows = spool.oldest(10)
+    assert len(rows) == 4
     assert [row.write for row in rows] == writes
     assert [row.at for row in rows[:2]] == [1764000100.0] * 2
     assert abs(rows[2].at - time.time()) < 60
@@ -521,7 +581,7 @@ def test_a_spooled_write_comes_back_as_it_was_with_its_time_and_cost(tmp_path):
         len(spool_payload(spool, row.id)) + ROW - 52 for row in rows
     ]
     assert spool.stats()["oldest"] == 1764000100.0 and spool.stats()["public_rows"] == 1
-    assert spool.append([]) == 0 and len(spool) == 3
+    assert spool.append([]) == 0 and len(spool) == 4
     _totals_match_the_file(spool)
     spool.close()
 

@@ -63,3 +63,21 @@ def test_the_docs_schema_is_current():
     if os.environ.get("PORPOISE_UPDATE_SCHEMA"):
         stored.write_text(text)
     assert stored.read_text() == text
+
+
+def test_the_translations_are_shipped():
+    """Every catalogue and compiled catalogue under ``locale/`` is package data
+    (the wheel holds it: ``.ci/wheel_smoke.py`` checks the installed one) and in
+    MANIFEST.in (the sdist)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package = ROOT / "porpoise_django"
+    patterns = project["tool"]["setuptools"]["package-data"]["porpoise_django"]
+    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+    locale = {path for path in (package / "locale").rglob("*") if path.is_file()}
+    assert {path.suffix for path in locale} == {".po", ".mo"}
+    assert locale <= shipped
+    for language in ("fr", "de"):
+        for domain in ("django", "djangojs"):
+            assert package / "locale" / language / "LC_MESSAGES" / f"{domain}.mo" in shipped
+    manifest = (ROOT / "MANIFEST.in").read_text().splitlines()
+    assert "recursive-include porpoise_django/locale *.po *.mo" in manifest

@@ -110,7 +110,7 @@ def test_makemessages_finds_nothing_untranslated(regenerated, language, domain):
     committed = catalogue(_po(APP, language, domain))
     assert not any("fuzzy" in e["flags"] for e in committed)
     assert _messages(committed) == _messages(fresh)
-    assert f"Language: {language}\\n" in repr(committed[0]["msgstr"][0])
+    assert f"Language: {language}\n" in committed[0]["msgstr"][0]
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

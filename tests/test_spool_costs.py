@@ -427,6 +427,20 @@ def test_a_full_spool_drops_exactly_the_oldest_rows_it_must(tmp_path, caplog):
     other.close()
 
 
+def test_one_append_over_both_bounds_counts_every_row_dropped(tmp_path):
+    from porpoise_django.delivery.spool import Spool
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=TIGHT)
+    spool.append(_writes(range(2000, 2080)))
+    # Public rows over their share, and all rows over the bound, in one append.
+    spool.append(_writes(range(1000, 1070), public=True))
+    kept = _kept(spool)
+    assert [i for i, public in kept if not public] == list(range(2000, 2080))
+    assert spool.dropped == 150 - len(kept) == 42  # 22 over the share, 20 over the bound
+    _totals_match_the_file(spool)
+    spool.close()
+
+
 def test_a_spool_exactly_at_its_bounds_drops_nothing(tmp_path):
     from porpoise_django.delivery.spool import Spool
 

@@ -667,6 +667,7 @@ def test_only_spools_of_gone_processes_are_claimed_oldest_first_each_once(tmp_pa
     assert files[:4] == [tmp_path / "spool-garbage.sqlite3", *reversed(left)]
     assert len(files) == 6  # the live one and the one others may write: the newest
 
+    os.chmod(left[0], 0o645)  # readable by others, even executable: not writable, so taken
     seen = []
     with caplog.at_level(logging.ERROR, logger="porpoise_django"):
         for spool in orphans(tmp_path, target="t", skip=left[1]):
@@ -684,6 +685,17 @@ def test_only_spools_of_gone_processes_are_claimed_oldest_first_each_once(tmp_pa
     assert (tmp_path / "spool-garbage.sqlite3").exists() and opened.path.exists()
     assert live.path.exists() and not live.detached()
     live.close()
+
+
+def test_a_spool_gone_before_it_is_claimed_is_skipped_silently(tmp_path, monkeypatch, caplog):
+    from porpoise_django.delivery import spool as spools
+
+    assert spools.owned_file(tmp_path / "spool-gone.sqlite3") == "gone"
+    # Listed, then drained and removed by another claimer before we look at it.
+    monkeypatch.setattr(spools, "spool_files", lambda folder: [tmp_path / "spool-gone.sqlite3"])
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        assert list(spools.orphans(tmp_path, target="t")) == []
+    assert caplog.text == ""
 
 
 def test_a_bury_that_fails_leaves_the_rows_waiting(tmp_path):

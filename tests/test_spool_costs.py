@@ -192,6 +192,32 @@ def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise, caplog
     assert "dropped the 1 oldest; 2 dropped in all" in caplog.text  # a restore says so too
 
 
+def test_the_memory_buffer_keeps_its_bound_exactly_and_says_what_it_dropped(porpoise, caplog):
+    from porpoise_django.delivery.buffer import ReplayBuffer
+
+    porpoise()
+    memory = ReplayBuffer(3)
+    before = time.time()
+    memory.add([delivery.mark("a", i) for i in range(3)])  # exactly full
+    assert len(memory) == 3 and memory.stats.dropped == 0 and memory.stats.buffered == 3
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        memory.add([delivery.mark("a", i) for i in range(3, 5)])
+        memory.add([delivery.mark("a", 5)])
+    assert [r.getMessage() for r in caplog.records] == [
+        "porpoise: buffer full (3 writes): dropped the 2 oldest; 2 dropped in all",
+        "porpoise: buffer full (3 writes): dropped the 1 oldest; 3 dropped in all",
+    ]
+    assert memory.stats.dropped == 3 and memory.stats.buffered == 6
+    taken = memory.take()
+    assert [w.row[1] for _, w in taken] == [3, 4, 5]
+    assert all(before <= at <= time.time() for at, _ in taken)  # stamped when added
+    assert memory.waiting() == 3 and len(memory) == 0  # taken, not settled
+    memory.restore(taken[:1], taken=3)  # two sent, one put back
+    assert memory.waiting() == 1 and len(memory) == 1
+    memory.restore([(1.0, delivery.mark("a", 0))])  # not from a take: nothing settled
+    assert memory.waiting() == 2 and [w.row[1] for _, w in memory.take()] == [0, 3]
+
+
 def test_writes_in_memory_survive_a_failed_replay(porpoise, private_server):
     # No spool (its folder refused): the outage writes wait in memory, and a
     # replay that fails keeps them all.
@@ -226,6 +252,7 @@ def test_at_exit_what_waits_in_memory_moves_to_the_spool(porpoise, tmp_path, cap
     path = buffer.spool_stats()["path"]
     assert buffer.spill() == 0
     assert len(buffer.memory) == 0 and buffer.spooled == 3
+    assert len(buffer) == 3 and buffer.memory.waiting() == 0  # counted once, in the spool
     assert buffer.spool_stats()["path"] == path  # into its own file
     rows = buffer._spool.oldest(10)
     assert [(r.write.row[1], r.at) for r in rows] == [(1, 100.0), (2, 100.0), (3, 200.0)]

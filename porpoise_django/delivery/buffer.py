@@ -75,19 +75,13 @@ class ReplayBuffer:
         with self._lock:
             return len(self) + self._in_flight
 
-    def add(
-        self,
-        writes: Iterable[PendingWrite],
-        error: BaseException | None = None,
-        at: float | None = None,
-    ) -> None:
-        """Keep ``writes`` for a later replay; drop the oldest beyond ``max_size``."""
+    def add(self, writes: Iterable[PendingWrite], at: float | None = None) -> None:
+        """Keep ``writes`` for a later replay (first tried at ``at``, default now);
+        drop the oldest beyond ``max_size``. (The failure that sent them here is
+        counted by :meth:`DurableBuffer.add`.)"""
         stamp = time.time() if at is None else at
         items = [(stamp, w) for w in writes]
         with self._lock:
-            if error is not None:
-                self.stats.failures += 1
-                self.stats.last_error = f"{type(error).__name__}: {error}"
             for item in items:
                 (self._public if item[1].public else self._server).append(item)
             self.stats.buffered += len(items)

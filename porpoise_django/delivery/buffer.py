@@ -412,7 +412,14 @@ class DurableBuffer:
         stats = (
             self._spool.stats()
             if self._spool is not None
-            else {"rows": 0, "bytes": 0, "oldest": None, "dropped": 0, "dead_letters": 0}
+            else {
+                "rows": 0,
+                "bytes": 0,
+                "public_rows": 0,
+                "oldest": None,
+                "dropped": 0,
+                "dead_letters": 0,
+            }
         )
         return {
             **stats,

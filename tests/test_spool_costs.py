@@ -706,12 +706,26 @@ def test_only_spools_of_gone_processes_are_claimed_oldest_first_each_once(tmp_pa
             seen.append((spool.path, [i for i, _ in _kept(spool)]))
             spool.close()
     assert seen == [(left[2], [1002]), (left[0], [1000])]
-    assert "spool-garbage.sqlite3 unreadable" in caplog.text
-    assert "spool-link.sqlite3 not replayed: not a regular file" in caplog.text
-    assert f"{opened.path.name} not replayed: writable by others (mode 666)" in caplog.text
+    assert {r.getMessage() for r in caplog.records} == {
+        "porpoise: spool spool-garbage.sqlite3 unreadable (spool spool-garbage.sqlite3:"
+        " file is not a database); left in place",
+        f"porpoise: spool {tmp_path / 'spool-link.sqlite3'} not replayed: not a regular file",
+        f"porpoise: spool {opened.path} not replayed: writable by others (mode 666)",
+    }
     assert (tmp_path / "spool-garbage.sqlite3").exists() and opened.path.exists()
     assert live.path.exists() and not live.detached()
     live.close()
+
+
+def test_every_spool_file_is_listed_even_beside_dangling_links(tmp_path):
+    from porpoise_django.delivery.spool import spool_files
+
+    for n in range(10):
+        (tmp_path / f"spool-real-{n}.sqlite3").write_bytes(b"")
+        (tmp_path / f"spool-dangling-{n}.sqlite3").symlink_to(tmp_path / f"nothing-{n}")
+    assert sorted(path.name for path in spool_files(tmp_path)) == [
+        f"spool-real-{n}.sqlite3" for n in range(10)
+    ]
 
 
 def test_a_spool_gone_before_it_is_claimed_is_skipped_silently(tmp_path, monkeypatch, caplog):

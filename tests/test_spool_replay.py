@@ -216,6 +216,11 @@ def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
     writes = [delivery.mark("visit", 1), hourly, delivery.mark("visit", 2, public=True)]
     buffer.add(writes, at=100.0)
     assert len(buffer) == 3 and buffer.backlog and buffer.spooled == 0
+    # Each failed try is counted, the last one described (porpoise_stats, porpoise_replay).
+    buffer.add([], error=redis.exceptions.ConnectionError("refused"))
+    buffer.add([], error=redis.exceptions.TimeoutError("slow"))
+    assert buffer.stats.failures == 2 and buffer.stats.last_error == "TimeoutError: slow"
+    assert len(buffer) == 3 and buffer.stats.buffered == 3
     seen = []
 
     def submit(batch):
@@ -259,7 +264,11 @@ def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
         "problem": "refused",
         "error": None,
     }
-    assert "1 write(s) refused, kept as dead letters in memory (InvalidGranularity" in caplog.text
+    [line] = [r.getMessage() for r in caplog.records if "dead letters in" in r.getMessage()]
+    assert line.startswith(
+        "porpoise: 1 write(s) refused, kept as dead letters in memory (InvalidGranularity: "
+    )
+    assert line.endswith("); see manage.py porpoise_stats, porpoise_replay --dead-letters")
     assert buffer.stats.attempts == 2
     buffer.add([hourly])
     assert buffer.replay(submit, orphans=False) is True

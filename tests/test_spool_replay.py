@@ -273,3 +273,26 @@ def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
     buffer.add([hourly])
     assert buffer.replay(submit, orphans=False) is True
     assert buffer.stats.dead == 2 and len(buffer.memory.dead) == 2
+
+
+def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
+    from porpoise_django.delivery import building, deadletters
+    from porpoise_django.delivery.buffer import DurableBuffer
+
+    pp = porpoise()
+    tmp_path.chmod(0o700)
+    # Tokens live 100 s: a count is sent again only within 95 s of its first try.
+    buffer = DurableBuffer(
+        str(tmp_path), target="t", max_bytes=10**6, memory_size=10, token_ttl=100
+    )
+    now = time.time()
+    buffer.add([delivery.count("orders", by=2)], at=now - 90)
+    buffer.add([delivery.count("orders", by=3), delivery.mark("visit", 5)], at=now - 100)
+    assert [row.at for row in buffer._spool.oldest(10)] == [now - 90, now - 100, now - 100]
+    assert buffer.replay(building.submit, orphans=False) is True
+    assert pp.counter("orders").total(pp.period("day")) == 2
+    assert list(pp.event("visit").day()) == [5]  # a mark is always sent again
+    [letter] = deadletters.letters(tmp_path, "t")
+    assert letter.row.write.row[:3] == ("orders", None, 3) and letter.expired
+    assert len(buffer) == 0 and buffer.stats.dead == 1 and buffer.stats.replayed == 2
+    buffer.close()

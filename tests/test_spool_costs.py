@@ -662,8 +662,12 @@ def test_rows_whose_delete_failed_are_never_sent_again_and_go_at_the_next_chance
     spool.delete(spool.oldest(100))
     assert len(spool) == 0 and spool.oldest(100) == []
     _totals_match_the_file(spool)
+    spool.append(_writes(range(3000, 4234)))  # one replay batch confirmed at once
+    spool.delete(spool.oldest(5000))
+    assert len(spool) == 0 and spool.oldest(5000) == []
+    _totals_match_the_file(spool)
     spool.close()
-    assert not spool.path.exists()
+    assert not spool.path.exists() and not spool.detached()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(spool.path.name)]
 
 

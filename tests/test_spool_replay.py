@@ -296,3 +296,59 @@ def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
     assert letter.row.write.row[:3] == ("orders", None, 3) and letter.expired
     assert len(buffer) == 0 and buffer.stats.dead == 1 and buffer.stats.replayed == 2
     buffer.close()
+
+
+def test_spools_of_gone_processes_are_drained_and_foreign_rows_left_and_said(
+    porpoise, tmp_path, caplog
+):
+    from porpoise_django.delivery import building
+    from porpoise_django.delivery.buffer import DurableBuffer
+    from porpoise_django.delivery.spool import Spool
+
+    pp = porpoise()
+    tmp_path.chmod(0o700)
+    gone = Spool.open(tmp_path, target="t")
+    gone.append([delivery.mark("visit", i) for i in range(3)])
+    gone.close()
+    foreign = Spool.open(tmp_path, target="another project")
+    foreign.append([delivery.mark("visit", i) for i in range(10, 12)])
+    foreign.close()
+    buffer = DurableBuffer(str(tmp_path), target="t", max_bytes=10**6, memory_size=10)
+    with caplog.at_level(logging.INFO, logger="porpoise_django"):
+        assert buffer.replay(building.submit, orphans=False) is True
+        assert sorted(pp.event("visit").day()) == []  # orphans left for later
+        assert buffer.replay(building.submit) is True
+    assert sorted(pp.event("visit").day()) == [0, 1, 2]
+    assert not gone.path.exists() and foreign.path.exists()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"porpoise: replayed 3 writes from the spool {gone.path.name} of a process that is gone",
+        f"porpoise: spool {foreign.path} holds 2 writes of another target; not replayed here",
+    ]
+    assert buffer.stats.replayed == 3 and buffer.stats.attempts == 2
+    buffer.close()
+
+
+def test_a_spool_that_cannot_be_written_keeps_the_writes_in_memory_and_says_why(
+    porpoise, tmp_path, caplog
+):
+    from porpoise_django.delivery import building
+    from porpoise_django.delivery.buffer import DurableBuffer
+
+    pp = porpoise()
+    tmp_path.chmod(0o700)
+    buffer = DurableBuffer(str(tmp_path), target="t", max_bytes=10**6, memory_size=10)
+    db = buffer._spool._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    with caplog.at_level(logging.ERROR, logger="porpoise_django"):
+        buffer.add([delivery.mark("visit", i) for i in range(200)])
+    assert buffer.spooled == 0 and len(buffer.memory) == 10 and len(buffer) == 10
+    name = buffer._spool.path.name
+    assert buffer.stats.spool_error == f"spool {name}: database or disk is full"
+    assert buffer.spool_stats()["error"] == buffer.stats.spool_error
+    assert [r.getMessage() for r in caplog.records if "spool write" in r.getMessage()] == [
+        f"porpoise: spool write failed (spool {name}: database or disk is full);"
+        " 200 writes kept in memory"
+    ]
+    assert buffer.replay(building.submit, orphans=False) is True
+    assert sorted(pp.event("visit").day()) == list(range(190, 200))  # the newest 10
+    buffer.close()

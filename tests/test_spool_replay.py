@@ -289,6 +289,7 @@ def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
     buffer.add([delivery.count("orders", by=2)], at=now - 90)
     buffer.add([delivery.count("orders", by=3), delivery.mark("visit", 5)], at=now - 100)
     assert [row.at for row in buffer._spool.oldest(10)] == [now - 90, now - 100, now - 100]
+    assert buffer.stats.buffered == 3 and buffer.spooled == 3
     assert buffer.replay(building.submit, orphans=False) is True
     assert pp.counter("orders").total(pp.period("day")) == 2
     assert list(pp.event("visit").day()) == [5]  # a mark is always sent again

@@ -466,6 +466,16 @@ def test_one_append_over_both_bounds_counts_every_row_dropped(tmp_path):
     assert spool.dropped == 150 - len(kept) == 42  # 22 over the share, 20 over the bound
     _totals_match_the_file(spool)
     spool.close()
+    # A few public rows, then server rows far over the bound: the public ones
+    # go first, all of them, then the oldest server rows, in one append.
+    spool = Spool.open(tmp_path, target="t", max_bytes=TIGHT)
+    spool.append(_writes(range(1000, 1005), public=True))
+    spool.append(_writes(range(2000, 2130)))
+    kept = _kept(spool)
+    assert kept == [(i, False) for i in range(2022, 2130)]
+    assert spool.dropped == 135 - len(kept) == 27
+    _totals_match_the_file(spool)
+    spool.close()
 
 
 def test_a_spool_exactly_at_its_bounds_drops_nothing(tmp_path):
@@ -663,6 +673,10 @@ def test_rows_whose_delete_failed_are_never_sent_again_and_go_at_the_next_chance
     assert len(spool) == 0 and spool.oldest(100) == []
     _totals_match_the_file(spool)
     spool.append(_writes(range(3000, 4234)))  # one replay batch confirmed at once
+    spool.append(_writes(range(5000, 5300), public=True))
+    spool.delete(spool.oldest(1200))
+    assert spool.stats()["public_rows"] == 300
+    _totals_match_the_file(spool)
     spool.delete(spool.oldest(5000))
     assert len(spool) == 0 and spool.oldest(5000) == []
     _totals_match_the_file(spool)

@@ -98,7 +98,7 @@ def encode(write: PendingWrite) -> str:
     )
 
 
-def decode(text: str, public: bool = False) -> PendingWrite:
+def decode(text: str, public: bool) -> PendingWrite:
     kind, row, granularities, track_unique, token = json.loads(text)
     return PendingWrite(
         kind,

@@ -417,9 +417,11 @@ def _totals_match_the_file(spool):
     import sqlite3
 
     with sqlite3.connect(spool.path) as db:
-        rows, size, public = db.execute(
+        rows, size, public, public_size = db.execute(
             f"SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) + COUNT(*) * {ROW - 52},"
-            " COALESCE(SUM(public), 0) FROM writes"
+            " COALESCE(SUM(public), 0),"
+            f" COALESCE(SUM(CASE WHEN public THEN LENGTH(payload) + {ROW - 52} END), 0)"
+            " FROM writes"
         ).fetchone()
     stats = spool.stats()
     assert (len(spool), stats["rows"], stats["bytes"], stats["public_rows"]) == (
@@ -429,6 +431,7 @@ def _totals_match_the_file(spool):
         public,
     )
     assert spool.waiting == rows
+    assert spool._public_bytes == public_size  # what the public share is measured by
 
 
 def test_a_full_spool_drops_exactly_the_oldest_rows_it_must(tmp_path, caplog):
@@ -675,7 +678,10 @@ def test_rows_whose_delete_failed_are_never_sent_again_and_go_at_the_next_chance
     spool.append(_writes(range(3000, 4234)))  # one replay batch confirmed at once
     spool.append(_writes(range(5000, 5300), public=True))
     spool.delete(spool.oldest(1200))
+    assert _kept(spool)[0] == (4200, False) and len(spool) == 34 + 300
     assert spool.stats()["public_rows"] == 300
+    spool.delete([row for row in spool.oldest(5000) if row.write.public][:100])
+    assert spool.stats()["public_rows"] == 200
     _totals_match_the_file(spool)
     spool.delete(spool.oldest(5000))
     assert len(spool) == 0 and spool.oldest(5000) == []

@@ -5,6 +5,7 @@ tracking rows never pushes out the writes of the server's own code."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import pytest
@@ -595,6 +596,51 @@ def test_the_figures_of_a_damaged_spool_are_unknown_not_an_error(tmp_path):
     assert (stats["oldest"], stats["dead_letters"], stats["rows"]) == (None, None, 3)
     spool.close()
     assert spool.path.exists()  # unreadable: kept
+
+
+def test_a_spool_that_cannot_be_read_says_why(tmp_path):
+    import sqlite3
+
+    from porpoise_django.delivery.spool import Spool, SpoolError
+
+    spool = Spool.open(tmp_path, target="t", max_bytes=1 << 20)
+    assert spool.target == "t"
+    with sqlite3.connect(spool.path) as db:
+        db.execute("DROP TABLE writes")
+    with pytest.raises(SpoolError, match=f"^spool {spool.path.name}: no such table: writes$"):
+        spool.oldest(10)
+    spool.close()
+
+
+def test_a_spool_that_cannot_be_opened_leaves_no_file_and_no_descriptor(tmp_path, monkeypatch):
+    import os
+    import sqlite3
+
+    from porpoise_django.delivery import spool as spools
+
+    def broken(path):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(spools, "connect", broken)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(spools.SpoolError, match="disk I/O error"):
+        spools.Spool.open(tmp_path, target="t")
+    assert list(tmp_path.iterdir()) == []  # no empty spool for a replay to claim later
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+
+
+def test_a_spool_is_never_opened_through_a_file_or_link_planted_at_its_name(tmp_path, monkeypatch):
+    import socket
+
+    from porpoise_django.delivery import spool as spools
+
+    monkeypatch.setattr(spools.time, "time_ns", lambda: 42)
+    name = f"spool-{socket.gethostname()}-{os.getpid()}-42.sqlite3"
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / name).symlink_to(elsewhere)
+    with pytest.raises(FileExistsError):
+        spools.Spool.open(tmp_path, target="t")
+    assert not elsewhere.exists() and (tmp_path / name).is_symlink()
 
 
 def test_a_link_is_never_claimed(tmp_path):

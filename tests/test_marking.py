@@ -8,6 +8,7 @@ import pytest
 
 from porpoise_django.engine import Analytics
 from porpoise_django.engine.errors import InvalidGranularity
+from porpoise_django.engine.storage.writes import submit
 from tests.conftest import stored_keys
 
 UTC = dt.UTC
@@ -72,6 +73,9 @@ def test_series_over_a_range_in_one_round_trip(pp, clock, round_trips):
         when = clock.now - dt.timedelta(days=day)
         pp.mark_many([("active", i, when) for i in range(day + 1)])
     pp.chunks()  # warm the chunk cache
+    # and the server's script cache: a server that never ran the counting
+    # script answers NOSCRIPT once (load it, send again: three round trips).
+    pp.event("active").counts(pp.range("day", -4))
     with round_trips:
         series = pp.event("active").counts(pp.range("day", -4))
     assert [c for _, c in series] == [5, 4, 3, 2, 1]
@@ -168,6 +172,20 @@ def test_marks_survive_a_script_flush(pp, redis_client):
     redis_client.script_flush()
     pp.mark_many([("active", 3), ("active", 4)])  # NOSCRIPT: loaded and sent again
     assert list(pp.event("active").day()) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("marks", [15, 16, 20_001])  # plain arguments, packed, two calls
+def test_a_batch_marks_exactly_its_ids_however_they_are_sent(pp, redis_client, marks):
+    # Ids spread over a chunk, its first and last offsets included.
+    size = pp.keys.chunk_size
+    ids = sorted({0, size - 1, *range(1, size - 1, max(1, size // marks))})[:marks]
+    redis_client.script_flush()  # NOSCRIPT on the first call: loaded and sent again
+    pp.mark_many([("bulk", i) for i in ids])
+    assert list(pp.event("bulk").day()) == ids
+    assert list(pp.event("bulk").month()) == ids
+    unmarks = pp.prepare_marks([("bulk", i) for i in ids[::2]], value=0)
+    submit(pp.client, [unmarks])
+    assert list(pp.event("bulk").day()) == ids[1::2]
 
 
 def test_registry_is_repaired_after_a_purge_made_elsewhere(make_analytics):

@@ -58,7 +58,13 @@ from porpoise_django.engine.storage.policy import (
     Policy,
 )
 from porpoise_django.engine.storage.registry import Registry
-from porpoise_django.engine.storage.scripts import COUNT_ONCE, SET_BITS, LuaScript, run_pipeline
+from porpoise_django.engine.storage.scripts import (
+    COUNT_ONCE,
+    SET_BITS,
+    SET_PACKED_BITS,
+    LuaScript,
+    run_pipeline,
+)
 from porpoise_django.engine.storage.writes import Prepared, submit
 from porpoise_django.engine.time.periods import Period, PeriodRange, When
 from porpoise_django.engine.time.slots import SlotPeriods
@@ -214,7 +220,9 @@ class Analytics(
 
     # -- pipelines, chunks and registry (see registry.Registry) ----------------------------
     def run(
-        self, build: Callable[[Any], None], scripts: Sequence[LuaScript] = (SET_BITS, COUNT_ONCE)
+        self,
+        build: Callable[[Any], None],
+        scripts: Sequence[LuaScript] = (SET_BITS, SET_PACKED_BITS, COUNT_ONCE),
     ) -> list[Any]:
         """Run one pipeline built by ``build`` (one round trip per node)."""
         return run_pipeline(self.client, build, scripts)

@@ -150,40 +150,261 @@ return created
 """
 )
 
-#: Map external ids (ARGV) to dense indexes, creating the missing ones atomically.
-#: KEYS: forward hash, reverse hash, sequence counter, generation, epoch token
-#: of one shard (one slot). ARGV[1] is 1 to create missing ids, 0 to answer -1
-#: for them; ARGV[2] the number of shards, ARGV[3] this shard: a new index is
-#: sequence x shards + shard, dense over all shards; ARGV[4] the token to
-#: write if the shard has none (a new map, or one lost by a FLUSHDB or an
-#: empty restart). The reply is the generation, the shard's token ('' if
-#: none) and one index per id.
-ID_MAP = LuaScript(
+#: SET_BITS with the offsets packed in one argument (ARGV[2], 4 bytes each,
+#: big-endian): a batch of marks sends 4 bytes an offset instead of a RESP
+#: string each, which redis-py would encode one by one. Decoded once, set in
+#: every key; the reply is SET_BITS's.
+SET_PACKED_BITS = LuaScript(
     """
-local create = ARGV[1] == '1'
-local shards = tonumber(ARGV[2])
-local shard = tonumber(ARGV[3])
-local epoch = redis.call('GET', KEYS[5])
-if not epoch and create then
-  epoch = ARGV[4]
-  redis.call('SET', KEYS[5], epoch)
+local value = tonumber(ARGV[1])
+local packed = ARGV[2]
+local offsets = {}
+for i = 1, #packed, 4 do
+  offsets[#offsets + 1] = struct.unpack('>I4', packed, i)
 end
-local out = {tonumber(redis.call('GET', KEYS[4]) or '0'), epoch or ''}
-for i = 5, #ARGV do
-  local ext = ARGV[i]
-  local index = redis.call('HGET', KEYS[1], ext)
-  if not index then
-    if create then
-      index = (redis.call('INCR', KEYS[3]) - 1) * shards + shard
-      redis.call('HSET', KEYS[1], ext, index)
-      redis.call('HSET', KEYS[2], index, ext)
+local created = 0
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  if redis.call('EXISTS', key) == 0 then
+    created = created + 2 ^ (k - 1)
+  end
+  for i = 1, #offsets do
+    redis.call('SETBIT', key, offsets[i], value)
+  end
+end
+return created
+"""
+)
+
+#: What the id map's scripts share (see :mod:`~porpoise_django.engine.storage.ids`
+#: for the layout). KEYS[1..4] of one shard (one slot): its meta hash (``b``
+#: forward buckets, ``n`` ids), its hash of long ids, and the one-hash layout's
+#: forward and reverse hashes (read until migrated). ARGV[1..3]: the shard's
+#: key base, the number of shards, the shard. An id is sent as its 5-byte
+#: digest followed by its packed form; the bucket names are built here from
+#: the base (every bucket carries the shard's hash tag, so all are in its slot).
+_ID_MAP_LUA = """
+local base, shards, shard = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local meta, long, old_fwd, old_rev = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local LOAD = 40  -- ids per forward bucket on average (listpacks hold 128)
+local buckets, count, half = 1, 0, 1
+local function load_state()
+  local state = redis.call('HMGET', meta, 'b', 'n')
+  buckets, count, half = tonumber(state[1] or '1'), tonumber(state[2] or '0'), 1
+  while half * 2 <= buckets do half = half * 2 end
+end
+local function save() redis.call('HSET', meta, 'b', buckets, 'n', count) end
+local function number(digest)
+  local a, b, c, d, e = string.byte(digest, 1, 5)
+  return a + 256 * (b + 256 * (c + 256 * (d + 256 * e)))
+end
+-- Linear hashing: buckets below buckets - half are split, so they use one more bit.
+local function forward(digest)
+  local h = number(digest)
+  local b = h % half
+  if b < buckets - half then b = h % (2 * half) end
+  return base .. ':f:' .. b
+end
+local function slot(digest, k)
+  if k == 0 then return digest end
+  return digest .. string.char(k)
+end
+local function reverse(seq)
+  return base .. ':r:' .. math.floor(seq / 128), seq % 128
+end
+local function stored(seq)
+  local key, field = reverse(seq)
+  local value = redis.call('HGET', key, field)
+  if value == '' then value = redis.call('HGET', long, seq) end
+  return value
+end
+-- An id's forward bucket, its sequence (false if absent), its field (or the
+-- free one at the end of its digest's chain) and that field's place in the chain.
+local function find(digest, packed)
+  local key, k = forward(digest), 0
+  while true do
+    local field = slot(digest, k)
+    local seq = redis.call('HGET', key, field)
+    if not seq then return key, false, field, k end
+    seq = tonumber(seq)
+    if stored(seq) == packed then return key, seq, field, k end
+    k = k + 1
+  end
+end
+-- Bucket buckets - half is split into itself and one new bucket, half above.
+local function split()
+  local p = buckets - half
+  local src, dst = base .. ':f:' .. p, base .. ':f:' .. (p + half)
+  local all = redis.call('HGETALL', src)
+  local keep, move, gone = {}, {}, {}
+  for i = 1, #all, 2 do
+    if number(all[i]) % (2 * half) == p then
+      keep[#keep + 1], keep[#keep + 2] = all[i], all[i + 1]
     else
-      index = -1
+      move[#move + 1], move[#move + 2] = all[i], all[i + 1]
+      gone[#gone + 1] = all[i]
     end
   end
-  out[i - 2] = tonumber(index)
+  if #move > 0 then
+    redis.call('HSET', dst, unpack(move))
+    if #all > 256 then  -- it outgrew the compact encoding: written anew, compact again
+      redis.call('DEL', src)
+      if #keep > 0 then redis.call('HSET', src, unpack(keep)) end
+    else
+      redis.call('HDEL', src, unpack(gone))
+    end
+  end
+  buckets = buckets + 1
+  if buckets == 2 * half then half = 2 * half end
+end
+local function place(key, field, seq, packed)
+  redis.call('HSET', key, field, seq)
+  local rkey, rfield = reverse(seq)
+  if #packed > 64 then  -- longer than a compact hash value: kept aside
+    redis.call('HSET', rkey, rfield, '')
+    redis.call('HSET', long, seq, packed)
+  else
+    redis.call('HSET', rkey, rfield, packed)
+  end
+  count = count + 1
+  while count > LOAD * buckets do split() end
+end
+local function text_of(packed)
+  local mark = string.byte(packed, 1)
+  if mark ~= 254 and mark ~= 255 then return packed end
+  local hex = string.gsub(string.sub(packed, 2), '.', function(c)
+    return string.format('%02x', string.byte(c))
+  end)
+  if mark == 254 then hex = string.upper(hex) end
+  return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' ..
+    string.sub(hex, 13, 16) .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21)
+end
+-- An id of the one-hash layout, moved into the buckets under its index.
+local function adopt(digest, packed, text, index)
+  local key, seq, field = find(digest, packed)
+  if not seq then
+    seq = (tonumber(index) - shard) / shards
+    place(key, field, seq, packed)
+  end
+  redis.call('HDEL', old_fwd, text)
+  redis.call('HDEL', old_rev, index)
+  return seq
+end
+"""
+
+#: Map external ids to dense indexes, creating the missing ones atomically.
+#: KEYS[1..4] and ARGV[1..3] as in ``_ID_MAP_LUA``; then KEYS: the sequence,
+#: the generation and the epoch token of the shard. ARGV[4] is 1 to create
+#: missing ids, 0 to answer -1 for them; ARGV[5] the token to write if the
+#: shard has none (a new map, or one lost by a FLUSHDB or an empty restart);
+#: then the ids. A new index is sequence x shards + shard, dense over all
+#: shards. An id still in the one-hash layout is moved into the buckets. The
+#: reply is the generation, the shard's token ('' if none) and one index per id.
+ID_MAP = LuaScript(
+    _ID_MAP_LUA
+    + """
+local create = ARGV[4] == '1'
+local epoch = redis.call('GET', KEYS[7])
+if not epoch and create then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[7], epoch)
+end
+local out = {tonumber(redis.call('GET', KEYS[6]) or '0'), epoch or ''}
+local legacy = redis.call('EXISTS', old_fwd) == 1
+local changed = false
+load_state()
+for i = 6, #ARGV do
+  local digest, packed = string.sub(ARGV[i], 1, 5), string.sub(ARGV[i], 6)
+  local key, seq, field = find(digest, packed)
+  if not seq and legacy then
+    local text = text_of(packed)
+    local index = redis.call('HGET', old_fwd, text)
+    if index then
+      seq = adopt(digest, packed, text, index)
+      changed = true
+    end
+  end
+  if not seq and create then
+    seq = redis.call('INCR', KEYS[5]) - 1
+    place(key, field, seq, packed)
+    changed = true
+  end
+  if seq then out[#out + 1] = seq * shards + shard else out[#out + 1] = -1 end
+end
+if changed then save() end
+return out
+"""
+)
+
+#: The packed ids of sequence numbers (ARGV[4..]) of one shard, false for none.
+ID_REVERSE = LuaScript(
+    _ID_MAP_LUA
+    + """
+local legacy = redis.call('EXISTS', old_rev) == 1
+local out = {}
+for i = 4, #ARGV do
+  local seq = tonumber(ARGV[i])
+  local value = stored(seq)
+  if not value and legacy then value = redis.call('HGET', old_rev, seq * shards + shard) end
+  out[#out + 1] = value
 end
 return out
+"""
+)
+
+#: Delete one id (ARGV[4]: digest and packed id, ARGV[5]: its text) from the
+#: buckets and the one-hash layout; the last field of its digest's chain takes
+#: its place, so chains have no holes. Reply: 1 if it was there, else 0.
+ID_FORGET = LuaScript(
+    _ID_MAP_LUA
+    + """
+load_state()
+local digest, packed = string.sub(ARGV[4], 1, 5), string.sub(ARGV[4], 6)
+local removed = 0
+local key, seq, field, k = find(digest, packed)
+if seq then
+  local last = k
+  while redis.call('HEXISTS', key, slot(digest, last + 1)) == 1 do last = last + 1 end
+  if last > k then
+    redis.call('HSET', key, field, redis.call('HGET', key, slot(digest, last)))
+  end
+  redis.call('HDEL', key, slot(digest, last))
+  local rkey, rfield = reverse(seq)
+  redis.call('HDEL', rkey, rfield)
+  redis.call('HDEL', long, seq)
+  count = count - 1
+  save()
+  removed = 1
+end
+local index = redis.call('HGET', old_fwd, ARGV[5])
+if index then
+  redis.call('HDEL', old_fwd, ARGV[5])
+  redis.call('HDEL', old_rev, index)
+  removed = 1
+end
+return removed
+"""
+)
+
+#: Move ids of the one-hash layout into the buckets: ARGV[4..] in threes
+#: (digest and packed id, text, index), each moved only if the old hash still
+#: holds it under that index. The old reverse hash goes with the last id.
+#: Reply: how many were moved.
+ID_ADOPT = LuaScript(
+    _ID_MAP_LUA
+    + """
+load_state()
+local moved = 0
+for i = 4, #ARGV, 3 do
+  local text, index = ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HGET', old_fwd, text) == index then
+    adopt(string.sub(ARGV[i], 1, 5), string.sub(ARGV[i], 6), text, index)
+    moved = moved + 1
+  end
+end
+if redis.call('EXISTS', old_fwd) == 0 then redis.call('DEL', old_rev) end
+save()
+return moved
 """
 )
 

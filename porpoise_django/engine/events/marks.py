@@ -111,6 +111,10 @@ class MarkWriter(StoreWriter):
         # Bound once: this loop is most of the cost of a batch of marks.
         name_of, check_id, stamp = self.policy.name, self.id_codec.check, self.policy.stamp
         latest = now_ts + self.policy.max_future_seconds
+        # Plain int ids in range need no more checking in "int" mode.
+        max_id = self.id_codec.max_id if isinstance(self.id_codec, DirectIds) else -1
+        last_event: object = None
+        last_name = ""
         for number, row in enumerate(rows):
             try:
                 if len(row) == 2:
@@ -123,8 +127,13 @@ class MarkWriter(StoreWriter):
                     f"row {number}: expected (event, id) or (event, id, when)"
                 ) from None
             try:
-                names.append(name_of(event))
-                externals.append(check_id(external))
+                if event is not last_event or type(event) is not str:
+                    last_name, last_event = name_of(event), event
+                names.append(last_name)
+                if type(external) is int and 0 <= external <= max_id:
+                    externals.append(external)
+                else:
+                    externals.append(check_id(external))
                 if when is None:
                     stamps.append(now_ts)
                 elif type(when) is dt.datetime and when.utcoffset() is not None:

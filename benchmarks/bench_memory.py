@@ -7,9 +7,15 @@ registered user of one event's bucket (``MEMORY USAGE`` of every chunk, as
 ``porpoise_memory`` reports), whatever the event's rate. Then the sizing for
 10M, 100M and 1B users x 50 events x 365 days, with and without retention, the
 cluster nodes it takes and how the chunks' hash tags spread over them; and the
-id map of "map" mode in one slot against 16 shards (throughput, bytes per id).
+id map of "map" mode in one slot against 16 shards (throughput, bytes per id),
+and at ``--users`` ids of two kinds ("user-1234567" strings and UUIDs): bytes
+per id (``MEMORY USAGE`` of every key of the map, and the server's
+``used_memory`` delta), creating, looking up and reverse lookups per second.
+``--only idmap`` skips the bitmaps. The id-map part reads only public methods
+and the keys under the map's hash tag, so it runs on an older checkout too
+(the "before" figures of docs/memory.md).
 
-    python benchmarks/bench_memory.py [--users 1000000]
+    python benchmarks/bench_memory.py [--users 1000000] [--only idmap|bitmaps]
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import time
+import uuid
 
 import numpy as np
 import redis
@@ -59,8 +67,6 @@ def measure(url: str, users: int) -> dict[str, float]:
 
 def id_map(url: str, ids: int = 200_000) -> list[list[str]]:
     """Map-mode marking throughput and memory per id, one slot against 16 shards."""
-    import time
-
     rows = []
     names = [f"user-{i:09d}" for i in range(ids)]
     for shards in (1, 16):
@@ -70,12 +76,71 @@ def id_map(url: str, ids: int = 200_000) -> list[list[str]]:
         for i in range(0, ids, 10_000):
             pp.mark_many([("active", n) for n in names[i : i + 10_000]])
         rate = ids / (time.perf_counter() - start)
-        used = sum(
-            client.memory_usage(k) or 0 for s in range(shards) for k in pp.keys.idmap_keys(s)[:2]
-        )
+        used = map_bytes(client, pp.keys.prefix)
         rows.append([str(shards), f"{rate:,.0f} marks/s", f"{used / ids:.1f} B"])
         pp.delete_all()
     return rows
+
+
+def map_bytes(client: redis.Redis, prefix: str) -> int:
+    """``MEMORY USAGE`` (every element counted) of the id map's hashes under ``prefix``."""
+    total = 0
+    for key in client.scan_iter(match=f"{prefix}:{{idmap*", count=1000):
+        if client.type(key) == b"hash":
+            total += client.memory_usage(key, samples=0) or 0
+    return total
+
+
+def external_ids(kind: str, count: int) -> list[str]:
+    """``count`` distinct ids as users have them: "user-1234567" or UUID strings."""
+    if kind == "user":
+        return [f"user-{1_000_000 + i}" for i in range(count)]
+    rng = np.random.default_rng(7)
+    return [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(count)]
+
+
+def id_map_scale(url: str, count: int, kind: str, batch: int = 10_000) -> list[str]:
+    """One map of ``count`` ids of ``kind``: bytes per id, and ids per second
+    created, looked up (``to_indexes``, nothing cached) and looked up in reverse
+    (``to_externals`` of random indexes, nothing cached), in batches of ``batch``."""
+    client = redis.Redis.from_url(url)
+    pp = Analytics(client, prefix=f"ids-{kind}", id_mode="map")
+    codec = pp.id_codec
+    names = external_ids(kind, count)
+    before = client.info("memory")["used_memory"]
+    start = time.perf_counter()
+    for i in range(0, count, batch):
+        codec.to_indexes(names[i : i + batch], create=True)  # type: ignore[call-arg]
+    created = count / (time.perf_counter() - start)
+    after = client.info("memory")["used_memory"]
+    stored = map_bytes(client, pp.keys.prefix)
+    rng = np.random.default_rng(3)
+    sample = [names[i] for i in rng.choice(count, size=min(count, 200_000), replace=False)]
+    start = time.perf_counter()
+    indexes: list[int] = []
+    for i in range(0, len(sample), batch):
+        codec.forget()
+        indexes += codec.to_indexes(sample[i : i + batch], create=False)  # type: ignore[call-arg]
+    looked_up = len(sample) / (time.perf_counter() - start)
+    assert min(indexes) >= 0
+    shuffled = np.array(indexes)[rng.permutation(len(indexes))]
+    start = time.perf_counter()
+    back: list[str] = []
+    for i in range(0, len(shuffled), batch):
+        codec.forget()
+        back += codec.to_externals(shuffled[i : i + batch])
+    reversed_ = len(shuffled) / (time.perf_counter() - start)
+    assert sorted(back) == sorted(sample)
+    pp.delete_all()
+    return [
+        f"{count:,}",
+        kind,
+        f"{stored / count:.1f} B",
+        f"{(after - before) / count:.1f} B",
+        f"{created:,.0f}/s",
+        f"{looked_up:,.0f}/s",
+        f"{reversed_:,.0f}/s",
+    ]
 
 
 def spread(users: int, nodes: int, chunk_bits: int = 20) -> tuple[int, float]:
@@ -91,8 +156,16 @@ def spread(users: int, nodes: int, chunk_bits: int = 20) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("idmap", "bitmaps"))
     args = parser.parse_args()
     with redis_server() as url:
+        if args.only != "bitmaps":
+            scale = [id_map_scale(url, args.users, kind) for kind in ("user", "uuid")]
+            print(f'\nThe id map ("map" mode, one slot) at {args.users:,} ids:\n')
+            header = ["ids", "kind", "MEMORY USAGE", "used_memory", "create", "lookup", "reverse"]
+            show(header, scale)
+        if args.only == "idmap":
+            return
         measured = measure(url, args.users)
         shards = id_map(url)
     rows = [

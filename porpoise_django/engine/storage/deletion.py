@@ -201,7 +201,14 @@ class Deleter:
             # a new epoch, and a purged map may be made again with other shards.
             + [keys.idmap_epoch(s) for s in range(keys.idmap_shards)]
             + [keys.epoch, keys.idmap_shard_count]
+            + [keys.idmap_meta(s) for s in range(keys.idmap_shards)]
+            + [keys.idmap_long(s) for s in range(keys.idmap_shards)]
         )
+        # The id map's buckets are found by SCAN, like expression results: the
+        # bucket counts above are gone, and buckets of a map made with another
+        # shard count go too.
+        buckets = self.client.scan_iter(match=keys.idmap_bucket_pattern, count=1000)
+        unlink_streamed(self.client, buckets, self._run)
         self.delete_temporaries()
 
     def delete_temporaries(self) -> int:

@@ -283,13 +283,7 @@ class Forgetter:
         """Delete the id map entry; move the purge generation so every process
         drops its cached pairs (this one at once)."""
         assert isinstance(self.id_codec, IdMap)
-        forward, reverse, _, _ = self.keys.idmap_keys(self.id_codec.shard_of(external))
-
-        def build(pipe: Any) -> None:
-            pipe.hdel(forward, external)
-            pipe.hdel(reverse, index)
-
-        removed, _ = self._run(build)
+        removed = self.id_codec.unmap(external)
         bump_generation(self.client, self.keys)
         self.id_codec.forget()
         return bool(removed)

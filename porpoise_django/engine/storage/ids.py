@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import zlib
 from collections.abc import Sequence
@@ -11,7 +13,14 @@ import numpy as np
 
 from porpoise_django.engine.errors import IdMapMismatch, InvalidId
 from porpoise_django.engine.storage.keys import KeyScheme
-from porpoise_django.engine.storage.scripts import ID_MAP, STORE_EPOCH, CommandBuffer
+from porpoise_django.engine.storage.scripts import (
+    ID_ADOPT,
+    ID_FORGET,
+    ID_MAP,
+    ID_REVERSE,
+    STORE_EPOCH,
+    CommandBuffer,
+)
 from porpoise_django.engine.values import int_in, plain, text
 
 MAX_INT_ID = (1 << 63) - 1
@@ -22,6 +31,46 @@ MAX_EXTERNAL_ID_LENGTH = 256
 ID_MODES = ("int", "map")
 
 ExternalId = int | str
+
+_UUID_LOWER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID_UPPER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+
+
+def pack_id(external: str) -> bytes:
+    """The bytes the id map stores for an id: a UUID string in canonical form
+    (all lower or all upper case) as a mark byte and its 16 bytes, anything
+    else as its UTF-8 (which never holds the bytes 0xfe and 0xff).
+
+    >>> pack_id("user-42"), len(pack_id("2f1c6a4e-8b1d-4f6e-9a3b-0c5d7e9f1a2b"))
+    (b'user-42', 17)
+    """
+    if len(external) == 36:
+        if _UUID_LOWER.fullmatch(external):
+            return b"\xff" + bytes.fromhex(external.replace("-", ""))
+        if _UUID_UPPER.fullmatch(external):
+            return b"\xfe" + bytes.fromhex(external.replace("-", ""))
+    return external.encode()
+
+
+def unpack_id(stored: bytes) -> str:
+    """The id of bytes written by :func:`pack_id`.
+
+    >>> unpack_id(pack_id("2F1C6A4E-8B1D-4F6E-9A3B-0C5D7E9F1A2B"))
+    '2F1C6A4E-8B1D-4F6E-9A3B-0C5D7E9F1A2B'
+    """
+    mark = stored[:1]
+    if mark not in (b"\xff", b"\xfe"):
+        return stored.decode()
+    h = stored[1:].hex()
+    text = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return text.upper() if mark == b"\xfe" else text
+
+
+def encode_id(external: str) -> bytes:
+    """What the id map's scripts are sent for an id: a 5-byte digest (its forward
+    bucket and field) followed by :func:`pack_id`."""
+    packed = pack_id(external)
+    return hashlib.blake2b(packed, digest_size=5).digest() + packed
 
 
 def queue_store_epoch(
@@ -115,6 +164,23 @@ class IdMap:
     number raises :class:`IdMapMismatch` instead of reading or writing ids
     at the wrong indexes (purge the map to change it).
 
+    The map lives in many small hashes that Redis keeps in its compact
+    listpack encoding (at most 128 fields of at most 64 bytes): about 30 bytes
+    per id where one hashtable each way cost 80 to 140. An id's index is
+    ``sequence x shards + shard``; its shard's *reverse* buckets
+    ``<base>:r:<sequence // 128>`` hold field ``sequence % 128`` -> the id
+    (:func:`pack_id`: a UUID in 17 bytes), so they fill up one after another.
+    The *forward* buckets ``<base>:f:<n>`` hold a 5-byte digest of the id ->
+    its sequence, and grow by linear hashing: when the shard holds more than
+    40 ids per bucket, the script splits the next bucket in turn, so a bucket
+    holds 40 ids on average and under 128 even when its turn comes last (the
+    bucket count is kept in ``<base>:fm``). A digest is checked against the
+    reverse entry it leads to; two ids of one digest chain (the second's field
+    is the digest and a byte 1, ...). Ids over 64 bytes stay in one hash per
+    shard (``<base>:rl``), their reverse field holding ``""``: each costs as
+    much as before. A map of the one-hash layout (``<base>:fwd`` / ``:rev``)
+    is still read; lookups move the ids they meet, :meth:`migrate` the rest.
+
     A FLUSHDB or a Redis that restarted empty loses the map but not this
     process's cache, and the purge generation reads 0 before and after. So
     each shard (and the store) holds a random *epoch* token written with its
@@ -194,6 +260,15 @@ class IdMap:
                 "(check porpoise_django.E020)"
             )
 
+    def _shard_keys(self, shard: int) -> list[str]:
+        """KEYS[1..4] of the id map's scripts: meta, long ids, the one-hash layout."""
+        forward, reverse, _, _ = self._keys.idmap_keys(shard)
+        return [self._keys.idmap_meta(shard), self._keys.idmap_long(shard), forward, reverse]
+
+    def _shard_args(self, shard: int) -> list[Any]:
+        """ARGV[1..3] of the id map's scripts: key base, shard count, shard."""
+        return [self._keys.idmap_base(shard), self._keys.idmap_shards, shard]
+
     def _lookup(self, texts: Sequence[str], create: bool) -> dict[str, int]:
         """Ask the map for ``texts`` (one round trip per 10,000); the generation
         seen by the script is observed, so answers are never from a stale map.
@@ -207,10 +282,13 @@ class IdMap:
                 by_shard.setdefault(self.shard_of(external), []).append(external)
             calls = CommandBuffer()
             self._queue_head(calls, create)
-            flag, shards = "1" if create else "0", self._keys.idmap_shards
+            flag = "1" if create else "0"
             for shard, members in by_shard.items():
-                keys = (*self._keys.idmap_keys(shard), self._keys.idmap_epoch(shard))
-                ID_MAP.queue(calls, keys, [flag, shards, shard, self._token, *members])
+                _, _, sequence, generation = self._keys.idmap_keys(shard)
+                keys = [*self._shard_keys(shard), sequence, generation]
+                keys.append(self._keys.idmap_epoch(shard))
+                args = [*self._shard_args(shard), flag, self._token]
+                ID_MAP.queue(calls, keys, args + [encode_id(m) for m in members])
             (generation, store_epoch, stored_shards), *replies = calls.send(
                 self._client, (STORE_EPOCH, ID_MAP)
             )
@@ -268,10 +346,10 @@ class IdMap:
         for attempt in range(2):
             found = {i: self._reverse[i] for i in wanted if i in self._reverse}
             missing = [i for i in wanted if i not in found]
-            pipe = self._client.pipeline(transaction=False)
-            pipe.get(self._keys.generation)
-            pipe.get(self._keys.epoch)
-            pipe.get(self._keys.idmap_shard_count)
+            calls = CommandBuffer()
+            calls.get(self._keys.generation)
+            calls.get(self._keys.epoch)
+            calls.get(self._keys.idmap_shard_count)
             shards = self._keys.idmap_shards
             by_shard: dict[int, list[int]] = {}
             for index in missing:  # one pass, whatever the number of shards
@@ -282,21 +360,49 @@ class IdMap:
                 for s in range(0, len(mine), 50_000)
             ]
             for shard, part in chunks:
-                pipe.hmget(self._keys.idmap_keys(shard)[1], part)
-            generation, epoch, stored_shards, *replies = pipe.execute()
+                args = self._shard_args(shard) + [index // shards for index in part]
+                ID_REVERSE.queue(calls, self._shard_keys(shard), args)
+            generation, epoch, stored_shards, *replies = calls.send(self._client, (ID_REVERSE,))
             self._check_shards(stored_shards)
             if not self._observe(generation, {"store": epoch or ""}) and attempt == 0 and found:
                 continue  # cached pairs were from an older map: read them all
             for (_, part), values in zip(chunks, replies, strict=True):
                 for index, value in zip(part, values, strict=True):
                     if value is not None:
-                        found[index] = text(value)
+                        found[index] = unpack_id(value)
                         self._remember(found[index], index)
             break
         # An index without a reverse entry is a mark made before a purge by a
         # process that had not yet seen it; it is skipped, never reported
         # under somebody else's id (indexes are never reused).
         return [found[i] for i in wanted if i in found]
+
+    def unmap(self, external: str) -> bool:
+        """Delete ``external``'s entry (both ways); True if there was one. The
+        caller moves the purge generation so that no process keeps the pair."""
+        shard = self.shard_of(external)
+        args = [*self._shard_args(shard), encode_id(external), external]
+        return bool(ID_FORGET(self._client, self._shard_keys(shard), args))
+
+    def migrate(self, batch: int = 2000) -> int:
+        """Move every id still in the one-hash layout (before buckets) into the
+        buckets, ``batch`` per script call; returns how many were moved. Lookups
+        move the ids they meet by themselves and read both layouts meanwhile."""
+        moved = 0
+        for shard in range(self._keys.idmap_shards):
+            old = self._keys.idmap_keys(shard)[0]
+            while self._client.exists(old):
+                cursor = 0
+                while True:
+                    cursor, pairs = self._client.hscan(old, cursor, count=batch)
+                    args = self._shard_args(shard)
+                    for external, index in pairs.items():
+                        args += [encode_id(text(external)), external, index]
+                    if pairs:
+                        moved += int(ID_ADOPT(self._client, self._shard_keys(shard), args))
+                    if not cursor:
+                        break
+        return moved
 
     def forget(self) -> None:
         """Drop the in-process cache (after the map was deleted)."""

@@ -14,9 +14,12 @@ and the cluster spreads chunks over its nodes::
     pp:reg:events:first / :last     registry of event names (sorted sets)
     pp:reg:chunks                   registry of chunks that hold ids
     pp:reg:segments                 saved segments (unique events): name -> saved at
-    pp:{idmap}:fwd / :rev / :seq    the id map (external id <-> dense index)
+    pp:{idmap}:f:<n>                the id map's forward buckets (digest -> sequence)
+    pp:{idmap}:r:<n>                its reverse buckets (sequence % 128 -> id)
+    pp:{idmap}:fm / :rl / :seq      bucket count, ids over 64 bytes, the sequence
+    pp:{idmap}:fwd / :rev           the one-hash layout of 0.1 (migrated on use)
     pp:{idmap}:gen                  the purge generation (bumped by delete_all)
-    pp:{idmap:5}:fwd ...            shard 5 of an id map of several shards
+    pp:{idmap:5}:f:<n> ...          shard 5 of an id map of several shards
     pp:{idmap}:epoch                a token created with the data: a new one
                                     means a FLUSHDB or an empty restart
     pp:{idmap:5}:epoch              shard 5's token (several shards)
@@ -126,12 +129,31 @@ class KeyScheme:
         return "{idmap}" if self.idmap_shards == 1 else f"{{idmap:{shard}}}"
 
     def idmap_keys(self, shard: int = 0) -> tuple[str, str, str, str]:
-        """Forward hash, reverse hash, sequence and generation of one shard (one slot).
+        """The previous layout's forward and reverse hashes (read until migrated),
+        then the sequence and generation of one shard (one slot).
 
         The sequence is never reset, so an index is never given to two ids.
         """
         base = f"{self.prefix}:{self.idmap_tag(shard)}"
         return f"{base}:fwd", f"{base}:rev", f"{base}:seq", f"{base}:gen"
+
+    def idmap_base(self, shard: int = 0) -> str:
+        """What the names of one shard's buckets start with: ``<base>:f:<n>`` forward,
+        ``<base>:r:<n>`` reverse (see :mod:`~porpoise_django.engine.storage.ids`)."""
+        return f"{self.prefix}:{self.idmap_tag(shard)}"
+
+    def idmap_meta(self, shard: int = 0) -> str:
+        """Hash of one shard's bucket count (``b``) and number of ids (``n``)."""
+        return f"{self.idmap_base(shard)}:fm"
+
+    def idmap_long(self, shard: int = 0) -> str:
+        """Hash sequence -> id of one shard's ids longer than a compact bucket holds."""
+        return f"{self.idmap_base(shard)}:rl"
+
+    @property
+    def idmap_bucket_pattern(self) -> str:
+        """A ``SCAN`` pattern for every bucket of every shard (the purge)."""
+        return f"{self.prefix}:{{idmap*}}:[fr]:*"
 
     def idmap_epoch(self, shard: int = 0) -> str:
         """The epoch token of one shard, in its slot (the store's token with one shard)."""

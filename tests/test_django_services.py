@@ -102,7 +102,9 @@ def test_cluster_urls_are_a_list_or_text_separated_by_commas():
     assert (node.host, node.port) == ("h.example", 6379)
 
 
-def test_a_cluster_client_is_built_once_and_only_when_used(settings, cluster):
+def test_a_cluster_client_is_built_once_and_only_when_used(porpoise, cluster):
+    # (porpoise: the nodes it learns are saved in this test's own spool folder)
+    services._known_nodes.clear()
     live = f"redis://127.0.0.1:{cluster.servers[0].port}/0"
     lazy = services.LazyCluster([live], {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     lazy.close()  # never built: nothing to close, nothing connects

@@ -50,6 +50,7 @@ CLUSTER_MODULES = {
     "test_behaviour",
     "test_people",
     "test_properties",
+    "test_id_map_layout",
 }
 
 

@@ -145,16 +145,23 @@ def test_a_spool_file_deleted_while_in_use_is_written_again(porpoise, private_se
     pp = porpoise(**_down(private_server))
     private_server.stop()
     assert delivery.record([delivery.mark("visit", i) for i in range(5)]) is False
+    buffer = delivery.get_buffer()
+    buffer.add([delivery.mark("visit", 5)], at=1764000000.0)  # first tried long ago
+    stamps = [row.at for row in buffer._spool.oldest(10)]
     first = Path(delivery.get_buffer().spool_stats()["path"])
     for suffix in ("", "-wal", "-shm"):  # a cleaner of old files
         Path(f"{first}{suffix}").unlink()
     assert delivery.flush_buffer() is False  # Redis still down; the rows move
     second = Path(delivery.get_buffer().spool_stats()["path"])
-    assert second != first and second.exists()
-    assert "was deleted while in use; its 5 writes moved" in caplog.text
+    assert second != first and second.exists() and not first.exists()
+    assert [row.at for row in buffer._spool.oldest(10)] == stamps  # with their times
+    assert [r.getMessage() for r in caplog.records if "deleted while" in r.getMessage()] == [
+        f"porpoise: the spool file {first} was deleted while in use;"
+        f" its 6 writes moved to {second.name}"
+    ]
     private_server.start()
     assert delivery.flush_buffer() is True
-    assert sorted(pp.event("visit").day()) == list(range(5))
+    assert sorted(pp.event("visit").day()) == list(range(6))
 
 
 def test_writes_restored_after_a_failed_replay_keep_their_place(porpoise, caplog):

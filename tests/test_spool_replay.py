@@ -235,6 +235,7 @@ def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
     assert seen == [(3, 3, True, 3), (1, 3, True, 3)]  # taken out, still waiting
     taken = buffer.memory.take()
     assert [w for _, w in taken] == writes and {at for at, _ in taken} == {100.0}  # in order
+    assert buffer.memory.take() == [] and len(buffer) == 3  # (the exit's spill, meanwhile)
     buffer.memory.restore(taken, taken=3)
     assert len(buffer) == 3 and buffer.stats.attempts == 1
 
@@ -283,8 +284,14 @@ def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
     tmp_path.chmod(0o700)
     # Tokens live 100 s: a count is sent again only within 95 s of its first try.
     buffer = DurableBuffer(
-        str(tmp_path), target="t", max_bytes=10**6, memory_size=10, token_ttl=100
+        str(tmp_path),
+        target="t",
+        max_bytes=10**6,
+        memory_size=10,
+        token_ttl=100,
+        dead_max_bytes=5000,
     )
+    assert (buffer._spool.max_bytes, buffer._spool.dead_max_bytes) == (10**6, 5000)
     now = time.time()
     buffer.add([delivery.count("orders", by=2)], at=now - 90)
     buffer.add([delivery.count("orders", by=3), delivery.mark("visit", 5)], at=now - 100)

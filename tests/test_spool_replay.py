@@ -360,3 +360,26 @@ def test_a_spool_that_cannot_be_written_keeps_the_writes_in_memory_and_says_why(
     assert buffer.replay(building.submit, orphans=False) is True
     assert sorted(pp.event("visit").day()) == list(range(190, 200))  # the newest 10
     buffer.close()
+
+
+def test_an_outage_in_the_middle_of_a_memory_replay_keeps_what_was_not_sent(
+    porpoise, private_server, tmp_path
+):
+    from porpoise_django.delivery import building
+    from porpoise_django.delivery.buffer import DurableBuffer
+
+    porpoise(**_outage_options(private_server, GRANULARITIES=HOURLY))
+    hourly = delivery.mark("purchase", 7, granularities=("hour",))
+    porpoise(**_outage_options(private_server))  # hours no longer tracked
+    buffer = DurableBuffer(str(tmp_path), max_bytes=10**6, memory_size=100, problem="refused")
+    late = delivery.mark("visit", 2)
+    buffer.add([delivery.mark("visit", 1), hourly, late])
+
+    def submit(batch):
+        building.submit(batch)  # [visit 1] goes through, then Redis goes away
+        private_server.stop()
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        buffer.replay(submit, orphans=False)
+    assert [w for _, w in buffer.memory.take()] == [late]  # sent and refused rows settled
+    assert len(buffer.memory.dead) == 1 and buffer.stats.replayed == 1

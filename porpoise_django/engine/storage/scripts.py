@@ -187,6 +187,7 @@ _ID_MAP_LUA = """
 local base, shards, shard = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local meta, long, old_fwd, old_rev = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local LOAD = 40  -- ids per forward bucket on average (listpacks hold 128)
+local fprefix, rprefix = base .. ':f:', base .. ':r:'
 local buckets, count, half = 1, 0, 1
 local function load_state()
   local state = redis.call('HMGET', meta, 'b', 'n')
@@ -203,14 +204,15 @@ local function forward(digest)
   local h = number(digest)
   local b = h % half
   if b < buckets - half then b = h % (2 * half) end
-  return base .. ':f:' .. b
+  return fprefix .. b
 end
 local function slot(digest, k)
   if k == 0 then return digest end
   return digest .. string.char(k)
 end
 local function reverse(seq)
-  return base .. ':r:' .. math.floor(seq / 128), seq % 128
+  local field = seq % 128
+  return rprefix .. ((seq - field) / 128), field
 end
 local function stored(seq)
   local key, field = reverse(seq)
@@ -221,20 +223,20 @@ end
 -- An id's forward bucket, its sequence (false if absent), its field (or the
 -- free one at the end of its digest's chain) and that field's place in the chain.
 local function find(digest, packed)
-  local key, k = forward(digest), 0
+  local key, k, field = forward(digest), 0, digest
   while true do
-    local field = slot(digest, k)
     local seq = redis.call('HGET', key, field)
     if not seq then return key, false, field, k end
     seq = tonumber(seq)
     if stored(seq) == packed then return key, seq, field, k end
     k = k + 1
+    field = slot(digest, k)
   end
 end
 -- Bucket buckets - half is split into itself and one new bucket, half above.
 local function split()
   local p = buckets - half
-  local src, dst = base .. ':f:' .. p, base .. ':f:' .. (p + half)
+  local src, dst = fprefix .. p, fprefix .. (p + half)
   local all = redis.call('HGETALL', src)
   local keep, move, gone = {}, {}, {}
   for i = 1, #all, 2 do

@@ -71,7 +71,8 @@ def test_ids_over_64_bytes_are_kept_aside(make_analytics, redis_client):
     pp = make_analytics(id_mode="map")
     short = [f"u{i}" for i in range(300)]
     long = ["x" * 65 + str(i) for i in range(50)] + ["é" * 128]  # 256 bytes of UTF-8
-    mixed = [v for pair in zip(short, long + short[: len(short) - len(long)]) for v in pair]
+    others = long + short[: len(short) - len(long)]
+    mixed = [v for pair in zip(short, others, strict=True) for v in pair]
     indexes = pp.id_codec.to_indexes(mixed, create=True)
     other = make_analytics(id_mode="map")
     assert other.id_codec.to_indexes(mixed, create=False) == indexes
@@ -166,7 +167,7 @@ def test_a_map_of_the_one_hash_layout_is_read_and_migrated(make_analytics, redis
     # Read both ways before any migration; an id looked up moves into the buckets.
     assert pp.id_codec.to_externals(wanted[:10]) == old_ids[:10]
     assert pp.id_codec.to_indexes(old_ids[-3:], create=False) == wanted[-3:]
-    forward, reverse, _, _ = pp.keys.idmap_keys(pp.id_codec.shard_of(old_ids[-1]))
+    forward, _, _, _ = pp.keys.idmap_keys(pp.id_codec.shard_of(old_ids[-1]))
     assert not redis_client.hexists(forward, old_ids[-1])
     # New ids continue the sequences; an old id is forgotten from the old hash.
     new = pp.id_codec.to_indexes(["new-1", "new-2"], create=True)
@@ -174,9 +175,9 @@ def test_a_map_of_the_one_hash_layout_is_read_and_migrated(make_analytics, redis
     assert pp.forget("old-5").mapped
     moved = pp.id_codec.migrate(batch=500)
     assert moved == len(old_ids) - 3 - 1
-    assert not any(
-        redis_client.exists(*pp.keys.idmap_keys(s)[:2]) for s in range(shards)
-    ), "the one-hash layout is gone"
+    assert not any(redis_client.exists(*pp.keys.idmap_keys(s)[:2]) for s in range(shards)), (
+        "the one-hash layout is gone"
+    )
     other = make_analytics(id_mode="map", id_map_shards=shards)
     still = [e for e in old_ids if e != "old-5"]
     assert other.id_codec.to_indexes(still, create=False) == [old[e] for e in still]

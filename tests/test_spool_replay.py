@@ -276,7 +276,7 @@ def test_writes_in_memory_replayed_row_by_row_count_as_waiting_until_settled(
     assert buffer.stats.dead == 2 and len(buffer.memory.dead) == 2
 
 
-def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
+def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path, caplog):
     from porpoise_django.delivery import building, deadletters
     from porpoise_django.delivery.buffer import DurableBuffer
 
@@ -301,7 +301,11 @@ def test_a_count_expires_by_the_time_it_was_first_tried(porpoise, tmp_path):
     assert pp.counter("orders").total(pp.period("day")) == 2
     assert list(pp.event("visit").day()) == [5]  # a mark is always sent again
     [letter] = deadletters.letters(tmp_path, "t")
-    assert letter.row.write.row[:3] == ("orders", None, 3) and letter.expired
+    assert letter.row.write.row[:3] == ("orders", None, 3) and letter.error == (
+        "expired: spooled more than IDEMPOTENCY_TTL ago; its token may have lapsed,"
+        " so sending it again could count it twice"
+    )
+    assert f"kept as dead letters in {buffer._spool.path} (expired: " in caplog.text
     assert len(buffer) == 0 and buffer.stats.dead == 1 and buffer.stats.replayed == 2
     buffer.close()
 

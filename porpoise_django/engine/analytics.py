@@ -61,7 +61,6 @@ from porpoise_django.engine.storage.registry import Registry
 from porpoise_django.engine.storage.scripts import (
     COUNT_ONCE,
     SET_BITS,
-    SET_PACKED_BITS,
     LuaScript,
     run_pipeline,
 )
@@ -222,7 +221,7 @@ class Analytics(
     def run(
         self,
         build: Callable[[Any], None],
-        scripts: Sequence[LuaScript] = (SET_BITS, SET_PACKED_BITS, COUNT_ONCE),
+        scripts: Sequence[LuaScript] = (SET_BITS, COUNT_ONCE),
     ) -> list[Any]:
         """Run one pipeline built by ``build`` (one round trip per node)."""
         return run_pipeline(self.client, build, scripts)

@@ -26,14 +26,14 @@ from porpoise_django.engine.storage.ids import DirectIds, ExternalId, IdMap
 from porpoise_django.engine.storage.keys import KeyScheme
 from porpoise_django.engine.storage.policy import Policy
 from porpoise_django.engine.storage.registry import Registry
-from porpoise_django.engine.storage.scripts import SET_BITS, SET_PACKED_BITS, run_pipeline
+from porpoise_django.engine.storage.scripts import SET_BITS, run_pipeline
 from porpoise_django.engine.storage.writes import FollowUp, Prepared, StoreWriter, submit
 from porpoise_django.engine.time.periods import Period, When
 from porpoise_django.engine.time.slots import SlotPeriods
 
 #: Offsets per SET_BITS call: bounds the time one Lua call holds the server.
 _OFFSETS_PER_CALL = 20_000
-#: From this many offsets a call sends them packed (SET_PACKED_BITS); fewer
+#: From this many offsets a call sends them packed (SET_BITS's "p" form); fewer
 #: go as plain arguments, readable in MONITOR and cheaper to decode.
 _PACKED_FROM = 16
 
@@ -235,7 +235,7 @@ class _MarkBatch:
                     SET_BITS.queue(pipe, targets, [self.value, *part])
                 else:
                     packed = struct.pack(f">{len(part)}I", *part)
-                    SET_PACKED_BITS.queue(pipe, targets, [self.value, packed])
+                    SET_BITS.queue(pipe, targets, [f"p{self.value}", packed])
             for period, expire_at in periods:
                 if expire_at is not None:
                     pipe.expireat(self.keys.event(name, period, chunk), int(expire_at))

@@ -25,7 +25,6 @@ from porpoise_django.engine.storage.scripts import (
     COUNT_ONCE,
     COUNT_SETS,
     SET_BITS,
-    SET_PACKED_BITS,
     SUM_BITCOUNTS,
     run_pipeline,
 )
@@ -68,7 +67,7 @@ class BitmapReader:
                     read(pipe, key, chunk)
                 positions.append(row)
 
-        results = run_pipeline(self.client, build, (SET_BITS, SET_PACKED_BITS, COUNT_ONCE))
+        results = run_pipeline(self.client, build, (SET_BITS, COUNT_ONCE))
         return [[results[i] for i in row] for row in positions]
 
     def count_bitmaps(self, bitmaps: Sequence[Readable]) -> list[int]:

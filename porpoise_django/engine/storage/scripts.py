@@ -128,39 +128,28 @@ def run_pipeline(
     return buffer.send(client, scripts)
 
 
-#: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS.
+#: Set (ARGV[1] = 1) or clear (0) the bits ARGV[2..] in every key of KEYS;
+#: with ARGV[1] = "p1" or "p0" the offsets come packed in ARGV[2] instead, 4
+#: bytes each, big-endian (a batch of marks: 4 bytes an offset rather than a
+#: RESP string that redis-py encodes one by one).
 #: All KEYS share one chunk hash tag, so this is single-slot on a cluster.
 #: Returns a bit mask of the KEYS that did not exist before (bit k-1 for
 #: KEYS[k]): a key the caller believed registered but new to the server means
 #: a purge or an empty restart.
 SET_BITS = LuaScript(
     """
-local value = tonumber(ARGV[1])
-local created = 0
-for k = 1, #KEYS do
-  local key = KEYS[k]
-  if redis.call('EXISTS', key) == 0 then
-    created = created + 2 ^ (k - 1)
-  end
-  for i = 2, #ARGV do
-    redis.call('SETBIT', key, ARGV[i], value)
-  end
-end
-return created
-"""
-)
-
-#: SET_BITS with the offsets packed in one argument (ARGV[2], 4 bytes each,
-#: big-endian): a batch of marks sends 4 bytes an offset instead of a RESP
-#: string each, which redis-py would encode one by one. Decoded once, set in
-#: every key; the reply is SET_BITS's.
-SET_PACKED_BITS = LuaScript(
-    """
-local value = tonumber(ARGV[1])
-local packed = ARGV[2]
+local mode = ARGV[1]
+local value = tonumber(string.sub(mode, -1))
 local offsets = {}
-for i = 1, #packed, 4 do
-  offsets[#offsets + 1] = struct.unpack('>I4', packed, i)
+if string.sub(mode, 1, 1) == 'p' then
+  local packed = ARGV[2]
+  for i = 1, #packed, 4 do
+    offsets[#offsets + 1] = struct.unpack('>I4', packed, i)
+  end
+else
+  for i = 2, #ARGV do
+    offsets[#offsets + 1] = ARGV[i]
+  end
 end
 local created = 0
 for k = 1, #KEYS do

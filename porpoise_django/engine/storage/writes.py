@@ -22,7 +22,6 @@ from porpoise_django.engine.storage.registry import Registry
 from porpoise_django.engine.storage.scripts import (
     COUNT_ONCE,
     SET_BITS,
-    SET_PACKED_BITS,
     run_pipeline,
 )
 
@@ -75,7 +74,7 @@ def submit(client: Any, prepared: Sequence[Prepared | None]) -> int:
             part.build(pipe)
             spans.append((start, len(pipe)))
 
-    results = run_pipeline(client, build, (SET_BITS, SET_PACKED_BITS, COUNT_ONCE))
+    results = run_pipeline(client, build, (SET_BITS, COUNT_ONCE))
     follow_ups = [
         follow
         for part, (start, end) in zip(parts, spans, strict=True)

@@ -302,6 +302,16 @@ def browser_page() -> Iterator[Any]:
             browser.close()
 
 
+@pytest.fixture
+def staff_client_user(client: Any) -> Any:
+    """A staff member with the analytics permission, signed in on ``client``."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(grant_analytics(user))
+    return user
+
+
 def grant_analytics(user: Any) -> Any:
     """Give ``user`` the permission the dashboards and the read API require
     (``PORPOISE["VIEW_PERMISSION"]``, default porpoise_django.view_analytics)."""

@@ -15,12 +15,8 @@ PAGES = ["overview", "cohorts", "funnels", "charts"]
 
 
 @pytest.fixture
-def staff(client):
-    user = grant_analytics(
-        get_user_model().objects.create_user("staff", password="pw", is_staff=True)
-    )
-    client.force_login(user)
-    return user
+def staff(staff_client_user):
+    return staff_client_user
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from rest_framework.test import APIClient
 from porpoise_django.engine import funnel, parse_query, stickiness, validate_name
 from porpoise_django.i18n import MESSAGES, engine_message
 from tests.browser import browser_test
-from tests.conftest import grant_analytics
 
 pytestmark = pytest.mark.django_db
 APP = Path(__file__).resolve().parent.parent / "porpoise_django"
@@ -240,12 +239,8 @@ def test_every_known_engine_message_has_a_case():
 
 
 @pytest.fixture
-def staff(client):
-    user = grant_analytics(
-        get_user_model().objects.create_user("staff", password="pw", is_staff=True)
-    )
-    client.force_login(user)
-    return user
+def staff(staff_client_user):
+    return staff_client_user
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -341,7 +342,8 @@ def _count_cells(
     batches = [cells[i : i + CELLS_PER_CALL] for i in range(0, len(cells), CELLS_PER_CALL)]
     calls: list[list[Any]] = []
     for batch in batches or [[]]:
-        calls.append(head + [n + 1 for cell in batch for n in cell])
+        pairs = [n + 1 for cell in batch for n in cell]
+        calls.append([*head, struct.pack(f">{len(pairs)}I", *pairs)])
     positions: list[int] = []
 
     def build(pipe: Any) -> None:

@@ -472,8 +472,9 @@ return 1
 #: Every cell of a cohort table over one chunk, on the server: one call per chunk.
 #: KEYS: the rows (ARGV[1] of them), the targets (ARGV[2]), then three scratch
 #: keys; all of one chunk (one slot). ARGV[3] trim, ARGV[4] gather, ARGV[5]
-#: transfer (costs in bytes scanned, see analyses.cohorts), then the cells as
-#: 1-based (row, target) pairs.
+#: transfer (costs in bytes scanned, see analyses.cohorts), ARGV[6] the cells
+#: as 1-based (row, target) pairs packed in 4-byte big-endian numbers (a table
+#: of thousands of cells is one string to send, not thousands of arguments).
 #: A cell is BITCOUNT(row AND target). When the bytes of the row that hold
 #: ids are few beside the bitmaps' lengths (signup cohorts sit in narrow id
 #: bands), both are cut to those bytes first, so BITOP scans only them. Rows
@@ -488,6 +489,11 @@ local trim, gather, transfer = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(AR
 local base = nrows + ntargets
 local cell, rowcut, targetcut = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
 local len, size, lo, hi, cost, cells = {}, {}, {}, {}, {}, {}
+-- The cells, packed: 4-byte big-endian (row, target) pairs, decoded once.
+local R, T, packed = {}, {}, ARGV[6]
+for i = 1, #packed, 8 do
+  R[#R + 1], T[#T + 1] = struct.unpack('>I4I4', packed, i)
+end
 for i = 1, base do len[i] = redis.call('STRLEN', KEYS[i]) end
 for r = 1, nrows do
   size[r], cost[r], cells[r] = redis.call('BITCOUNT', KEYS[r]), 0, 0
@@ -500,8 +506,8 @@ local function direct(r, t)
   return trim * (hi[r] - lo[r] + 1) >= math.max(len[r], len[t])
 end
 -- The server's cost of each row: the bytes its cells scan.
-for c = 6, #ARGV, 2 do
-  local r, t = tonumber(ARGV[c]), nrows + tonumber(ARGV[c + 1])
+for c = 1, #R do
+  local r, t = R[c], nrows + T[c]
   if size[r] > 0 and len[t] > lo[r] and KEYS[r] ~= KEYS[t] then
     cells[r] = cells[r] + 1
     if direct(r, t) then cost[r] = cost[r] + math.max(len[r], len[t])
@@ -518,8 +524,8 @@ for r = 1, nrows do
     moved = moved + transfer * (hi[r] - lo[r] + 1)
   end
 end
-for c = 6, #ARGV, 2 do
-  local r, t = tonumber(ARGV[c]), tonumber(ARGV[c + 1])
+for c = 1, #R do
+  local r, t = R[c], T[c]
   if sent[r] and not needed[t] and len[nrows + t] > lo[r] then
     needed[t] = true
     moved = moved + transfer * len[nrows + t]
@@ -528,8 +534,8 @@ end
 if saved <= moved then sent, needed = {}, {} end
 local out, cut = {}, 0
 for r = 1, nrows do out[r] = size[r] end
-for c = 6, #ARGV, 2 do
-  local r, t = tonumber(ARGV[c]), nrows + tonumber(ARGV[c + 1])
+for c = 1, #R do
+  local r, t = R[c], nrows + T[c]
   local count = 0
   if sent[r] then
     count = -1

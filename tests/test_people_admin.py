@@ -167,15 +167,20 @@ def boss(users: Any) -> Any:
     return get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests")
 
 
+def sign_in_as_boss(page: Any, url: str) -> None:
+    """Open ``url`` (the admin asks for a login) and sign in as the ``boss`` fixture."""
+    page.goto(url)
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw-for-tests")
+    page.click("input[type=submit]")
+
+
 @browser_test
 def test_click_from_a_cohort_cell_to_the_users_and_back(
     live_server: Any, boss: Any, browser_page: Any
 ) -> None:
     page = browser_page
-    page.goto(f"{live_server.url}/admin/porpoise/cohorts/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw-for-tests")
-    page.click("input[type=submit]")
+    sign_in_as_boss(page, f"{live_server.url}/admin/porpoise/cohorts/")
     page.wait_for_url("**/admin/porpoise/cohorts/**")
     page.fill("#id_select1", "signup")
     page.fill("#id_select2", "active")
@@ -416,10 +421,7 @@ def test_click_a_chart_point_and_a_lifecycle_bar_to_their_users(
     live_server: Any, boss: Any, browser_page: Any
 ) -> None:
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/porpoise/charts/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw-for-tests")
-    page.click("input[type=submit]")
+    sign_in_as_boss(page, f"{live_server.url}/admin/login/?next=/admin/porpoise/charts/")
     page.goto(f"{live_server.url}/admin/porpoise/charts/?kind=event&name=visit&period=3d&chart=bar")
     click_point(page, 0, 2)  # today's bar: the twelve users visited today
     page.wait_for_url("**/admin/porpoise/people/**")

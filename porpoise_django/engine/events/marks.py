@@ -110,7 +110,7 @@ class MarkWriter(StoreWriter):
         stamps: list[float] = []
         # Bound once: this loop is most of the cost of a batch of marks.
         name_of, check_id, stamp = self.policy.name, self.id_codec.check, self.policy.stamp
-        latest = now_ts + self.policy.max_future_seconds
+        latest = self.policy.latest_write(now_ts)
         # Plain int ids in range need no more checking in "int" mode.
         max_id = self.id_codec.max_id if isinstance(self.id_codec, DirectIds) else -1
         last_event: object = None

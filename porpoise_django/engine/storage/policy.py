@@ -199,12 +199,13 @@ class Policy:
         self.check_window(ts, writing=writing, now=now)
         return ts
 
+    def latest_write(self, now: float | None = None) -> float:
+        """The last epoch second a write may carry: now plus ``max_future_seconds``."""
+        return (self.clock().timestamp() if now is None else now) + self.max_future_seconds
+
     def check_window(self, ts: float, *, writing: bool = True, now: float | None = None) -> None:
         """Raise :class:`InvalidTime` unless epoch seconds ``ts`` may be written (or read)."""
-        if writing:
-            latest = (self.clock().timestamp() if now is None else now) + self.max_future_seconds
-        else:
-            latest = LATEST_READ
+        latest = self.latest_write(now) if writing else LATEST_READ
         if not 0 <= ts <= latest:
             what = "written" if writing else "read"
             limit = (

@@ -188,6 +188,36 @@ def test_a_batch_marks_exactly_its_ids_however_they_are_sent(pp, redis_client, m
     assert list(pp.event("bulk").day()) == ids[1::2]
 
 
+def test_a_batch_registers_each_events_span_by_its_15_minute_slots(pp, clock):
+    # Two events interleaved in one batch, over several slots, none at a slot's start.
+    start = int(clock.now.timestamp()) // 900 * 900 - 5 * 3600
+    rows = [
+        ("a", 1, start + 1_000),
+        ("b", 1, start + 100),
+        ("a", 2, start + 7_300),
+        ("b", 2, start + 3_650),
+        ("a", 3, start + 4_000),
+    ]
+    pp.mark_many([(e, i, dt.datetime.fromtimestamp(t, dt.UTC)) for e, i, t in rows])
+
+    def span(name: str) -> tuple[float, float]:
+        found = pp.event_span(name)
+        assert found is not None
+        return found[0].timestamp(), found[1].timestamp()
+
+    # From the start of the earliest mark's slot to the end of the latest's.
+    assert span("a") == (start + 900, start + 7_200 + 899)
+    assert span("b") == (start, start + 3_600 + 899)
+
+
+def test_unmarks_of_ids_the_map_never_saw_leave_the_others_cleared(make_analytics):
+    pp = make_analytics(id_mode="map")
+    pp.mark_many([("e", "known-1"), ("e", "known-2")])
+    unmarks = pp.prepare_marks([("e", "never-seen"), ("e", "known-2")], value=0)
+    submit(pp.client, [unmarks])
+    assert list(pp.event("e").day()) == ["known-1"]
+
+
 def test_registry_is_repaired_after_a_purge_made_elsewhere(make_analytics):
     web = make_analytics()
     admin = make_analytics()
